@@ -1,0 +1,62 @@
+/**
+ * Starting and stopping the infrastructure's Java processes. Each runs detached, in its own
+ * process group, with stdout and stderr in a log file, and is stopped by its recorded PID:
+ * SIGTERM first (Kafka and Quarkus both shut down cleanly on it), SIGKILL after a deadline.
+ */
+import { spawn } from 'node:child_process'
+import { openSync, closeSync, readFileSync, existsSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export interface Started {
+  pid: number
+  log: string
+}
+
+export function startDetached (bin: string, args: string[], opts: { cwd: string, log: string, env?: NodeJS.ProcessEnv }): Started {
+  const fd = openSync(opts.log, 'a')
+  try {
+    const child = spawn(bin, args, { cwd: opts.cwd, detached: true, stdio: ['ignore', fd, fd], env: opts.env ?? process.env })
+    if (child.pid === undefined) throw new Error(`could not start ${bin}`)
+    child.unref()
+    return { pid: child.pid, log: opts.log }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Stops a process group by PID; resolves once it is gone. */
+export async function stopPid (pid: number, graceMs = 20_000): Promise<'stopped' | 'killed' | 'not-running'> {
+  if (!isAlive(pid)) return 'not-running'
+  signal(pid, 'SIGTERM')
+  const deadline = Date.now() + graceMs
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return 'stopped'
+    await sleep(100)
+  }
+  signal(pid, 'SIGKILL')
+  while (isAlive(pid)) await sleep(50)
+  return 'killed'
+}
+
+function signal (pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig) // the whole group: the JVM and anything it forked
+  } catch {
+    try { process.kill(pid, sig) } catch { /* already gone */ }
+  }
+}
+
+/** Last lines of a log file, for error messages that explain a failed start. */
+export function tail (file: string, lines = 20): string {
+  if (!existsSync(file)) return '(no log)'
+  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+}
