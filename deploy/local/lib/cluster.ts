@@ -13,7 +13,7 @@ import { ensureApicurio, ensureKafka } from './fetch.ts'
 import { infraDir } from './paths.ts'
 import { isAlive, stopPid, tail } from './process.ts'
 import { kafkaBrokers, registryAnswers, waitFor } from './readiness.ts'
-import { newClusterId, startNode } from './kafka-node.ts'
+import { newClusterId, startNode, type KafkaNodeSpec } from './kafka-node.ts'
 import { ccompatUrl, startRegistry } from './registry-node.ts'
 import { APICURIO_VERSION, KAFKA_VERSION } from './versions.ts'
 
@@ -127,35 +127,26 @@ export async function up (opts: UpOptions = {}): Promise<UpResult> {
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
 
-  const clusterId = newClusterId()
-  const voters = ports.map((p, i) => `${i + 1}@127.0.0.1:${p.controllerPort}`).join(',')
-  const nodes: NodeState[] = ports.map((p, i) => {
-    const nodeId = i + 1
-    const dataDir = join(dir, `kafka-${nodeId}`)
-    const started = startNode(libs, { nodeId, clusterId, port: p.port, controllerPort: p.controllerPort, voters, dataDir, internalReplication: size })
-    return { nodeId, pid: started.pid, port: p.port, controllerPort: p.controllerPort, dataDir, log: started.log }
-  })
+  const cluster = startKafkaCluster(libs, { size, kafkaPort, dir })
+  const nodes = cluster.nodes
   const regDir = join(dir, 'registry')
   const reg = startRegistry(appDir, { port: registryPort, managementPort: registryPort + 1, dataDir: regDir })
-  const bootstrap = nodes.map((n) => `127.0.0.1:${n.port}`)
+  const bootstrap = cluster.bootstrap
   const url = ccompatUrl(registryPort)
   const partial: InfraState = {
     startedAt: new Date().toISOString(),
-    kafka: { version: KAFKA_VERSION, clusterId, bootstrap, nodes, readyMs: -1 },
+    kafka: { version: KAFKA_VERSION, clusterId: cluster.clusterId, bootstrap, nodes, readyMs: -1 },
     registry: { version: APICURIO_VERSION, url, pid: reg.pid, port: registryPort, managementPort: registryPort + 1, dataDir: regDir, log: reg.log, readyMs: -1 },
   }
   // Written before the wait, so that `down` can stop what was started even if the wait fails.
   writeFileSync(stateFile(), JSON.stringify(partial, null, 2))
 
-  const nodeCheck = (): void => {
-    for (const n of nodes) if (!isAlive(n.pid)) throw new Error(`Kafka node ${n.nodeId} exited during start-up. Its log (${n.log}) ends with:\n${tail(n.log)}`)
-  }
   const regCheck = (): void => {
     if (!isAlive(reg.pid)) throw new Error(`The schema registry exited during start-up. Its log (${reg.log}) ends with:\n${tail(reg.log)}`)
   }
   try {
     const [kafkaMs, registryMs] = await Promise.all([
-      waitFor(`Kafka (${bootstrap.join(',')})`, async () => (await kafkaBrokers({ brokers: bootstrap }, 2_000)) >= size, { timeoutMs: 90_000, check: nodeCheck }),
+      waitForKafkaCluster(cluster),
       waitFor(`Schema registry (${url})`, () => registryAnswers(url, 2_000), { timeoutMs: 120_000, check: regCheck }),
     ])
     partial.kafka.readyMs = kafkaMs
@@ -166,6 +157,49 @@ export async function up (opts: UpOptions = {}): Promise<UpResult> {
     throw err
   }
   return { state: partial, reused: false }
+}
+
+export interface KafkaCluster {
+  clusterId: string
+  bootstrap: string[]
+  nodes: NodeState[]
+}
+
+export interface KafkaClusterOptions {
+  size: number
+  /** Client port of node 1; node i listens on kafkaPort + 2(i-1), its controller one above. */
+  kafkaPort: number
+  /** Folder for the nodes' data and logs. */
+  dir: string
+  /** Per-node extras: security listeners, users, TLS (see kafka-node.ts). */
+  node?: (nodeId: number) => Partial<KafkaNodeSpec>
+}
+
+/** Formats and launches the nodes of one KRaft cluster; does not wait for readiness. */
+export function startKafkaCluster (libs: string, opts: KafkaClusterOptions): KafkaCluster {
+  const clusterId = newClusterId()
+  const ports = Array.from({ length: opts.size }, (_, i) => ({ port: opts.kafkaPort + 2 * i, controllerPort: opts.kafkaPort + 2 * i + 1 }))
+  const voters = ports.map((p, i) => `${i + 1}@127.0.0.1:${p.controllerPort}`).join(',')
+  const nodes = ports.map((p, i) => {
+    const nodeId = i + 1
+    const dataDir = join(opts.dir, `kafka-${nodeId}`)
+    const spec: KafkaNodeSpec = { nodeId, clusterId, port: p.port, controllerPort: p.controllerPort, voters, dataDir, internalReplication: opts.size, ...opts.node?.(nodeId) }
+    const started = startNode(libs, spec)
+    return { nodeId, pid: started.pid, port: p.port, controllerPort: p.controllerPort, dataDir, log: started.log }
+  })
+  return { clusterId, bootstrap: nodes.map((n) => `127.0.0.1:${n.port}`), nodes }
+}
+
+/** Waits until every node of the cluster is in the metadata; fails fast if a node exits. */
+export function waitForKafkaCluster (cluster: KafkaCluster, timeoutMs = 90_000): Promise<number> {
+  const check = (): void => {
+    for (const n of cluster.nodes) if (!isAlive(n.pid)) throw new Error(`Kafka node ${n.nodeId} exited during start-up. Its log (${n.log}) ends with:\n${tail(n.log)}`)
+  }
+  return waitFor(`Kafka (${cluster.bootstrap.join(',')})`, async () => (await kafkaBrokers({ brokers: cluster.bootstrap }, 2_000)) >= cluster.nodes.length, { timeoutMs, check })
+}
+
+export async function stopKafkaCluster (cluster: KafkaCluster): Promise<void> {
+  await Promise.all(cluster.nodes.map((n) => stopPid(n.pid)))
 }
 
 export async function down (opts: { log?: (msg: string) => void } = {}): Promise<boolean> {

@@ -1,0 +1,66 @@
+/**
+ * Every error synthq raises on purpose is a SynthqError with a stable `code` (SYNTHQ_*), a
+ * `retriable` flag that the runtime's retry policy reads, and the underlying `cause`. Context
+ * (topic, subject, record id) travels as fields, so messages stay readable and logs stay
+ * structured.
+ */
+export type SynthqErrorCode =
+  | 'SYNTHQ_CONFIG'
+  | 'SYNTHQ_SCHEMA_NOT_FOUND'
+  | 'SYNTHQ_SCHEMA_INVALID'
+  | 'SYNTHQ_SCHEMA_INCOMPATIBLE'
+  | 'SYNTHQ_REGISTRY_UNAVAILABLE'
+  | 'SYNTHQ_RECORD_INVALID'
+  | 'SYNTHQ_DECODE'
+  | 'SYNTHQ_UNKNOWN_TOPIC'
+
+export interface SynthqErrorOptions {
+  cause?: unknown
+  retriable?: boolean
+  /** Structured context, e.g. { topic, subject, recordId }. Never put secrets here. */
+  context?: Record<string, unknown>
+}
+
+export class SynthqError extends Error {
+  readonly code: SynthqErrorCode
+  readonly retriable: boolean
+  readonly context: Record<string, unknown>
+
+  constructor (code: SynthqErrorCode, message: string, opts: SynthqErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
+    this.name = new.target.name
+    this.code = code
+    this.retriable = opts.retriable ?? false
+    this.context = opts.context ?? {}
+  }
+}
+
+/** Bad or missing configuration: never retried, reported at start with the setting to fix. */
+export class ConfigError extends SynthqError {
+  constructor (message: string, opts: SynthqErrorOptions = {}) {
+    super('SYNTHQ_CONFIG', message, opts)
+  }
+}
+
+/** A record that does not match its schema: names the record and the offending fields. */
+export class RecordInvalidError extends SynthqError {
+  readonly paths: string[]
+  constructor (message: string, paths: string[], opts: SynthqErrorOptions = {}) {
+    super('SYNTHQ_RECORD_INVALID', message, opts)
+    this.paths = paths
+  }
+}
+
+/** Bytes that cannot be read as a registry-encoded Avro record (poison input). */
+export class DecodeError extends SynthqError {
+  constructor (message: string, opts: SynthqErrorOptions = {}) {
+    super('SYNTHQ_DECODE', message, opts)
+  }
+}
+
+/** The registry refused a schema because it would break readers of the subject. */
+export class SchemaIncompatibleError extends SynthqError {
+  constructor (message: string, opts: SynthqErrorOptions = {}) {
+    super('SYNTHQ_SCHEMA_INCOMPATIBLE', message, opts)
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Builds KafkaJS clients from a {@link KafkaConnection}. This folder is the only place that
+ * knows KafkaJS: processors and topologies never see it.
+ */
+import kafkajs, { type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs'
+import type { KafkaConnection } from '../../config/connection.ts'
+import { readPem } from '../../config/connection.ts'
+import type { Logger } from '../../log.ts'
+import { registerCodecs } from './codecs.ts'
+
+const { Kafka, logLevel } = kafkajs
+
+/** KafkaJS log entries go to the synthq logger as structured child records. */
+function logCreator (logger: Logger) {
+  return () => ({ namespace, level, label, log }: LogEntry) => {
+    const { message, timestamp: _t, logger: _l, ...rest } = log
+    const child = logger.child({ component: 'kafkajs', namespace })
+    const fields = { ...rest }
+    if (level === logLevel.ERROR || level === logLevel.NOTHING) child.error(fields, message)
+    else if (level === logLevel.WARN) child.warn(fields, message)
+    else if (level === logLevel.INFO) child.info(fields, message)
+    else child.debug({ ...fields, label }, message)
+  }
+}
+
+export function kafkaConfig (conn: KafkaConnection, logger?: Logger): KafkaConfig {
+  registerCodecs()
+  const config: KafkaConfig = {
+    clientId: conn.clientId,
+    brokers: conn.brokers,
+    logLevel: logLevel.WARN,
+    ...(logger ? { logCreator: logCreator(logger) } : {}),
+  }
+  if (conn.tls) {
+    const t = conn.tls
+    config.ssl = {
+      rejectUnauthorized: t.rejectUnauthorized,
+      ...(t.caFile ? { ca: [readPem(t.caFile, 'SYNTHQ_KAFKA_SSL_CA_FILE')] } : {}),
+      ...(t.certFile ? { cert: readPem(t.certFile, 'SYNTHQ_KAFKA_SSL_CERT_FILE') } : {}),
+      ...(t.keyFile ? { key: readPem(t.keyFile, 'SYNTHQ_KAFKA_SSL_KEY_FILE') } : {}),
+      ...(t.keyPassword ? { passphrase: t.keyPassword.reveal() } : {}),
+    }
+  }
+  if (conn.sasl) {
+    config.sasl = { mechanism: conn.sasl.mechanism, username: conn.sasl.username, password: conn.sasl.password.reveal() } as SASLOptions
+  }
+  return config
+}
+
+export function createKafka (conn: KafkaConnection, logger?: Logger): InstanceType<typeof Kafka> {
+  return new Kafka(kafkaConfig(conn, logger))
+}

@@ -1,0 +1,93 @@
+/**
+ * The schema registry as synthq uses it: register a subject's schema, fetch a writer schema by
+ * id, test compatibility. Built on @kafkajs/confluent-schema-registry (HTTP, retries, id cache);
+ * registry errors are turned into SynthqErrors that name the subject and say what to do.
+ */
+import { SchemaRegistry, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-schema-registry'
+import type avro from 'avsc'
+import { request } from 'undici'
+import type { RegistryConnection } from '../config/connection.ts'
+import { DecodeError, SchemaIncompatibleError, SynthqError } from '../errors.ts'
+
+export interface RegisteredSchema {
+  subject: string
+  id: number
+}
+
+interface HttpishError { status?: number, message?: string }
+
+function statusOf (err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null ? (err as HttpishError).status : undefined
+}
+
+export class RegistryClient {
+  readonly url: string
+  readonly #lib: SchemaRegistry
+  readonly #authHeader: string | undefined
+
+  constructor (conn: RegistryConnection) {
+    this.url = conn.url
+    const auth = conn.username && conn.password ? { username: conn.username, password: conn.password.reveal() } : undefined
+    this.#authHeader = auth ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` : undefined
+    this.#lib = new SchemaRegistry({ host: conn.url, clientId: 'synthq', ...(auth ? { auth } : {}), retry: { retries: 3 } })
+  }
+
+  /**
+   * Registers `schema` under `subject` (idempotent: the same schema returns its existing id).
+   * A new subject is set to BACKWARD compatibility, Confluent's default: a new version must be
+   * able to read every record written with the previous one.
+   */
+  async register (subject: string, schema: string): Promise<RegisteredSchema> {
+    try {
+      const { id } = await this.#lib.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: COMPATIBILITY.BACKWARD })
+      return { subject, id }
+    } catch (err) {
+      const status = statusOf(err)
+      const msg = (err as Error).message
+      if (status === 409 || /incompatible/i.test(msg)) {
+        throw new SchemaIncompatibleError(
+          `The registry at ${this.url} rejected the new schema for subject "${subject}" as incompatible with the registered one (BACKWARD): ${msg}. ` +
+          'Add new fields with a default, never remove or retype fields without one, or register under a new topic.',
+          { cause: err, context: { subject } })
+      }
+      if (status === 422) throw new SynthqError('SYNTHQ_SCHEMA_INVALID', `The registry rejected the schema for "${subject}" as invalid: ${msg}`, { cause: err, context: { subject } })
+      throw this.#unavailable(`register a schema under "${subject}"`, err)
+    }
+  }
+
+  /** The writer schema registered under `id`, parsed. Unknown ids are poison, not outages. */
+  async writerType (id: number): Promise<avro.Type> {
+    try {
+      return await this.#lib.getSchema(id) as unknown as avro.Type
+    } catch (err) {
+      if (statusOf(err) === 404) throw new DecodeError(`schema id ${id} is not known to the registry at ${this.url}: the record was written against another registry, or the schema was deleted`, { cause: err, context: { schemaId: id } })
+      throw this.#unavailable(`fetch schema id ${id}`, err)
+    }
+  }
+
+  async latestId (subject: string): Promise<number | undefined> {
+    try {
+      return await this.#lib.getLatestSchemaId(subject)
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined
+      throw this.#unavailable(`look up subject "${subject}"`, err)
+    }
+  }
+
+  /** Asks the registry whether `schema` could be registered next under `subject`. */
+  async isCompatible (subject: string, schema: string): Promise<{ compatible: boolean, messages: string[] }> {
+    const res = await request(`${this.url}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...(this.#authHeader ? { authorization: this.#authHeader } : {}) },
+      body: JSON.stringify({ schema }),
+    })
+    const body = await res.body.json() as { is_compatible?: boolean, messages?: string[], message?: string }
+    if (res.statusCode === 404) return { compatible: true, messages: ['subject has no versions yet'] }
+    if (res.statusCode !== 200) throw this.#unavailable(`test compatibility for "${subject}"`, new Error(`HTTP ${res.statusCode}: ${body.message ?? ''}`))
+    return { compatible: Boolean(body.is_compatible), messages: body.messages ?? [] }
+  }
+
+  #unavailable (what: string, err: unknown): SynthqError {
+    return new SynthqError('SYNTHQ_REGISTRY_UNAVAILABLE', `Could not ${what} at the schema registry ${this.url}: ${(err as Error).message}`, { cause: err, retriable: true })
+  }
+}

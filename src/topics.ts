@@ -1,0 +1,61 @@
+/**
+ * The topic map: every topic of the pipeline, its key, its value schema, its cleanup policy and
+ * which stage writes and reads it. Runners create topics from this table, the serde registers
+ * schemas from it, and docs/architecture.md describes it (a test keeps the two in step).
+ *
+ * Names follow Confluent's conventions: dot-separated topic names under a prefix (default
+ * `synthq`), value subjects `<topic>-value` (TopicNameStrategy). Keys are plain UTF-8 record
+ * ids (Confluent's StringSerializer), not Avro, so any tool can read and compact by them.
+ */
+export type CleanupPolicy = 'delete' | 'compact'
+
+export interface TopicSpec {
+  /** Logical name used in code and config; the Kafka topic is `${prefix}.${suffix}`. */
+  name: TopicName
+  suffix: string
+  /** File under schemas/ holding the value schema. */
+  schemaFile: string
+  /** Fully qualified Avro name of the value record. */
+  recordName: string
+  key: string
+  cleanupPolicy: CleanupPolicy
+  /** Stage (or command) that writes the topic. */
+  writtenBy: string
+  /** Stages that read it. */
+  readBy: string[]
+  description: string
+}
+
+export type TopicName =
+  | 'realInstructions' | 'documents' | 'concepts' | 'groundedInstructions' | 'demonstrations'
+  | 'situations' | 'synthesizedInstructions' | 'scoredInstructions' | 'deadLetters'
+
+export const TOPICS: readonly TopicSpec[] = [
+  { name: 'realInstructions', suffix: 'instructions.real', schemaFile: 'real-instruction.avsc', recordName: 'synthq.RealInstruction', key: 'instruction id', cleanupPolicy: 'delete', writtenBy: 'synthq ingest', readBy: ['concept-extraction'], description: 'Real user instructions (seeds) to attribute.' },
+  { name: 'documents', suffix: 'documents', schemaFile: 'document.avsc', recordName: 'synthq.Document', key: 'document id', cleanupPolicy: 'delete', writtenBy: 'synthq ingest', readBy: ['situation-generation (envisioning)'], description: 'Web and technical documents to synthesize from.' },
+  { name: 'concepts', suffix: 'concepts', schemaFile: 'concept.avsc', recordName: 'synthq.Concept', key: 'instruction id', cleanupPolicy: 'delete', writtenBy: 'concept-extraction', readBy: ['search-retrieval'], description: 'Intention and keywords of each real instruction.' },
+  { name: 'groundedInstructions', suffix: 'instructions.grounded', schemaFile: 'grounded-instruction.avsc', recordName: 'synthq.GroundedInstruction', key: 'instruction id', cleanupPolicy: 'delete', writtenBy: 'search-retrieval', readBy: ['situation-generation (grounding)'], description: 'Real instruction + the document retrieved for it + search metadata.' },
+  { name: 'demonstrations', suffix: 'demonstrations', schemaFile: 'demonstration.avsc', recordName: 'synthq.Demonstration', key: 'instruction id', cleanupPolicy: 'compact', writtenBy: 'situation-generation (grounding)', readBy: ['situation-generation (envisioning)', 'instruction-generation'], description: 'The live pool of attributed demonstrations, read as a table.' },
+  { name: 'situations', suffix: 'situations', schemaFile: 'situation.avsc', recordName: 'synthq.Situation', key: 'situation id', cleanupPolicy: 'delete', writtenBy: 'situation-generation (envisioning)', readBy: ['instruction-generation'], description: 'Scenes and query compositions envisioned from documents.' },
+  { name: 'synthesizedInstructions', suffix: 'instructions.synthesized', schemaFile: 'synthesized-instruction.avsc', recordName: 'synthq.SynthesizedInstruction', key: 'instruction id', cleanupPolicy: 'delete', writtenBy: 'instruction-generation', readBy: ['scoring'], description: 'Synthetic user instructions.' },
+  { name: 'scoredInstructions', suffix: 'instructions.scored', schemaFile: 'scored-instruction.avsc', recordName: 'synthq.ScoredInstruction', key: 'instruction id', cleanupPolicy: 'delete', writtenBy: 'scoring', readBy: ['sink (topic-balanced reservoir)'], description: 'Instructions with 7 criterion scores and their total.' },
+  { name: 'deadLetters', suffix: 'dlq', schemaFile: 'dead-letter.avsc', recordName: 'synthq.DeadLetter', key: 'source record id (or topic-partition-offset)', cleanupPolicy: 'delete', writtenBy: 'every stage', readBy: ['synthq dlq'], description: 'Records a stage could not process, with original bytes and reason.' },
+]
+
+export const DEFAULT_TOPIC_PREFIX = 'synthq'
+
+export function topicSpec (name: TopicName): TopicSpec {
+  const spec = TOPICS.find((t) => t.name === name)
+  if (!spec) throw new Error(`unknown topic ${name}`)
+  return spec
+}
+
+export function topicName (name: TopicName, prefix = DEFAULT_TOPIC_PREFIX): string {
+  const suffix = topicSpec(name).suffix
+  return prefix ? `${prefix}.${suffix}` : suffix
+}
+
+/** Confluent TopicNameStrategy: the value subject of a topic. */
+export function valueSubject (topic: string): string {
+  return `${topic}-value`
+}

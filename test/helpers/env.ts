@@ -1,0 +1,31 @@
+/**
+ * What a test needs to reach the infrastructure `npm test` started. Running a test file alone
+ * (`node --import tsx --test test/x.test.ts`) works too after `npm run infra:up`: the addresses
+ * then come from the infrastructure's state file.
+ */
+import { randomBytes } from 'node:crypto'
+import { readState } from '../../deploy/local/lib/cluster.ts'
+import { ensureInteropPython } from './python.ts'
+
+export interface TestInfra {
+  bootstrap: string[]
+  registryUrl: string
+}
+
+export function testInfra (): TestInfra {
+  const b = process.env.SYNTHQ_TEST_BOOTSTRAP
+  const r = process.env.SYNTHQ_TEST_REGISTRY_URL
+  if (b && r) return { bootstrap: b.split(','), registryUrl: r }
+  const state = readState()
+  if (!state) throw new Error('No Kafka/registry for tests: run them with `npm test`, or `npm run infra:up` first.')
+  return { bootstrap: state.kafka.bootstrap, registryUrl: state.registry.url }
+}
+
+export function interopPython (): string {
+  return process.env.SYNTHQ_TEST_PYTHON ?? ensureInteropPython()
+}
+
+/** A name no other test (or earlier run) used: topics and groups are never shared. */
+export function unique (prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`
+}

@@ -1,0 +1,76 @@
+/**
+ * `npm test`: starts (or reuses) the local Kafka and schema registry, prepares the Python
+ * interop environment, runs every test file with Node's test runner, and stops whatever it
+ * started — also on failure and on Ctrl-C.
+ *
+ *   npm test                          all tests
+ *   npm test -- test/unit             only files under a folder (or single files)
+ *   SYNTHQ_TEST_KEEP_INFRA=1 npm test leave the infrastructure running afterwards
+ */
+import { spawn } from 'node:child_process'
+import { readdirSync, statSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
+import { down, up } from '../deploy/local/lib/cluster.ts'
+import { REPO_ROOT } from '../deploy/local/lib/paths.ts'
+import { ensureInteropPython } from './helpers/python.ts'
+
+const log = (m: string): void => { process.stderr.write(`test: ${m}\n`) }
+
+function testFiles (roots: string[]): string[] {
+  const out: string[] = []
+  const walk = (p: string): void => {
+    if (statSync(p).isDirectory()) {
+      for (const e of readdirSync(p).sort()) if (e !== 'node_modules' && e !== 'fixtures') walk(join(p, e))
+    } else if (p.endsWith('.test.ts')) out.push(relative(REPO_ROOT, p))
+  }
+  for (const r of roots) walk(resolve(r))
+  return out
+}
+
+async function main (): Promise<number> {
+  const args = process.argv.slice(2)
+  const files = testFiles(args.length ? args : [join(REPO_ROOT, 'test')])
+  if (files.length === 0) {
+    log(`no test files under ${args.join(' ') || 'test/'}`)
+    return 1
+  }
+
+  const t0 = Date.now()
+  const { state, reused } = await up({ log })
+  log(reused
+    ? `reusing the running infrastructure (kafka ${state.kafka.bootstrap.join(',')}, registry ${state.registry.url})`
+    : `started kafka ${state.kafka.bootstrap.join(',')} and registry ${state.registry.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+  const startedHere = !reused && !process.env.SYNTHQ_TEST_KEEP_INFRA
+  let stopping: Promise<unknown> | undefined
+  const stop = async (): Promise<void> => {
+    if (startedHere) {
+      stopping ??= down({ log })
+      await stopping
+    }
+  }
+
+  try {
+    const python = ensureInteropPython(log)
+    const env = {
+      ...process.env,
+      SYNTHQ_TEST_BOOTSTRAP: state.kafka.bootstrap.join(','),
+      SYNTHQ_TEST_REGISTRY_URL: state.registry.url,
+      SYNTHQ_TEST_PYTHON: python,
+      KAFKAJS_NO_PARTITIONER_WARNING: '1',
+      NODE_ENV: 'test',
+    }
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit', env, cwd: REPO_ROOT })
+    const forward = (sig: NodeJS.Signals): void => { child.kill(sig) }
+    process.on('SIGINT', forward)
+    process.on('SIGTERM', forward)
+    const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))))
+    return code
+  } finally {
+    await stop()
+  }
+}
+
+main().then((code) => { process.exitCode = code }, (err: unknown) => {
+  log((err as Error).stack ?? String(err))
+  process.exitCode = 1
+})
