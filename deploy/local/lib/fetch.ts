@@ -6,7 +6,8 @@
  * an interrupted download is redone rather than half-used.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cacheDir, DEPLOY_LOCAL_DIR } from './paths.ts'
 import { APICURIO_VERSION, KAFKA_VERSION } from './versions.ts'
@@ -44,9 +45,12 @@ function cached (name: string, fill: (tmp: string) => void): string {
 
 /** Folder of jars that make up the Kafka broker, controller and tools. */
 export function ensureKafka (log: (msg: string) => void = () => {}): string {
-  return join(cached(`kafka-${KAFKA_VERSION}`, (tmp) => {
+  // The folder name carries a hash of the POM, so editing its dependencies fetches afresh.
+  const pom = join(DEPLOY_LOCAL_DIR, 'pom.xml')
+  const pomHash = createHash('sha256').update(readFileSync(pom)).digest('hex').slice(0, 8)
+  return join(cached(`kafka-${KAFKA_VERSION}-${pomHash}`, (tmp) => {
     log(`fetching Apache Kafka ${KAFKA_VERSION} from Maven Central…`)
-    mvn(['-f', join(DEPLOY_LOCAL_DIR, 'pom.xml'), `-Dkafka.version=${KAFKA_VERSION}`,
+    mvn(['-f', pom, `-Dkafka.version=${KAFKA_VERSION}`,
       'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${join(tmp, 'libs')}`], `Apache Kafka ${KAFKA_VERSION}`)
     const jars = readdirSync(join(tmp, 'libs'))
     if (!jars.some((j) => j.startsWith(`kafka_2.13-${KAFKA_VERSION}`))) throw new Error('Kafka jars missing after Maven fetch')
