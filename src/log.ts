@@ -10,7 +10,6 @@ export const REDACT_PATHS = [
   'password', '*.password', '*.*.password',
   'apiKey', '*.apiKey', '*.*.apiKey',
   'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
-  'sasl', '*.sasl',
 ]
 
 export function createLogger (opts: { level?: string, name?: string } = {}, destination?: DestinationStream): Logger {

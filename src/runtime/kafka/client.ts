@@ -23,13 +23,17 @@ function logCreator (logger: Logger) {
   }
 }
 
-export function kafkaConfig (conn: KafkaConnection, logger?: Logger): KafkaConfig {
+/** Client tuning that is not connection identity: retries and timeouts. */
+export type KafkaTuning = Pick<KafkaConfig, 'retry' | 'connectionTimeout' | 'requestTimeout'>
+
+export function kafkaConfig (conn: KafkaConnection, logger?: Logger, tuning: KafkaTuning = {}): KafkaConfig {
   registerCodecs()
   const config: KafkaConfig = {
     clientId: conn.clientId,
     brokers: conn.brokers,
     logLevel: logLevel.WARN,
     ...(logger ? { logCreator: logCreator(logger) } : {}),
+    ...tuning,
   }
   if (conn.tls) {
     const t = conn.tls
@@ -47,6 +51,6 @@ export function kafkaConfig (conn: KafkaConnection, logger?: Logger): KafkaConfi
   return config
 }
 
-export function createKafka (conn: KafkaConnection, logger?: Logger): InstanceType<typeof Kafka> {
-  return new Kafka(kafkaConfig(conn, logger))
+export function createKafka (conn: KafkaConnection, logger?: Logger, tuning?: KafkaTuning): InstanceType<typeof Kafka> {
+  return new Kafka(kafkaConfig(conn, logger, tuning))
 }
