@@ -7,7 +7,7 @@ import { SchemaRegistry, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-sc
 import type avro from 'avsc'
 import { request } from 'undici'
 import type { RegistryConnection } from '../config/connection.ts'
-import { DecodeError, SchemaIncompatibleError, SynthqError } from '../errors.ts'
+import { ConfigError, DecodeError, SchemaIncompatibleError, SynthqError } from '../errors.ts'
 
 export interface RegisteredSchema {
   subject: string
@@ -81,13 +81,21 @@ export class RegistryClient {
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...(this.#authHeader ? { authorization: this.#authHeader } : {}) },
       body: JSON.stringify({ schema }),
     })
-    const body = await res.body.json() as { is_compatible?: boolean, messages?: string[], message?: string }
+    const text = await res.body.text()
+    const body = (text.startsWith('{') ? JSON.parse(text) : {}) as { is_compatible?: boolean, messages?: string[], message?: string }
     if (res.statusCode === 404) return { compatible: true, messages: ['subject has no versions yet'] }
-    if (res.statusCode !== 200) throw this.#unavailable(`test compatibility for "${subject}"`, new Error(`HTTP ${res.statusCode}: ${body.message ?? ''}`))
+    if (res.statusCode !== 200) throw this.#unavailable(`test compatibility for "${subject}"`, Object.assign(new Error(`HTTP ${res.statusCode}: ${body.message ?? text.slice(0, 200)}`), { status: res.statusCode }))
     return { compatible: Boolean(body.is_compatible), messages: body.messages ?? [] }
   }
 
   #unavailable (what: string, err: unknown): SynthqError {
+    const status = statusOf(err)
+    if (status === 401 || status === 403) {
+      return new ConfigError(
+        `The schema registry ${this.url} refused to ${what} (HTTP ${status}): ` +
+        (this.#authHeader ? 'check SYNTHQ_REGISTRY_USERNAME and SYNTHQ_REGISTRY_PASSWORD.' : 'it needs credentials: set SYNTHQ_REGISTRY_USERNAME and SYNTHQ_REGISTRY_PASSWORD.'),
+        { cause: err })
+    }
     return new SynthqError('SYNTHQ_REGISTRY_UNAVAILABLE', `Could not ${what} at the schema registry ${this.url}: ${(err as Error).message}`, { cause: err, retriable: true })
   }
 }

@@ -22,9 +22,9 @@ export function ccompatUrl (port: number): string {
   return `http://127.0.0.1:${port}/apis/ccompat/v7`
 }
 
-export function startRegistry (appDir: string, spec: RegistryNodeSpec): Started {
+export function startRegistry (appDir: string, spec: RegistryNodeSpec, log?: (msg: string) => void): Started {
   mkdirSync(spec.dataDir, { recursive: true })
-  const java = findJava(APICURIO_MIN_JAVA, `Apicurio Registry`)
+  const java = findJava(APICURIO_MIN_JAVA, 'Apicurio Registry', log)
   const heap = spec.heapMb ?? 512
   return startDetached(java.bin, [
     `-Xms128m`, `-Xmx${heap}m`, '-Djava.awt.headless=true',
