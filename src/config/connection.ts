@@ -72,7 +72,7 @@ export function parseBrokers (list: string, source = 'SYNTHQ_KAFKA_BROKERS'): st
 }
 
 export function kafkaConnectionFromEnv (env: NodeJS.ProcessEnv = process.env, defaults: { brokers?: string } = {}): KafkaConnection {
-  const list = env.SYNTHQ_KAFKA_BROKERS ?? defaults.brokers
+  const list = env.SYNTHQ_KAFKA_BROKERS || defaults.brokers
   if (!list) throw new ConfigError('No Kafka brokers configured: set SYNTHQ_KAFKA_BROKERS (e.g. 127.0.0.1:19092), or start the local ones with `npm run infra:up`.')
   const conn: KafkaConnection = { brokers: parseBrokers(list), clientId: env.SYNTHQ_KAFKA_CLIENT_ID ?? 'synthq' }
 
@@ -107,7 +107,7 @@ export function kafkaConnectionFromEnv (env: NodeJS.ProcessEnv = process.env, de
 }
 
 export function registryConnectionFromEnv (env: NodeJS.ProcessEnv = process.env, defaults: { url?: string } = {}): RegistryConnection {
-  const url = env.SYNTHQ_REGISTRY_URL ?? defaults.url
+  const url = env.SYNTHQ_REGISTRY_URL || defaults.url
   if (!url) throw new ConfigError('No schema registry configured: set SYNTHQ_REGISTRY_URL (e.g. http://127.0.0.1:18081/apis/ccompat/v7), or start the local one with `npm run infra:up`.')
   let parsed: URL
   try {

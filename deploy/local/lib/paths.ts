@@ -20,6 +20,4 @@ export function cacheDir (): string {
   return join(xdg ? resolve(xdg) : join(homedir(), '.cache'), 'synthq')
 }
 
-export function infraDir (): string {
-  return process.env.SYNTHQ_INFRA_DIR ? resolve(process.env.SYNTHQ_INFRA_DIR) : join(REPO_ROOT, '.synthq', 'infra')
-}
+export { infraDir } from '../../../src/config/local-infra.ts'

@@ -1,0 +1,128 @@
+/**
+ * `synthq` — the command line.
+ *
+ *   synthq topics                 the topic map (no servers needed)
+ *   synthq topics create          create the pipeline's topics on the configured Kafka
+ *   synthq schemas register       register every topic's value schema with the registry
+ *   synthq schemas check          test local schemas against the registry's latest versions
+ *
+ * Connection settings come from the environment (SYNTHQ_KAFKA_*, SYNTHQ_REGISTRY_*, see
+ * src/config/connection.ts); without them the local infrastructure from `npm run infra:up` is
+ * used when it is running.
+ */
+import { parseArgs } from 'node:util'
+import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
+import { localInfraAddresses } from '../config/local-infra.ts'
+import { SynthqError } from '../errors.ts'
+import { createLogger } from '../log.ts'
+import { createKafka } from '../runtime/kafka/client.ts'
+import { ensureTopics, topicPlan } from '../runtime/kafka/topic-admin.ts'
+import { AvroSerde } from '../serde/avro-serde.ts'
+import { RegistryClient } from '../serde/registry-client.ts'
+import { SchemaCatalog } from '../serde/schema-catalog.ts'
+import { DEFAULT_TOPIC_PREFIX, valueSubject } from '../topics.ts'
+
+const HELP = `synthq — synthesize instruction-tuning data from real documents, on Kafka
+
+usage: synthq <command> [options]
+
+commands:
+  topics                 print the topic map: topic, key, value schema, cleanup, writer → readers
+  topics create          create the pipeline's topics (existing ones are left alone)
+  schemas register       register every topic's Avro value schema (subjects <topic>-value)
+  schemas check          test the local schemas against the registry; exit 1 if any is incompatible
+
+options:
+  --prefix P             topic name prefix (default "${DEFAULT_TOPIC_PREFIX}")
+  --partitions N         topics create: partitions per topic (default 6)
+  --replication N        topics create: replication factor (default 1)
+  -h, --help             this help
+
+examples:
+  npm run infra:up && synthq topics create && synthq schemas register
+  SYNTHQ_KAFKA_BROKERS=kafka:9092 SYNTHQ_REGISTRY_URL=http://sr:8081 synthq schemas check
+
+The streaming runner (synthq run …) arrives with the stream runtime.
+`
+
+interface Options { prefix: string, partitions: number, replication: number }
+
+function positiveInt (name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new SynthqError('SYNTHQ_CONFIG', `--${name} must be a positive integer, got "${v}"`)
+  return n
+}
+
+function printTopicMap (opts: Options): void {
+  const rows = topicPlan({ prefix: opts.prefix }).map((p) => [p.topic, p.spec.key, p.spec.recordName, p.spec.cleanupPolicy, `${p.spec.writtenBy} → ${p.spec.readBy.join(', ')}`])
+  const header = ['topic', 'key', 'value schema', 'cleanup', 'written by → read by']
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: string[]): string => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i]!)).join('  ')
+  process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n')
+  SchemaCatalog.load() // parses every contract: a broken .avsc fails here, before any server is involved
+  process.stdout.write(`\n${rows.length} topics; value subjects are <topic>-value; all ${rows.length} Avro contracts in schemas/ parse.\n`)
+}
+
+async function main (argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { prefix: { type: 'string' }, partitions: { type: 'string' }, replication: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  })
+  const opts: Options = {
+    prefix: values.prefix ?? DEFAULT_TOPIC_PREFIX,
+    partitions: positiveInt('partitions', values.partitions, 6),
+    replication: positiveInt('replication', values.replication, 1),
+  }
+  const [cmd, sub] = positionals
+  if (values.help || !cmd) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const logger = createLogger({ level: process.env.SYNTHQ_LOG_LEVEL ?? 'warn' })
+  if (cmd === 'topics' && !sub) {
+    printTopicMap(opts)
+    return 0
+  }
+  if (cmd === 'topics' && sub === 'create') {
+    const conn = kafkaConnectionFromEnv(process.env, localInfraAddresses())
+    const admin = createKafka(conn, logger).admin()
+    await admin.connect()
+    try {
+      const created = await ensureTopics(admin, { prefix: opts.prefix, partitions: opts.partitions, replicationFactor: opts.replication })
+      process.stdout.write(created.length ? `created ${created.join(', ')}\n` : 'all topics already exist\n')
+    } finally {
+      await admin.disconnect()
+    }
+    return 0
+  }
+  if (cmd === 'schemas' && (sub === 'register' || sub === 'check')) {
+    const registry = new RegistryClient(registryConnectionFromEnv(process.env, localInfraAddresses()))
+    const catalog = SchemaCatalog.load()
+    const serde = new AvroSerde(registry, catalog, { prefix: opts.prefix })
+    if (sub === 'register') {
+      for (const [subject, id] of await serde.registerAll()) process.stdout.write(`${subject}  id ${id}\n`)
+      return 0
+    }
+    let bad = 0
+    for (const plan of topicPlan({ prefix: opts.prefix })) {
+      const subject = valueSubject(plan.topic)
+      const verdict = await registry.isCompatible(subject, catalog.get(plan.spec.recordName).schema)
+      if (!verdict.compatible) bad++
+      process.stdout.write(`${subject}  ${verdict.compatible ? 'compatible' : 'INCOMPATIBLE'}${verdict.messages.length ? `  ${verdict.messages.join('; ')}` : ''}\n`)
+    }
+    return bad ? 1 : 0
+  }
+  process.stderr.write(`synthq: unknown command "${positionals.join(' ')}"\n\n${HELP}`)
+  return 2
+}
+
+// `synthq topics | head` closes stdout early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); else throw err })
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: unknown) => {
+  const e = err as Error & { code?: string }
+  process.stderr.write(`synthq: ${e.message}${e.code?.startsWith('SYNTHQ_') ? ` [${e.code}]` : ''}\n`)
+  process.exitCode = 1
+})
