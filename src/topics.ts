@@ -59,3 +59,18 @@ export function topicName (name: TopicName, prefix = DEFAULT_TOPIC_PREFIX): stri
 export function valueSubject (topic: string): string {
   return `${topic}-value`
 }
+
+/** The topic map as a Markdown table, for docs/architecture.md (kept in step by a test). */
+export function topicMapMarkdown (defaults: { partitions: number, replication: number } = { partitions: 6, replication: 1 }): string {
+  const rows = TOPICS.map((t) => {
+    const topic = topicName(t.name)
+    return `| \`${topic}\` | ${t.key} | \`${t.recordName}\` ([${t.schemaFile}](../schemas/${t.schemaFile})), subject \`${valueSubject(topic)}\` | ${t.cleanupPolicy} | ${t.writtenBy} | ${t.readBy.join(', ')} | ${t.description} |`
+  })
+  return [
+    `| topic | key | value | cleanup | written by | read by | holds |`,
+    `|---|---|---|---|---|---|---|`,
+    ...rows,
+    '',
+    `Partitions: ${defaults.partitions} per topic by default (\`--partitions\`), replication factor ${defaults.replication} (\`--replication\`); names shown under the default prefix \`${DEFAULT_TOPIC_PREFIX}\`.`,
+  ].join('\n')
+}

@@ -30,6 +30,17 @@ export function recordLabel (value: unknown): string {
   return '(no id)'
 }
 
+function invalidPaths (type: avro.Type, value: unknown): string[] {
+  const paths: string[] = []
+  type.isValid(value, { errorHook: (path: string[]) => paths.push(path.join('.') || '(root)') })
+  return paths
+}
+
+function invalidRecord (topic: string, type: avro.Type, value: unknown, paths: string[], cause?: unknown): RecordInvalidError {
+  const where = paths.length ? `invalid field(s) ${paths.join(', ')}` : (cause as Error | undefined)?.message ?? 'invalid'
+  return new RecordInvalidError(`Record ${recordLabel(value)} does not match the schema of ${topic} (${type.name}): ${where}`, paths, { context: { topic }, ...(cause ? { cause } : {}) })
+}
+
 export class AvroSerde {
   readonly #registry: RegistryClient
   readonly #bindings = new Map<string, TopicBinding>()
@@ -76,17 +87,21 @@ export class AvroSerde {
   /** Throws a RecordInvalidError naming the record and each invalid field path. */
   validate (topic: string, value: unknown): void {
     const b = this.#binding(topic)
-    const paths: string[] = []
-    b.type.isValid(value, { errorHook: (path: string[]) => paths.push(path.join('.') || '(root)') })
-    if (paths.length) {
-      throw new RecordInvalidError(`Record ${recordLabel(value)} does not match the schema of ${topic} (${b.type.name}): invalid field(s) ${paths.join(', ')}`, paths, { context: { topic } })
-    }
+    const paths = invalidPaths(b.type, value)
+    if (paths.length) throw invalidRecord(topic, b.type, value, paths)
   }
 
   async encode (topic: string, value: unknown): Promise<Buffer> {
-    this.validate(topic, value)
-    const id = await this.schemaId(topic)
-    return frame(id, this.#binding(topic).type.toBuffer(value))
+    const b = this.#binding(topic)
+    // avsc checks every value as it writes it, so a valid record is written in one pass; only
+    // a failed write pays for the second pass that finds every offending field.
+    let body: Buffer
+    try {
+      body = b.type.toBuffer(value)
+    } catch (err) {
+      throw invalidRecord(topic, b.type, value, invalidPaths(b.type, value), err)
+    }
+    return frame(await this.schemaId(topic), body)
   }
 
   /** Decodes a value of `topic` into the current (reader) schema's shape. */
