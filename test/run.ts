@@ -8,10 +8,12 @@
  *   SYNTHQ_TEST_KEEP_INFRA=1 npm test leave the infrastructure running afterwards
  */
 import { spawn } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { readdirSync, rmSync, statSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { down, up } from '../deploy/local/lib/cluster.ts'
 import { REPO_ROOT } from '../deploy/local/lib/paths.ts'
+import { stopPidFilesUnder } from '../deploy/local/lib/process.ts'
+import { TEST_TMP_ROOT } from './helpers/env.ts'
 import { ensureInteropPython } from './helpers/python.ts'
 
 const log = (m: string): void => { process.stderr.write(`test: ${m}\n`) }
@@ -66,6 +68,11 @@ async function main (): Promise<number> {
     const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))))
     return code
   } finally {
+    // Brokers that tests start themselves (security, 3-node) are stopped by the tests; a run
+    // interrupted mid-test leaves their pid files, and this stops those processes too.
+    const leftovers = await stopPidFilesUnder(TEST_TMP_ROOT)
+    if (leftovers) log(`stopped ${leftovers} process(es) that interrupted tests left running`)
+    rmSync(TEST_TMP_ROOT, { recursive: true, force: true })
     await stop()
   }
 }

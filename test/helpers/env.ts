@@ -4,6 +4,9 @@
  * then come from the infrastructure's state file.
  */
 import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync } from 'node:fs'
+import { join } from 'node:path'
+import { REPO_ROOT } from '../../deploy/local/lib/paths.ts'
 import { readState } from '../../deploy/local/lib/cluster.ts'
 import { ensureInteropPython } from './python.ts'
 
@@ -28,4 +31,13 @@ export function interopPython (): string {
 /** A name no other test (or earlier run) used: topics and groups are never shared. */
 export function unique (prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`
+}
+
+/** Where tests keep files and the data of brokers they start; `npm test` stops any process
+ * whose pid file is left here and deletes the folder when the run ends. */
+export const TEST_TMP_ROOT = join(REPO_ROOT, '.synthq', 'test-tmp')
+
+export function testTmpDir (name: string): string {
+  mkdirSync(TEST_TMP_ROOT, { recursive: true })
+  return mkdtempSync(join(TEST_TMP_ROOT, `${name}-`))
 }

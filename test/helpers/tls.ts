@@ -3,9 +3,9 @@
  * a client certificate (mutual TLS), and an unrelated CA that must not be trusted.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { testTmpDir } from './env.ts'
 
 export interface TestPki {
   dir: string
@@ -32,7 +32,7 @@ function leaf (dir: string, name: string, signer: string, cn: string, ext: strin
 }
 
 export function makeTestPki (): TestPki {
-  const dir = mkdtempSync(join(tmpdir(), 'synthq-pki-'))
+  const dir = testTmpDir('synthq-pki')
   ca(dir, 'test-ca')
   ca(dir, 'other-ca')
   leaf(dir, 'broker', 'test-ca', '127.0.0.1', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n')

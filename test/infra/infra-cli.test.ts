@@ -4,12 +4,10 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { REPO_ROOT } from '../../deploy/local/lib/paths.ts'
-import { testInfra } from '../helpers/env.ts'
+import { testInfra, testTmpDir } from '../helpers/env.ts'
 
 function infra (args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null, out: string, err: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'deploy/local/infra.ts'), ...args], { encoding: 'utf8', env: { ...process.env, ...env }, cwd: REPO_ROOT })
@@ -30,7 +28,7 @@ test('infra status prints both addresses and exits 0 while both answer', () => {
 })
 
 test('infra status exits non-zero and says how to start when nothing runs', () => {
-  const empty = mkdtempSync(join(tmpdir(), 'synthq-noinfra-'))
+  const empty = testTmpDir('synthq-noinfra')
   const r = infra(['status'], { SYNTHQ_INFRA_DIR: empty })
   assert.equal(r.code, 1)
   assert.match(r.out, /kafka\s+down .*npm run infra:up/)
@@ -50,7 +48,7 @@ test('infra up refuses a port another process holds, naming the port and the var
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
   const port = (srv.address() as { port: number }).port
   try {
-    const r = infra(['up'], { SYNTHQ_INFRA_DIR: mkdtempSync(join(tmpdir(), 'synthq-busy-')), SYNTHQ_KAFKA_PORT: String(port) })
+    const r = infra(['up'], { SYNTHQ_INFRA_DIR: testTmpDir('synthq-busy'), SYNTHQ_KAFKA_PORT: String(port) })
     assert.equal(r.code, 1)
     assert.match(r.err, new RegExp(`Port ${port} \\(Kafka client listener\\) is already in use.*SYNTHQ_KAFKA_PORT`))
   } finally {

@@ -3,21 +3,18 @@
  * topics, transactions work, and losing one node loses no acknowledged write.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import { startKafkaCluster, stopKafkaCluster, waitForKafkaCluster } from '../../deploy/local/lib/cluster.ts'
 import { ensureKafka } from '../../deploy/local/lib/fetch.ts'
 import { stopPid } from '../../deploy/local/lib/process.ts'
 import { createKafka } from '../../src/runtime/kafka/client.ts'
-import { unique } from '../helpers/env.ts'
+import { unique, testTmpDir } from '../helpers/env.ts'
 import { readMessages, testLogger } from '../helpers/kafka.ts'
 import { freePortRange } from '../helpers/ports.ts'
 
 test('a 3-node KRaft cluster replicates, runs transactions and survives losing a node', { timeout: 240_000 }, async (t) => {
   const base = await freePortRange(6)
-  const cluster = startKafkaCluster(ensureKafka(), { size: 3, kafkaPort: base, dir: mkdtempSync(join(tmpdir(), 'synthq-3node-')), node: () => ({ heapMb: 384 }) })
+  const cluster = startKafkaCluster(ensureKafka(), { size: 3, kafkaPort: base, dir: testTmpDir('synthq-3node'), node: () => ({ heapMb: 384 }) })
   t.after(() => stopKafkaCluster(cluster))
   await waitForKafkaCluster(cluster, 120_000)
 

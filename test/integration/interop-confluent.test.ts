@@ -4,8 +4,7 @@
  * (fastavro). Both directions, through the real broker and registry.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { ensureTopics } from '../../src/runtime/kafka/topic-admin.ts'
@@ -14,6 +13,7 @@ import { TOPICS, topicName, type TopicName } from '../../src/topics.ts'
 import { SAMPLES } from '../fixtures/records.ts'
 import { clients, producer, readMessages } from '../helpers/kafka.ts'
 import { bytesToJson, thirdPartyConsume, thirdPartyProduce } from '../helpers/third-party.ts'
+import { testTmpDir } from '../helpers/env.ts'
 
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(bytesToJson(v)))
 
@@ -37,7 +37,7 @@ test('synthq decodes what Confluent\'s Python AvroSerializer writes', async (t) 
   const { kafka, admin, serde, prefix } = await clients(t)
   await ensureTopics(admin, { prefix, partitions: 1 })
   const catalog = SchemaCatalog.load()
-  const dir = mkdtempSync(join(tmpdir(), 'synthq-interop-'))
+  const dir = testTmpDir('synthq-interop')
   const names: TopicName[] = ['documents', 'scoredInstructions', 'deadLetters']
   for (const name of names) {
     const spec = TOPICS.find((s) => s.name === name)!

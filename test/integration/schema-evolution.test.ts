@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { SchemaIncompatibleError } from '../../src/errors.ts'
@@ -10,12 +9,13 @@ import { SCHEMAS_DIR, SchemaCatalog } from '../../src/serde/schema-catalog.ts'
 import { topicName, valueSubject } from '../../src/topics.ts'
 import { SAMPLES } from '../fixtures/records.ts'
 import { clients, producer, readMessages } from '../helpers/kafka.ts'
+import { testTmpDir } from '../helpers/env.ts'
 
 type Field = { name: string, type: unknown, default?: unknown }
 
 /** A copy of schemas/ whose Document schema has been edited by `edit`. */
 function catalogWithDocument (edit: (fields: Field[]) => Field[]): SchemaCatalog {
-  const dir = mkdtempSync(join(tmpdir(), 'synthq-schemas-'))
+  const dir = testTmpDir('synthq-schemas')
   cpSync(SCHEMAS_DIR, dir, { recursive: true })
   const file = join(dir, 'document.avsc')
   const schema = JSON.parse(readFileSync(file, 'utf8')) as { fields: Field[] }

@@ -5,8 +5,6 @@
  * no error.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
@@ -16,7 +14,7 @@ import { newClusterId, startNode } from '../../deploy/local/lib/kafka-node.ts'
 import { kafkaConnectionFromEnv } from '../../src/config/connection.ts'
 import { createLogger } from '../../src/log.ts'
 import { createKafka } from '../../src/runtime/kafka/client.ts'
-import { unique } from '../helpers/env.ts'
+import { unique, testTmpDir } from '../helpers/env.ts'
 import { readMessages } from '../helpers/kafka.ts'
 import { freePort } from '../helpers/ports.ts'
 import { makeTestPki, type TestPki } from '../helpers/tls.ts'
@@ -71,7 +69,7 @@ describe('TLS and SASL against a real broker', { timeout: 180_000 }, () => {
   before(async () => {
     pki = makeTestPki()
     for (const k of Object.keys(ports) as Array<keyof typeof ports>) ports[k] = await freePort()
-    const dataDir = mkdtempSync(join(tmpdir(), 'synthq-secure-kafka-'))
+    const dataDir = testTmpDir('synthq-secure-kafka')
     const clusterId = newClusterId()
     const started = startNode(ensureKafka(), {
       nodeId: 1, clusterId, port: ports.plaintext, controllerPort: ports.controller, voters: `1@127.0.0.1:${ports.controller}`,

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { inspect } from 'node:util'
@@ -8,6 +7,7 @@ import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../../src/con
 import { Secret, secretFromEnv } from '../../src/config/secret.ts'
 import { kafkaConfig } from '../../src/runtime/kafka/client.ts'
 import { ConfigError } from '../../src/errors.ts'
+import { testTmpDir } from '../helpers/env.ts'
 
 const PASSWORD = 'hunter2-do-not-print'
 
@@ -22,7 +22,7 @@ test('a Secret never prints its value, whatever prints it', () => {
 })
 
 test('secrets come from the variable or from NAME_FILE, not both', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'synthq-secret-'))
+  const dir = testTmpDir('synthq-secret')
   const file = join(dir, 'pw')
   writeFileSync(file, `${PASSWORD}\n`)
   assert.equal(secretFromEnv('X_PASSWORD', { X_PASSWORD_FILE: file })?.reveal(), PASSWORD)

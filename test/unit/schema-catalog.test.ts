@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import avro from 'avsc'
 import { SchemaCatalog } from '../../src/serde/schema-catalog.ts'
 import { TOPICS, topicName, valueSubject } from '../../src/topics.ts'
 import { SAMPLES } from '../fixtures/records.ts'
+import { testTmpDir } from '../helpers/env.ts'
 
 const catalog = SchemaCatalog.load()
 
@@ -53,7 +53,7 @@ test('names follow Confluent conventions: prefixed dotted topics, <topic>-value 
 })
 
 test('a broken schema file is reported with its path', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'synthq-schema-'))
+  const dir = testTmpDir('synthq-schema')
   const f = join(dir, 'bad.avsc')
   writeFileSync(f, '{"type": "record", "name": "X", "fields": [{"name": "a", "type": "strng"}]}')
   assert.throws(() => catalog.add(f), (e: unknown) => (e as Error).message.includes(f) && /not a valid Avro schema/.test((e as Error).message))

@@ -152,5 +152,6 @@ export function startNode (libs: string, spec: KafkaNodeSpec): Started {
   return startDetached(java.bin, [...javaArgs(libs, spec.heapMb ?? 512), 'kafka.Kafka', propsFile], {
     cwd: spec.dataDir,
     log: join(spec.dataDir, 'kafka.log'),
+    pidFile: join(spec.dataDir, 'kafka.pid'),
   })
 }

@@ -36,5 +36,5 @@ export function startRegistry (appDir: string, spec: RegistryNodeSpec, log?: (ms
     '-Dapicurio.rules.global.compatibility=BACKWARD',
     '-Dquarkus.log.console.format=%d{HH:mm:ss} %-5p [%c{2.}] %s%e%n',
     '-jar', join(appDir, 'quarkus-run.jar'),
-  ], { cwd: spec.dataDir, log: join(spec.dataDir, 'registry.log') })
+  ], { cwd: spec.dataDir, log: join(spec.dataDir, 'registry.log'), pidFile: join(spec.dataDir, 'registry.pid') })
 }
