@@ -42,7 +42,7 @@ async function main (): Promise<number> {
   switch (cmd) {
     case 'up': {
       const t = Date.now()
-      const { state, reused } = await up({ brokers: values.brokers ? Number(values.brokers) : 1, log })
+      const { state, reused } = await up({ ...(values.brokers ? { brokers: Number(values.brokers) } : {}), log })
       if (reused) log('already running and healthy; reusing it')
       else log(`ready in ${((Date.now() - t) / 1000).toFixed(1)} s (kafka ${state.kafka.readyMs} ms, registry ${state.registry.readyMs} ms after launch)`)
       process.stdout.write(`kafka     ${state.kafka.bootstrap.join(',')}\nregistry  ${state.registry.url}\n`)

@@ -33,7 +33,8 @@ export interface InfraState {
 }
 
 export interface UpOptions {
-  /** Number of Kafka nodes: 1 (default) or 3 (for fault tests). */
+  /** Number of Kafka nodes: 1 or 3 (for fault tests). Omitted: reuse whatever healthy
+   *  infrastructure runs, else start 1 node. */
   brokers?: number
   kafkaPort?: number
   registryPort?: number
@@ -106,7 +107,10 @@ export async function up (opts: UpOptions = {}): Promise<UpResult> {
   const existing = readState()
   if (existing) {
     const h = await health(existing)
-    if (h?.kafka.up && h.registry.up && existing.kafka.nodes.length === size) return { state: existing, reused: true }
+    // Without an explicit size, a healthy infrastructure of any size is reused (npm test on a
+    // 3-node cluster started by hand runs against it rather than replacing it).
+    const sizeOk = opts.brokers === undefined || existing.kafka.nodes.length === size
+    if (h?.kafka.up && h.registry.up && sizeOk) return { state: existing, reused: true }
     log('previous local infrastructure is not healthy (or has another size); restarting it clean')
     await down({ log })
   }
