@@ -58,6 +58,10 @@ test('a backward-compatible change is accepted, and old records decode with the 
   const newAsV1 = await v1.serde.decode<Record<string, unknown>>(topic, byKey.get('new'))
   assert.equal(newAsV1.id, 'new')
   assert.equal('language' in newAsV1, false)
+  // Tools that read any topic (tap) decode with the writer's own schema.
+  const asWritten = await v1.serde.decodeAny(byKey.get('new'))
+  assert.equal(asWritten.schemaId, idV2)
+  assert.equal((asWritten.value as Record<string, unknown>).language, 'en')
 })
 
 test('an incompatible change is rejected by the registry with an error that names the subject', async (t) => {
