@@ -1,0 +1,60 @@
+/**
+ * Lineage: what every derived record carries about its origin (see schemas/common/lineage.avsc).
+ */
+import type { InputRecord } from './processor.ts'
+
+export interface Lineage {
+  stage: string
+  run_id: string
+  upstream: Array<{ topic: string, id: string, partition: number | null, offset: number | null }>
+  prompt: { id: string, version: string } | null
+  model: { endpoint: string, name: string } | null
+  demonstration_ids: string[]
+  sampling_seed: number | null
+  simulated: boolean
+  source_created_at: number | null
+  created_at: number
+}
+
+export interface LineageOptions {
+  prompt?: { id: string, version: string }
+  model?: { endpoint: string, name: string }
+  demonstrationIds?: string[]
+  samplingSeed?: number
+  /** This stage's own output came from a simulator (e.g. the LLM simulator). */
+  simulated?: boolean
+}
+
+/** The id of a record: its key, else its `id`/`instruction_id` field, else its position. */
+export function recordId (r: InputRecord): string {
+  if (r.key) return r.key
+  const v = r.value as Record<string, unknown> | null
+  for (const f of ['id', 'instruction_id']) if (v && typeof v[f] === 'string') return v[f] as string
+  return `${r.topic}-${r.partition}-${r.offset}`
+}
+
+function upstreamLineage (r: InputRecord): Partial<Lineage> | undefined {
+  const v = r.value as { lineage?: Partial<Lineage> } | null
+  return v && typeof v === 'object' ? v.lineage : undefined
+}
+
+export function buildLineage (
+  stage: string, runId: string, physicalTopic: (r: InputRecord) => string,
+  inputs: InputRecord[], opts: LineageOptions, now: number,
+): Lineage {
+  const upstream = inputs.map(upstreamLineage)
+  const times = inputs.map((r, i) => upstream[i]?.source_created_at ?? upstream[i]?.created_at ?? r.timestamp).filter((t): t is number => typeof t === 'number')
+  return {
+    stage,
+    run_id: runId,
+    upstream: inputs.map((r) => ({ topic: physicalTopic(r), id: recordId(r), partition: r.partition, offset: Number(r.offset) })),
+    prompt: opts.prompt ?? null,
+    model: opts.model ?? null,
+    demonstration_ids: opts.demonstrationIds ?? [],
+    sampling_seed: opts.samplingSeed ?? null,
+    // Simulated anywhere upstream means simulated here: the label follows the data.
+    simulated: Boolean(opts.simulated) || upstream.some((l) => l?.simulated === true),
+    source_created_at: times.length ? Math.min(...times) : null,
+    created_at: now,
+  }
+}

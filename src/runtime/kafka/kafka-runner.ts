@@ -1,0 +1,116 @@
+/**
+ * Runs a topology on Kafka: creates its topics, loads its tables, and runs each stage as its
+ * own consumer group (`<prefix>.<stage>`). Several stages run in one process; each stage scales
+ * out by starting the same topology in more processes, which share its partitions.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Kafka } from 'kafkajs'
+import type { KafkaConnection } from '../../config/connection.ts'
+import type { Logger } from '../../log.ts'
+import type { TableView } from '../../processors/processor.ts'
+import type { AvroSerde } from '../../serde/avro-serde.ts'
+import type { Topology } from '../../topologies/topology.ts'
+import { DEFAULT_TOPIC_PREFIX, topicName, type TopicName } from '../../topics.ts'
+import type { RetryPolicy } from '../retry.ts'
+import { StageEngine } from '../stage-engine.ts'
+import { createKafka } from './client.ts'
+import { KafkaStage, type DeliveryMode, type StageStats } from './kafka-stage.ts'
+import { KafkaTable } from './kafka-table.ts'
+import { ensureTopics, type TopicLayout } from './topic-admin.ts'
+
+export interface KafkaRunnerOptions {
+  connection: KafkaConnection
+  serde: AvroSerde
+  logger: Logger
+  prefix?: string
+  /** Default exactly-once: outputs and offsets in one transaction. */
+  mode?: DeliveryMode
+  /** Records in flight per stage (a stage may set its own). Default 64: LLM calls take seconds. */
+  concurrency?: number
+  maxQueuedPerPartition?: number
+  maxBufferedBytes?: number
+  commitIntervalMs?: number
+  /** How long SIGINT/SIGTERM waits for in-flight records. */
+  drainTimeoutMs?: number
+  topics?: TopicLayout
+  retry?: RetryPolicy
+  runId?: string
+  /** Run only these stages of the topology (default: all). */
+  stages?: string[]
+}
+
+export class KafkaRunner {
+  readonly topology: Topology
+  readonly runId: string
+  readonly #o: KafkaRunnerOptions
+  readonly #prefix: string
+  readonly #kafka: Kafka
+  readonly #tables = new Map<TopicName, KafkaTable>()
+  readonly #stages: KafkaStage[] = []
+  readonly #engines: StageEngine[] = []
+
+  constructor (topology: Topology, o: KafkaRunnerOptions) {
+    this.topology = topology
+    this.#o = o
+    this.#prefix = o.prefix ?? DEFAULT_TOPIC_PREFIX
+    this.runId = o.runId ?? randomUUID()
+    this.#kafka = createKafka(o.connection, o.logger)
+  }
+
+  async start (): Promise<void> {
+    const { logger } = this.#o
+    const admin = this.#kafka.admin()
+    await admin.connect()
+    try {
+      await ensureTopics(admin, { prefix: this.#prefix, ...this.#o.topics })
+    } finally {
+      await admin.disconnect()
+    }
+    await this.#o.serde.registerAll()
+    for (const name of this.topology.tables) {
+      const t = new KafkaTable(this.#kafka, this.#o.serde, topicName(name, this.#prefix), logger)
+      await t.start()
+      this.#tables.set(name, t)
+    }
+    const table = (name: TopicName): TableView => {
+      const t = this.#tables.get(name)
+      if (!t) throw new Error(`table ${name} is not loaded`)
+      return t.table
+    }
+    const selected = this.topology.stages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))
+    for (const spec of selected) {
+      const engine = new StageEngine({ stage: spec, serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, tables: table, ...(this.#o.retry ? { retry: this.#o.retry } : {}) })
+      await engine.init()
+      this.#engines.push(engine)
+      const stage = new KafkaStage({
+        kafka: this.#kafka,
+        engine,
+        groupId: `${this.#prefix}.${spec.name}`,
+        mode: this.#o.mode ?? 'exactly-once',
+        concurrency: spec.concurrency ?? this.#o.concurrency ?? 64,
+        maxQueuedPerPartition: this.#o.maxQueuedPerPartition ?? 2_000,
+        maxBufferedBytes: this.#o.maxBufferedBytes ?? 64 * 1024 * 1024,
+        commitIntervalMs: this.#o.commitIntervalMs ?? 100,
+        logger,
+      })
+      await stage.start()
+      this.#stages.push(stage)
+    }
+    logger.info({ topology: this.topology.name, stages: selected.map((s) => s.name), runId: this.runId, mode: this.#o.mode ?? 'exactly-once' }, 'topology running on Kafka')
+  }
+
+  table (name: TopicName): TableView | undefined {
+    return this.#tables.get(name)?.table
+  }
+
+  stats (): Record<string, StageStats> {
+    return Object.fromEntries(this.#stages.map((s, i) => [this.#engines[i]!.stage.name, s.snapshot()]))
+  }
+
+  async stop (): Promise<void> {
+    const deadline = this.#o.drainTimeoutMs ?? 30_000
+    await Promise.all(this.#stages.map((s) => s.stop(deadline)))
+    await Promise.all([...this.#tables.values()].map((t) => t.stop()))
+    for (const e of this.#engines) await e.close()
+  }
+}

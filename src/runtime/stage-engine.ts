@@ -1,0 +1,194 @@
+/**
+ * What happens to one input record of a stage, whatever the transport: decode it, run the
+ * processor (retrying transient failures), validate and encode its outputs — or, when any of
+ * that fails for good, turn it into a dead letter carrying the original bytes and the reason.
+ * The runners only move bytes and commit; this is shared by both.
+ */
+import { randomUUID } from 'node:crypto'
+import { DecodeError, RecordInvalidError, SynthqError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import { buildLineage, type LineageOptions } from '../processors/lineage.ts'
+import type { InputRecord, Processor, ProcessorContext, ProcessResult, TableView } from '../processors/processor.ts'
+import type { AvroSerde } from '../serde/avro-serde.ts'
+import type { StageSpec } from '../topologies/topology.ts'
+import { topicName, type TopicName } from '../topics.ts'
+import { DEFAULT_RETRY, NotRetried, RetriesExhausted, withRetry, type RetryPolicy } from './retry.ts'
+
+/** A record as the transport holds it: bytes and position. */
+export interface RawRecord {
+  key: Buffer | null
+  value: Buffer | null
+  partition: number
+  offset: string
+  timestamp: number
+  headers?: Record<string, string>
+}
+
+/** An encoded output, ready to be written. */
+export interface EncodedRecord {
+  topic: string
+  key: string
+  value: Buffer
+}
+
+export interface Outcome {
+  outputs: EncodedRecord[]
+  /** The input went to the dead-letter topic (its only output). */
+  deadLettered: boolean
+  attempts: number
+}
+
+export interface StageEngineOptions {
+  stage: StageSpec
+  serde: AvroSerde
+  prefix: string
+  runId: string
+  logger: Logger
+  tables: (name: TopicName) => TableView
+  retry?: RetryPolicy
+  now?: () => number
+}
+
+interface Failure {
+  errorClass: string
+  code: string | null
+  message: string
+  attempts: number
+  rawOutput?: string
+}
+
+export class StageEngine {
+  readonly stage: StageSpec
+  readonly inputTopic: string
+  readonly #serde: AvroSerde
+  readonly #prefix: string
+  readonly #runId: string
+  readonly #logger: Logger
+  readonly #tables: (name: TopicName) => TableView
+  readonly #retry: RetryPolicy
+  readonly #now: () => number
+  readonly #processor: Processor
+  readonly #dlqTopic: string
+
+  constructor (opts: StageEngineOptions) {
+    this.stage = opts.stage
+    this.#serde = opts.serde
+    this.#prefix = opts.prefix
+    this.#runId = opts.runId
+    this.#logger = opts.logger.child({ stage: opts.stage.name })
+    this.#tables = opts.tables
+    this.#retry = opts.retry ?? DEFAULT_RETRY
+    this.#now = opts.now ?? Date.now
+    this.#processor = opts.stage.processor()
+    this.inputTopic = topicName(opts.stage.input, opts.prefix)
+    this.#dlqTopic = topicName('deadLetters', opts.prefix)
+  }
+
+  #context (signal: AbortSignal): ProcessorContext {
+    const declared = new Set(this.stage.tables ?? [])
+    return {
+      stage: this.stage.name,
+      runId: this.#runId,
+      logger: this.#logger,
+      now: this.#now,
+      signal,
+      table: <V>(name: TopicName) => {
+        if (!declared.has(name)) throw new SynthqError('SYNTHQ_CONFIG', `Stage ${this.stage.name} reads table ${name} without declaring it in its topology`)
+        return this.#tables(name) as TableView<V>
+      },
+      lineage: (inputs: InputRecord | InputRecord[], opts: LineageOptions = {}) =>
+        buildLineage(this.stage.name, this.#runId, (r) => topicName(r.topic, this.#prefix), Array.isArray(inputs) ? inputs : [inputs], opts, this.#now()),
+    }
+  }
+
+  async init (): Promise<void> {
+    const { signal: _s, ...ctx } = this.#context(new AbortController().signal)
+    await this.#processor.init?.(ctx)
+  }
+
+  async close (): Promise<void> {
+    await this.#processor.close?.()
+  }
+
+  /** Runs one record to an outcome. Throws only when `signal` aborts (the work is abandoned). */
+  async run (raw: RawRecord, signal: AbortSignal): Promise<Outcome> {
+    let value: unknown
+    try {
+      value = await this.#serde.decode(this.inputTopic, raw.value)
+    } catch (err) {
+      if (err instanceof SynthqError && err.retriable) throw err // registry outage: not the record's fault
+      return this.#deadLetter(raw, failureOf(err, 1))
+    }
+    const record: InputRecord = {
+      topic: this.stage.input,
+      key: raw.key?.toString('utf8') ?? null,
+      value,
+      partition: raw.partition,
+      offset: raw.offset,
+      timestamp: raw.timestamp,
+    }
+    let attempts: number
+    let result: ProcessResult
+    try {
+      ({ attempts, value: result } = await withRetry(async () => await this.#processor.process(record, this.#context(signal)), this.#retry, signal))
+    } catch (err) {
+      if (signal.aborted) throw err
+      return this.#deadLetter(raw, failureOf(err, (err as { attempts?: number }).attempts ?? 1))
+    }
+    if (result.kind === 'rejected') {
+      return this.#deadLetter(raw, { errorClass: result.errorClass ?? 'Rejected', code: null, message: result.reason, attempts, ...(result.rawOutput !== undefined ? { rawOutput: result.rawOutput } : {}) })
+    }
+    const outputs: EncodedRecord[] = []
+    for (const out of result.records) {
+      if (!this.stage.outputs.includes(out.topic)) {
+        return this.#deadLetter(raw, { errorClass: 'UndeclaredOutput', code: 'SYNTHQ_CONFIG', message: `processor ${this.#processor.name} wrote to ${out.topic}, which stage ${this.stage.name} does not declare as an output`, attempts })
+      }
+      const topic = topicName(out.topic, this.#prefix)
+      try {
+        outputs.push({ topic, key: out.key, value: await this.#serde.encode(topic, out.value) })
+      } catch (err) {
+        if (err instanceof RecordInvalidError) return this.#deadLetter(raw, { ...failureOf(err, attempts), message: `output to ${topic}: ${err.message}` })
+        throw err
+      }
+    }
+    return { outputs, deadLettered: false, attempts }
+  }
+
+  async #deadLetter (raw: RawRecord, f: Failure): Promise<Outcome> {
+    const position = `${this.inputTopic}-${raw.partition}-${raw.offset}`
+    this.#logger.warn({ record: position, errorClass: f.errorClass, code: f.code, attempts: f.attempts, reason: f.message }, 'record sent to the dead-letter topic')
+    let schemaId: number | null = null
+    if (raw.value && raw.value.length >= 5 && raw.value[0] === 0) schemaId = raw.value.readUInt32BE(1)
+    const letter = {
+      id: randomUUID(),
+      stage: this.stage.name,
+      source_topic: this.inputTopic,
+      source_partition: raw.partition,
+      source_offset: Number(raw.offset),
+      key: raw.key,
+      value: raw.value,
+      schema_id: schemaId,
+      headers: raw.headers ?? {},
+      error_class: f.errorClass,
+      error_code: f.code,
+      message: f.message,
+      attempts: f.attempts,
+      raw_output: f.rawOutput ?? null,
+      run_id: this.#runId,
+      failed_at: this.#now(),
+    }
+    return {
+      outputs: [{ topic: this.#dlqTopic, key: raw.key?.toString('utf8') ?? position, value: await this.#serde.encode(this.#dlqTopic, letter) }],
+      deadLettered: true,
+      attempts: f.attempts,
+    }
+  }
+}
+
+function failureOf (err: unknown, attempts: number): Failure {
+  const inner = err instanceof RetriesExhausted || err instanceof NotRetried ? (err.cause ?? err) : err
+  const e = inner as Error & { code?: unknown }
+  const errorClass = err instanceof RetriesExhausted ? 'RetriesExhausted' : err instanceof DecodeError ? 'DecodeError' : (e?.name ?? 'Error')
+  const message = err instanceof RetriesExhausted ? err.message : (e?.message ?? String(inner))
+  return { errorClass, code: typeof e?.code === 'string' ? e.code : null, message, attempts }
+}

@@ -1,0 +1,89 @@
+/**
+ * A topology declares stages — input topic → processor → output topics — and the tables
+ * (compacted topics read fully into memory) its stages look things up in. It knows nothing of
+ * the transport: the Kafka runner and the embedded runner both run it unchanged.
+ *
+ *   const t = new TopologyBuilder('synthesis')
+ *     .table('demonstrations')
+ *     .stage({ name: 'situation-generation', input: 'documents', outputs: ['situations'],
+ *              tables: ['demonstrations'], processor: () => new SituationGeneration(config) })
+ *     .build()
+ *   console.log(describe(t))
+ */
+import { ConfigError } from '../errors.ts'
+import type { Processor } from '../processors/processor.ts'
+import { TOPICS, topicSpec, type TopicName } from '../topics.ts'
+
+export interface StageSpec {
+  /** Unique in the topology; also names the stage's consumer group (`<prefix>.<stage>`). */
+  name: string
+  input: TopicName
+  outputs: TopicName[]
+  /** A fresh processor for each runner instance. */
+  processor: () => Processor
+  /** Tables the processor may read through `ctx.table(name)`. */
+  tables?: TopicName[]
+  /** Records in flight at once (default from the runner's config). */
+  concurrency?: number
+}
+
+export interface Topology {
+  readonly name: string
+  readonly stages: readonly StageSpec[]
+  readonly tables: readonly TopicName[]
+}
+
+const STAGE_NAME = /^[a-z][a-z0-9-]*$/
+
+export class TopologyBuilder {
+  readonly #name: string
+  readonly #stages: StageSpec[] = []
+  readonly #tables: TopicName[] = []
+
+  constructor (name: string) {
+    if (!STAGE_NAME.test(name)) throw new ConfigError(`Topology name "${name}" must be lowercase letters, digits and dashes`)
+    this.#name = name
+  }
+
+  table (name: TopicName): this {
+    if (!TOPICS.some((t) => t.name === name)) throw new ConfigError(`Unknown topic "${name}" for a table`)
+    if (topicSpec(name).cleanupPolicy !== 'compact') throw new ConfigError(`Table "${name}" must be a compacted topic (its cleanup policy is ${topicSpec(name).cleanupPolicy})`)
+    if (!this.#tables.includes(name)) this.#tables.push(name)
+    return this
+  }
+
+  stage (spec: StageSpec): this {
+    if (!STAGE_NAME.test(spec.name)) throw new ConfigError(`Stage name "${spec.name}" must be lowercase letters, digits and dashes`)
+    if (this.#stages.some((s) => s.name === spec.name)) throw new ConfigError(`Stage "${spec.name}" is declared twice in topology ${this.#name}`)
+    for (const t of [spec.input, ...spec.outputs]) if (!TOPICS.some((x) => x.name === t)) throw new ConfigError(`Stage "${spec.name}": unknown topic "${t}"`)
+    if (spec.outputs.includes(spec.input)) throw new ConfigError(`Stage "${spec.name}" writes its own input topic ${spec.input}: that would loop`)
+    if (spec.outputs.includes('deadLetters')) throw new ConfigError(`Stage "${spec.name}": dead letters are written by the runtime; do not list deadLetters as an output`)
+    for (const t of spec.tables ?? []) if (!this.#tables.includes(t)) throw new ConfigError(`Stage "${spec.name}" reads table "${t}", which the topology does not declare: call .table('${t}') first`)
+    if (spec.concurrency !== undefined && (!Number.isInteger(spec.concurrency) || spec.concurrency < 1)) throw new ConfigError(`Stage "${spec.name}": concurrency must be a positive integer`)
+    this.#stages.push(spec)
+    return this
+  }
+
+  build (): Topology {
+    if (this.#stages.length === 0) throw new ConfigError(`Topology ${this.#name} has no stages`)
+    return { name: this.#name, stages: [...this.#stages], tables: [...this.#tables] }
+  }
+}
+
+/** Every topic the topology reads or writes, dead letters included. */
+export function topologyTopics (t: Topology): TopicName[] {
+  const set = new Set<TopicName>(['deadLetters', ...t.tables])
+  for (const s of t.stages) { set.add(s.input); for (const o of s.outputs) set.add(o) }
+  return [...set]
+}
+
+/** A printable description, in the spirit of Kafka Streams' TopologyDescription. */
+export function describe (t: Topology): string {
+  const lines = [`topology ${t.name}`]
+  if (t.tables.length) lines.push(`  tables: ${t.tables.join(', ')}`)
+  for (const s of t.stages) {
+    lines.push(`  stage ${s.name}: ${s.input} -> [${s.outputs.join(', ')}]${s.tables?.length ? ` reads ${s.tables.join(', ')}` : ''}${s.concurrency ? ` (concurrency ${s.concurrency})` : ''}`)
+  }
+  lines.push('  dead letters -> deadLetters')
+  return lines.join('\n')
+}
