@@ -10,7 +10,7 @@
 import type avro from 'avsc'
 import { DecodeError, RecordInvalidError, SynthqError } from '../errors.ts'
 import { TOPICS, topicName, valueSubject } from '../topics.ts'
-import type { RegistryClient } from './registry-client.ts'
+import type { SchemaRegistry } from './registry.ts'
 import type { SchemaCatalog } from './schema-catalog.ts'
 import { frame, unframe } from './wire-format.ts'
 
@@ -42,12 +42,12 @@ function invalidRecord (topic: string, type: avro.Type, value: unknown, paths: s
 }
 
 export class AvroSerde {
-  readonly #registry: RegistryClient
+  readonly #registry: SchemaRegistry
   readonly #bindings = new Map<string, TopicBinding>()
   /** Resolvers from a writer schema id to a topic's reader type. */
   readonly #resolvers = new Map<string, Promise<avro.Type | avro.Resolver>>()
 
-  constructor (registry: RegistryClient, catalog: SchemaCatalog, opts: { prefix?: string } = {}) {
+  constructor (registry: SchemaRegistry, catalog: SchemaCatalog, opts: { prefix?: string } = {}) {
     this.#registry = registry
     for (const spec of TOPICS) {
       const entry = catalog.get(spec.recordName)

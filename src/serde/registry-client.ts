@@ -3,16 +3,13 @@
  * id, test compatibility. Built on @kafkajs/confluent-schema-registry (HTTP, retries, id cache);
  * registry errors are turned into SynthqErrors that name the subject and say what to do.
  */
-import { SchemaRegistry, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-schema-registry'
+import { SchemaRegistry as ConfluentClient, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-schema-registry'
 import type avro from 'avsc'
 import { request } from 'undici'
 import type { RegistryConnection } from '../config/connection.ts'
 import { ConfigError, DecodeError, SchemaIncompatibleError, SynthqError } from '../errors.ts'
 
-export interface RegisteredSchema {
-  subject: string
-  id: number
-}
+import type { RegisteredSchema, SchemaRegistry } from './registry.ts'
 
 interface HttpishError { status?: number, message?: string }
 
@@ -20,16 +17,17 @@ function statusOf (err: unknown): number | undefined {
   return typeof err === 'object' && err !== null ? (err as HttpishError).status : undefined
 }
 
-export class RegistryClient {
+/** The Confluent Schema Registry HTTP API (Confluent's registry, Apicurio's ccompat API, …). */
+export class RegistryClient implements SchemaRegistry {
   readonly url: string
-  readonly #lib: SchemaRegistry
+  readonly #lib: ConfluentClient
   readonly #authHeader: string | undefined
 
   constructor (conn: RegistryConnection) {
     this.url = conn.url
     const auth = conn.username && conn.password ? { username: conn.username, password: conn.password.reveal() } : undefined
     this.#authHeader = auth ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` : undefined
-    this.#lib = new SchemaRegistry({ host: conn.url, clientId: 'synthq', ...(auth ? { auth } : {}), retry: { retries: 3 } })
+    this.#lib = new ConfluentClient({ host: conn.url, clientId: 'synthq', ...(auth ? { auth } : {}), retry: { retries: 3 } })
   }
 
   /**
