@@ -30,6 +30,8 @@ export interface KafkaRunnerOptions {
   maxQueuedPerPartition?: number
   maxBufferedBytes?: number
   commitIntervalMs?: number
+  /** Consumer session timeout (default 30 s; the broker's minimum is 6 s). */
+  sessionTimeoutMs?: number
   /** How long SIGINT/SIGTERM waits for in-flight records. */
   drainTimeoutMs?: number
   topics?: TopicLayout
@@ -37,6 +39,8 @@ export interface KafkaRunnerOptions {
   runId?: string
   /** Run only these stages of the topology (default: all). */
   stages?: string[]
+  /** Tests only: abort this share of transactions at random (see KafkaStage). */
+  abortRate?: number
 }
 
 export class KafkaRunner {
@@ -91,7 +95,9 @@ export class KafkaRunner {
         maxQueuedPerPartition: this.#o.maxQueuedPerPartition ?? 2_000,
         maxBufferedBytes: this.#o.maxBufferedBytes ?? 64 * 1024 * 1024,
         commitIntervalMs: this.#o.commitIntervalMs ?? 100,
+        sessionTimeoutMs: this.#o.sessionTimeoutMs ?? 30_000,
         logger,
+        ...(this.#o.abortRate ? { abortRate: this.#o.abortRate } : {}),
       })
       await stage.start()
       this.#stages.push(stage)

@@ -36,7 +36,14 @@ export interface KafkaStageOptions {
   /** Bytes of queued input across the stage before every partition is paused. */
   maxBufferedBytes: number
   commitIntervalMs: number
+  /** Consumer group session timeout: how soon a crashed member's partitions move on. */
+  sessionTimeoutMs: number
   logger: Logger
+  /**
+   * Fault injection for tests (as in Apache Kafka's own exactly-once system test): abort this
+   * share of transactions at random, just before they would commit.
+   */
+  abortRate?: number
 }
 
 interface PartitionState {
@@ -93,7 +100,7 @@ export class KafkaStage {
       this.#plainProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
       await this.#plainProducer.connect()
     }
-    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxBytesPerPartition: 1024 * 1024 })
+    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxBytesPerPartition: 1024 * 1024, sessionTimeout: this.#o.sessionTimeoutMs, rebalanceTimeout: Math.max(10_000, 2 * this.#o.sessionTimeoutMs), heartbeatInterval: Math.max(500, Math.floor(this.#o.sessionTimeoutMs / 10)) })
     this.#consumer = consumer
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const assigned = new Set((e.payload.memberAssignment[this.#topic] ?? []) as number[])
@@ -248,6 +255,12 @@ export class KafkaStage {
         try {
           if (topicMessages.length) await tx.sendBatch({ topicMessages, acks: -1 })
           await tx.sendOffsets({ ...offsets, consumerGroupId: this.#o.groupId })
+          if (this.#o.abortRate && Math.random() < this.#o.abortRate) {
+            await tx.abort()
+            this.stats.abortedCommits++
+            this.#scheduleCommit(state) // the outputs are kept and go out in the next transaction
+            return
+          }
           await tx.commit()
         } catch (err) {
           await tx.abort().catch(() => {})
