@@ -1,6 +1,8 @@
 /**
  * `synthq` — the command line.
  *
+ *   synthq start                  the demo topology on the embedded runner, with demo data
+ *   synthq run <topology>         run a topology (embedded by default, or --runner kafka)
  *   synthq topics                 the topic map (no servers needed)
  *   synthq topics create          create the pipeline's topics on the configured Kafka
  *   synthq schemas register       register every topic's value schema with the registry
@@ -15,6 +17,7 @@ import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/con
 import { localInfraAddresses } from '../config/local-infra.ts'
 import { SynthqError } from '../errors.ts'
 import { createLogger } from '../log.ts'
+import { defaultDbPath, runTopology, TOPOLOGIES } from './run.ts'
 import { createKafka } from '../runtime/kafka/client.ts'
 import { ensureTopics, topicPlan } from '../runtime/kafka/topic-admin.ts'
 import { AvroSerde } from '../serde/avro-serde.ts'
@@ -27,22 +30,31 @@ const HELP = `synthq — synthesize instruction-tuning data from real documents,
 usage: synthq <command> [options]
 
 commands:
+  start                  run the demo topology on the embedded runner (no servers), fed with
+                         40 bundled C4 documents when its documents topic is empty
+  run <topology>         run a topology until Ctrl-C; topologies: demo
   topics                 print the topic map: topic, key, value schema, cleanup, writer → readers
   topics create          create the pipeline's topics (existing ones are left alone)
   schemas register       register every topic's Avro value schema (subjects <topic>-value)
   schemas check          test the local schemas against the registry; exit 1 if any is incompatible
 
 options:
+  --runner R             run: embedded (default) or kafka
+  --db FILE              embedded: database file (default .synthq/embedded/synthq.db, or $SYNTHQ_DB)
+  --until-idle           embedded: stop when every record is processed
+  --concurrency N        records in flight per stage (default 64)
+  --at-least-once        kafka: no transactions (default exactly-once)
+  --drain-timeout S      seconds Ctrl-C waits for records in flight (default 30)
   --prefix P             topic name prefix (default "${DEFAULT_TOPIC_PREFIX}")
   --partitions N         topics create: partitions per topic (default 6)
   --replication N        topics create: replication factor (default 1)
   -h, --help             this help
 
 examples:
+  synthq start                                   (= npm start)
+  synthq run demo --runner kafka --concurrency 128
   npm run infra:up && synthq topics create && synthq schemas register
   SYNTHQ_KAFKA_BROKERS=kafka:9092 SYNTHQ_REGISTRY_URL=http://sr:8081 synthq schemas check
-
-The streaming runner (synthq run …) arrives with the stream runtime.
 `
 
 interface Options { prefix: string, partitions: number, replication: number }
@@ -68,7 +80,11 @@ async function main (argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { prefix: { type: 'string' }, partitions: { type: 'string' }, replication: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      prefix: { type: 'string' }, partitions: { type: 'string' }, replication: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      runner: { type: 'string' }, db: { type: 'string' }, 'until-idle': { type: 'boolean' }, concurrency: { type: 'string' },
+      'at-least-once': { type: 'boolean' }, 'drain-timeout': { type: 'string' }, 'no-demo-data': { type: 'boolean' },
+    },
   })
   const opts: Options = {
     prefix: values.prefix ?? DEFAULT_TOPIC_PREFIX,
@@ -81,6 +97,25 @@ async function main (argv: string[]): Promise<number> {
     return 0
   }
   const logger = createLogger({ level: process.env.SYNTHQ_LOG_LEVEL ?? 'warn' })
+  if (cmd === 'start' || cmd === 'run') {
+    const runnerKind = values.runner ?? 'embedded'
+    if (runnerKind !== 'embedded' && runnerKind !== 'kafka') throw new SynthqError('SYNTHQ_CONFIG', `--runner must be embedded or kafka, got "${runnerKind}"`)
+    const topology = cmd === 'start' ? 'demo' : sub
+    if (!topology) throw new SynthqError('SYNTHQ_CONFIG', `synthq run needs a topology name, e.g. synthq run demo (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
+    return runTopology({
+      topology,
+      runner: runnerKind,
+      db: values.db ?? defaultDbPath(),
+      prefix: opts.prefix,
+      ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
+      mode: values['at-least-once'] ? 'at-least-once' : 'exactly-once',
+      untilIdle: Boolean(values['until-idle']),
+      demoData: cmd === 'start' && !values['no-demo-data'],
+      drainTimeoutMs: positiveInt('drain-timeout', values['drain-timeout'], 30) * 1000,
+      partitions: opts.partitions,
+      replication: opts.replication,
+    }, logger)
+  }
   if (cmd === 'topics' && !sub) {
     printTopicMap(opts)
     return 0

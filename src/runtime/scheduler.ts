@@ -94,3 +94,14 @@ export class Scheduler {
     for (const r of w) r()
   }
 }
+
+/** True if `p` settles within `ms`, false otherwise; the timer never outlives the wait. */
+export async function withDeadline (p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms) })
+  try {
+    return await Promise.race([p.then(() => true), expired])
+  } finally {
+    clearTimeout(timer)
+  }
+}

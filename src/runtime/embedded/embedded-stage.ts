@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../../log.ts'
 import { PartitionProgress } from '../offset-tracker.ts'
-import { Scheduler } from '../scheduler.ts'
+import { Scheduler, withDeadline } from '../scheduler.ts'
 import type { RawRecord, StageEngine } from '../stage-engine.ts'
 import type { EmbeddedLog } from './embedded-log.ts'
 
@@ -124,7 +124,7 @@ export class EmbeddedStage {
     clearInterval(this.#timer)
     this.#unsubscribe?.()
     this.#scheduler.dropLane(LANE)
-    const drained = await Promise.race([this.#scheduler.whenNoneRunning().then(() => true), sleep(deadlineMs).then(() => false)])
+    const drained = await withDeadline(this.#scheduler.whenNoneRunning(), deadlineMs)
     if (!drained) {
       this.#logger.warn({ inFlight: this.#scheduler.inFlight }, 'shutdown deadline passed; abandoning in-flight records (they run again on restart)')
       this.#abort.abort(new Error('shutdown'))

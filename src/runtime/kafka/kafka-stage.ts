@@ -20,7 +20,7 @@
 import type { Consumer, Kafka, Offsets, Producer } from 'kafkajs'
 import type { Logger } from '../../log.ts'
 import { PartitionProgress, METADATA_INTAKE_LIMIT, decodeCompleted } from '../offset-tracker.ts'
-import { Scheduler } from '../scheduler.ts'
+import { Scheduler, withDeadline } from '../scheduler.ts'
 import type { EncodedRecord, RawRecord, StageEngine } from '../stage-engine.ts'
 
 export type DeliveryMode = 'exactly-once' | 'at-least-once'
@@ -335,7 +335,7 @@ export class KafkaStage {
     const consumer = this.#consumer
     if (consumer) consumer.pause([{ topic: this.#topic }])
     for (const s of this.#partitions.values()) this.#scheduler.dropLane(s.lane) // queued, not started: refetched later
-    const drained = await Promise.race([this.#scheduler.whenNoneRunning().then(() => true), sleep(deadlineMs).then(() => false)])
+    const drained = await withDeadline(this.#scheduler.whenNoneRunning(), deadlineMs)
     if (!drained) this.#logger.warn({ inFlight: this.#scheduler.inFlight }, 'shutdown deadline passed; abandoning in-flight records uncommitted')
     for (const s of this.#partitions.values()) {
       if (!drained) s.abort.abort(new Error('shutdown'))

@@ -1,0 +1,134 @@
+/**
+ * `synthq run <topology>` / `synthq start`: runs a topology until Ctrl-C (or, with
+ * --until-idle, until the embedded runner has nothing left to do). SIGINT/SIGTERM drain the
+ * records in flight within --drain-timeout, commit, and exit 0; a second Ctrl-C exits at once
+ * (uncommitted work is redone on the next start, never lost).
+ */
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
+import { localInfraAddresses } from '../config/local-infra.ts'
+import { ConfigError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import { EmbeddedRunner } from '../runtime/embedded/embedded-runner.ts'
+import { KafkaRunner } from '../runtime/kafka/kafka-runner.ts'
+import type { DeliveryMode } from '../runtime/kafka/kafka-stage.ts'
+import { AvroSerde } from '../serde/avro-serde.ts'
+import { RegistryClient } from '../serde/registry-client.ts'
+import { SchemaCatalog } from '../serde/schema-catalog.ts'
+import { demoTopology } from '../topologies/demo.ts'
+import type { Topology } from '../topologies/topology.ts'
+import { topicName } from '../topics.ts'
+
+export const TOPOLOGIES: Record<string, () => Topology> = { demo: demoTopology }
+
+export const DEMO_DATA = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'data', 'demo', 'c4-en-validation-sample.jsonl')
+
+export interface RunOptions {
+  topology: string
+  runner: 'embedded' | 'kafka'
+  db: string
+  prefix: string
+  concurrency?: number
+  mode: DeliveryMode
+  untilIdle: boolean
+  demoData: boolean
+  drainTimeoutMs: number
+  partitions: number
+  replication: number
+}
+
+const out = (line: string): void => { process.stderr.write(`${line}\n`) }
+
+/** The bundled C4 sample as Document records (id: a hash of the text). */
+export function demoDocuments (): Array<{ key: string, value: Record<string, unknown> }> {
+  return readFileSync(DEMO_DATA, 'utf8').trim().split('\n').map((line) => {
+    const r = JSON.parse(line) as { text: string, url?: string, timestamp?: string }
+    const id = `c4-${createHash('sha256').update(r.text).digest('hex').slice(0, 16)}`
+    return { key: id, value: { id, text: r.text, url: r.url ?? null, title: null, corpus: 'c4', license: 'ODC-BY', metadata: r.timestamp ? { timestamp: r.timestamp } : {}, ingested_at: Date.now() } }
+  })
+}
+
+type AnyRunner = { start (): Promise<void>, stop (): Promise<void>, stats (): Record<string, { processed: number, deadLettered: number, inFlight: number, queued: number }> }
+
+export async function runTopology (opts: RunOptions, logger: Logger): Promise<number> {
+  const make = TOPOLOGIES[opts.topology]
+  if (!make) throw new ConfigError(`Unknown topology "${opts.topology}" (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
+  const topology = make()
+  let runner: AnyRunner
+  let embedded: EmbeddedRunner | undefined
+  if (opts.runner === 'embedded') {
+    embedded = new EmbeddedRunner(topology, { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) })
+    runner = embedded
+    out(`synthq: running topology "${topology.name}" on the embedded runner (${opts.db})`)
+  } else {
+    if (opts.untilIdle) throw new ConfigError('--until-idle works with the embedded runner only (a Kafka topic has no end)')
+    const local = localInfraAddresses()
+    const connection = kafkaConnectionFromEnv(process.env, local.brokers ? { brokers: local.brokers } : {})
+    const registry = new RegistryClient(registryConnectionFromEnv(process.env, local.url ? { url: local.url } : {}))
+    runner = new KafkaRunner(topology, {
+      connection, serde: new AvroSerde(registry, SchemaCatalog.load(), { prefix: opts.prefix }), logger, prefix: opts.prefix, mode: opts.mode,
+      drainTimeoutMs: opts.drainTimeoutMs, topics: { partitions: opts.partitions, replicationFactor: opts.replication },
+      ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+    })
+    out(`synthq: running topology "${topology.name}" on Kafka ${connection.brokers.join(',')} (${opts.mode})`)
+  }
+  await runner.start()
+  if (embedded && opts.demoData && embedded.log.head(topicName('documents', opts.prefix)) === 0) {
+    const docs = demoDocuments()
+    await embedded.produce('documents', docs)
+    out(`synthq: fed ${docs.length} demo documents (data/demo, C4 sample) into ${topicName('documents', opts.prefix)}`)
+  }
+
+  let stopping: Promise<void> | undefined
+  const stop = (why: string): Promise<void> => {
+    if (!stopping) {
+      out(`synthq: ${why}: finishing records in flight (up to ${opts.drainTimeoutMs / 1000} s), then committing…`)
+      stopping = runner.stop()
+    }
+    return stopping
+  }
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stopping) { out('synthq: stopping now; uncommitted records run again on the next start'); process.exit(130) }
+    void stop(sig)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  const progress = (): string => Object.entries(runner.stats()).map(([name, s]) => `${name}: ${s.processed} done, ${s.deadLettered} dead-lettered, ${s.inFlight} in flight`).join(' | ')
+  let announcedIdle = false
+  const started = Date.now()
+  let lastLine = 0
+  while (!stopping) {
+    await new Promise((r) => setTimeout(r, 100))
+    if (stopping) break
+    const idle = embedded?.idle() ?? false
+    if (Date.now() - lastLine > 2_000 && !idle) { out(`synthq: ${progress()}`); lastLine = Date.now() }
+    if (idle && !announcedIdle) {
+      announcedIdle = true
+      out(`synthq: caught up after ${((Date.now() - started) / 1000).toFixed(1)} s — ${progress()}`)
+      await printSamples(embedded!, opts.prefix)
+      if (opts.untilIdle) { await stop('nothing left to do'); break }
+      out('synthq: waiting for new records (Ctrl-C to stop)')
+    }
+    if (!idle) announcedIdle = false
+  }
+  await stopping
+  out('synthq: stopped cleanly')
+  return 0
+}
+
+async function printSamples (runner: EmbeddedRunner, prefix: string): Promise<void> {
+  const topic = topicName('synthesizedInstructions', prefix)
+  const rows = runner.log.read(topic, Math.max(0, runner.log.head(topic) - 2), 2)
+  for (const r of rows) {
+    const v = await runner.serde.decode<{ instruction: string, lineage: { simulated: boolean, stage: string, upstream: Array<{ id: string }> } }>(topic, r.value)
+    out(`synthq: sample ${topic}[${r.offset}]${v.lineage.simulated ? ' (simulated)' : ''}: ${v.instruction.slice(0, 160)}${v.instruction.length > 160 ? '…' : ''}`)
+  }
+}
+
+export function defaultDbPath (): string {
+  return process.env.SYNTHQ_DB ?? join(process.cwd(), '.synthq', 'embedded', 'synthq.db')
+}
