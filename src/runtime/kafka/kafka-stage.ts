@@ -100,7 +100,9 @@ export class KafkaStage {
       this.#plainProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
       await this.#plainProducer.connect()
     }
-    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxBytesPerPartition: 1024 * 1024, sessionTimeout: this.#o.sessionTimeoutMs, rebalanceTimeout: Math.max(10_000, 2 * this.#o.sessionTimeoutMs), heartbeatInterval: Math.max(500, Math.floor(this.#o.sessionTimeoutMs / 10)) })
+    // Small fetches: a partition is paused only after a fetch lands, so one fetch per partition is
+    // the most a queue can overshoot its limit (and compressed batches inflate several times).
+    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxBytesPerPartition: 256 * 1024, maxBytes: 4 * 1024 * 1024, sessionTimeout: this.#o.sessionTimeoutMs, rebalanceTimeout: Math.max(10_000, 2 * this.#o.sessionTimeoutMs), heartbeatInterval: Math.max(500, Math.floor(this.#o.sessionTimeoutMs / 10)) })
     this.#consumer = consumer
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const assigned = new Set((e.payload.memberAssignment[this.#topic] ?? []) as number[])
