@@ -61,7 +61,7 @@ async function main (): Promise<number> {
       KAFKAJS_NO_PARTITIONER_WARNING: '1',
       NODE_ENV: 'test',
     }
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit', env, cwd: REPO_ROOT })
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', ...files], { stdio: 'inherit', env, cwd: REPO_ROOT })
     const forward = (sig: NodeJS.Signals): void => { child.kill(sig) }
     process.on('SIGINT', forward)
     process.on('SIGTERM', forward)

@@ -61,7 +61,8 @@ export async function readMessages (kafka: Kafka, topic: string, count: number, 
       })
     })
   } finally {
-    await consumer.disconnect()
+    // A consumer stuck joining its group can make disconnect wait forever; a test must not.
+    await Promise.race([consumer.disconnect(), new Promise((r) => setTimeout(r, 10_000).unref())])
   }
   return out
 }

@@ -31,9 +31,15 @@ function run (args: string[], stdin: string): Promise<string> {
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr.on('data', (d: Buffer) => { err += d.toString() })
   child.stdin.end(stdin)
+  // The client bounds its own waits; this is the backstop that turns a hang into a failure.
+  const timer = setTimeout(() => { err += '\n(killed after 120 s)'; child.kill('SIGKILL') }, 120_000)
   return new Promise((resolve, reject) => {
     child.on('error', reject)
-    child.on('exit', (code) => code === 0 ? resolve(out) : reject(new Error(`confluent_client.py ${args.join(' ')} exited ${code}:\n${err}${out}`)))
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      if (code === 0) resolve(out)
+      else reject(new Error(`confluent_client.py ${args.join(' ')} exited ${code}:\n${err}${out}`))
+    })
   })
 }
 

@@ -84,7 +84,7 @@ function assertExactlyOnce (what: string, keys: Array<string | null>, expected: 
 
 function keysOf (rows: Read[]): Array<string | null> { return rows.map((r) => r.key) }
 
-test('kafka runner: SIGKILL at random moments and aborted transactions lose and duplicate nothing', { timeout: 600_000 }, async () => {
+test('kafka runner: SIGKILL at random moments, two workers sharing partitions, aborted transactions: nothing lost or duplicated', { timeout: 600_000 }, async () => {
   const rand = prng(SEED)
   const infra = testInfra()
   const prefix = unique('crash')
@@ -125,9 +125,14 @@ test('kafka runner: SIGKILL at random moments and aborted transactions lose and 
   }
   const expectedInstructions = inputs.good.map((id) => `ins-${id}`)
   const args = ['kafka', prefix, infra.bootstrap.join(','), infra.registryUrl, '0.33']
+  type Worker = ReturnType<typeof startWorker>
+  let survivor: Worker | undefined
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const t0 = Date.now()
+      // From the second round on, two workers share the stages' partitions: the newcomer's
+      // arrival moves partitions between live processes (revocation, fencing by transactional
+      // id), then one of the two — chosen at random — is killed.
       const w = startWorker(args)
       await w.ready
       const tReady = Date.now() - t0
@@ -136,12 +141,14 @@ test('kafka runner: SIGKILL at random moments and aborted transactions lose and 
       const target = Math.floor(expectedInstructions.length * (round + rand()) / (ROUNDS + 1))
       const deadline = Date.now() + 60_000
       while (during.get('synthesizedInstructions')!.length < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
-      w.child.kill('SIGKILL')
-      await w.exited
-      assert.ok(during.get('synthesizedInstructions')!.length < expectedInstructions.length, `round ${round} must kill the worker mid-run`)
-      if (process.env.SYNTHQ_CRASH_VERBOSE) process.stderr.write(`round ${round}: ready after ${tReady} ms, killed after ${Date.now() - t0} ms with ${during.get('synthesizedInstructions')!.length} instructions\n`)
+      const [victim, keep] = survivor && rand() < 0.5 ? [survivor, w] : [w, survivor]
+      victim.child.kill('SIGKILL')
+      await victim.exited
+      survivor = keep
+      assert.ok(during.get('synthesizedInstructions')!.length < expectedInstructions.length, `round ${round} must kill a worker mid-run`)
+      if (process.env.SYNTHQ_CRASH_VERBOSE) process.stderr.write(`round ${round}: ready after ${tReady} ms, killed ${victim === w ? 'the newcomer' : 'the survivor'} after ${Date.now() - t0} ms with ${during.get('synthesizedInstructions')!.length} instructions\n`)
     }
-    const last = startWorker(args)
+    const last = survivor ?? startWorker(args)
     await last.ready
     const deadline = Date.now() + 180_000
     while (during.get('synthesizedInstructions')!.length < expectedInstructions.length || during.get('deadLetters')!.length < inputs.poison.length) {
