@@ -7,7 +7,7 @@
  *
  *   npm run infra:up && npm run bench:backlog
  */
-import { localInfraAddresses } from '../src/config/local-infra.ts'
+import { benchInfra } from './_infra.ts'
 import { createLogger } from '../src/log.ts'
 import { emit, type Processor } from '../src/processors/processor.ts'
 import { createKafka } from '../src/runtime/kafka/client.ts'
@@ -20,13 +20,7 @@ import { TopologyBuilder } from '../src/topologies/topology.ts'
 import { topicName } from '../src/topics.ts'
 import { doc } from '../test/helpers/test-topology.ts'
 
-const local = localInfraAddresses()
-const brokers = (process.env.SYNTHQ_KAFKA_BROKERS || local.brokers)?.split(',')
-const registryUrl = process.env.SYNTHQ_REGISTRY_URL || local.url
-if (!brokers || !registryUrl) {
-  process.stderr.write('bench: no Kafka: run `npm run infra:up` first\n')
-  process.exit(2)
-}
+const { brokers, registryUrl } = benchInfra()
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 1_000_000)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const logger = createLogger({ level: process.env.SYNTHQ_LOG_LEVEL ?? 'silent' })
@@ -56,7 +50,7 @@ async function fill (prefix: string, count: number, serde: AvroSerde): Promise<v
 
 async function run (count: number): Promise<{ startRss: number, endRss: number, maxRss: number, endHeap: number, processed: number, queued: number }> {
   const prefix = `bench-backlog-${count}-${Date.now().toString(36)}`
-  const serde = new AvroSerde(new RegistryClient({ url: registryUrl! }), SchemaCatalog.load(), { prefix })
+  const serde = new AvroSerde(new RegistryClient({ url: registryUrl }), SchemaCatalog.load(), { prefix })
   const t0 = Date.now()
   await fill(prefix, count, serde)
   process.stderr.write(`backlog of ${count.toLocaleString('en')} records written in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`)
@@ -65,7 +59,7 @@ async function run (count: number): Promise<{ startRss: number, endRss: number, 
     async process () { await sleep(50); return emit() },
   }
   const topology = new TopologyBuilder('backlog').stage({ name: 'slow', input: 'documents', outputs: ['situations'], processor: () => slow, concurrency: 64 }).build()
-  const runner = new KafkaRunner(topology, { connection: { brokers: brokers!, clientId: 'bench-backlog' }, serde, logger, prefix, topics: { partitions: 6 } })
+  const runner = new KafkaRunner(topology, { connection: { brokers: brokers, clientId: 'bench-backlog' }, serde, logger, prefix, topics: { partitions: 6 } })
   global.gc?.()
   const startRss = process.memoryUsage().rss
   await runner.start()

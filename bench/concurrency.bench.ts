@@ -11,7 +11,7 @@
  *
  * The last line is `ratio=<achieved/bound>` for the synthq stage.
  */
-import { localInfraAddresses } from '../src/config/local-infra.ts'
+import { benchInfra } from './_infra.ts'
 import { createLogger } from '../src/log.ts'
 import { emit, type Processor } from '../src/processors/processor.ts'
 import { createKafka } from '../src/runtime/kafka/client.ts'
@@ -24,13 +24,7 @@ import { TopologyBuilder } from '../src/topologies/topology.ts'
 import { topicName } from '../src/topics.ts'
 import { doc } from '../test/helpers/test-topology.ts'
 
-const local = localInfraAddresses()
-const brokers = (process.env.SYNTHQ_KAFKA_BROKERS || local.brokers)?.split(',')
-const registryUrl = process.env.SYNTHQ_REGISTRY_URL || local.url
-if (!brokers || !registryUrl) {
-  process.stderr.write('bench: no Kafka: run `npm run infra:up` first (or set SYNTHQ_KAFKA_BROKERS and SYNTHQ_REGISTRY_URL)\n')
-  process.exit(2)
-}
+const { brokers, registryUrl } = benchInfra()
 const N = Number(process.env.BENCH_N ?? 64)
 const L = Number(process.env.BENCH_LATENCY_MS ?? 500)
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 2000)
@@ -40,7 +34,7 @@ const logger = createLogger({ level: process.env.SYNTHQ_LOG_LEVEL ?? 'silent' })
 const kafka = createKafka({ brokers, clientId: 'bench' }, logger)
 
 async function backlog (prefix: string, count: number): Promise<AvroSerde> {
-  const serde = new AvroSerde(new RegistryClient({ url: registryUrl! }), SchemaCatalog.load(), { prefix })
+  const serde = new AvroSerde(new RegistryClient({ url: registryUrl }), SchemaCatalog.load(), { prefix })
   const admin = kafka.admin()
   await admin.connect()
   await ensureTopics(admin, { prefix, partitions: 1 })
@@ -72,7 +66,7 @@ async function synthqStage (): Promise<number> {
     },
   }
   const topology = new TopologyBuilder('bench').stage({ name: 'wait', input: 'documents', outputs: ['situations'], processor: () => waiting, concurrency: N }).build()
-  const runner = new KafkaRunner(topology, { connection: { brokers: brokers!, clientId: 'bench' }, serde, logger, prefix, mode: 'exactly-once', topics: { partitions: 1 } })
+  const runner = new KafkaRunner(topology, { connection: { brokers: brokers, clientId: 'bench' }, serde, logger, prefix, mode: 'exactly-once', topics: { partitions: 1 } })
   await runner.start()
   for (;;) {
     const s = runner.stats().wait!

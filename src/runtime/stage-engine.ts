@@ -10,7 +10,7 @@ import type { Logger } from '../log.ts'
 import { buildLineage, type LineageOptions } from '../processors/lineage.ts'
 import type { InputRecord, Processor, ProcessorContext, ProcessResult, TableView } from '../processors/processor.ts'
 import type { AvroSerde } from '../serde/avro-serde.ts'
-import type { StageSpec } from '../topologies/topology.ts'
+import type { StageSpec, Topology } from '../topologies/topology.ts'
 import { topicName, type TopicName } from '../topics.ts'
 import { DEFAULT_RETRY, NotRetried, RetriesExhausted, withRetry, type RetryPolicy } from './retry.ts'
 
@@ -191,4 +191,33 @@ function failureOf (err: unknown, attempts: number): Failure {
   const errorClass = err instanceof RetriesExhausted ? 'RetriesExhausted' : err instanceof DecodeError ? 'DecodeError' : (e?.name ?? 'Error')
   const message = err instanceof RetriesExhausted ? err.message : (e?.message ?? String(inner))
   return { errorClass, code: typeof e?.code === 'string' ? e.code : null, message, attempts }
+}
+
+export interface EngineSetup {
+  serde: AvroSerde
+  prefix: string
+  runId: string
+  logger: Logger
+  retry?: RetryPolicy
+  /** Only these stages (default: all). */
+  stages?: string[]
+}
+
+/**
+ * The initialised engines of a topology's selected stages, reading tables from `tables` — what
+ * every runner does before it starts moving records.
+ */
+export async function createEngines (topology: Topology, tables: ReadonlyMap<TopicName, { table: TableView }>, o: EngineSetup): Promise<StageEngine[]> {
+  const table = (name: TopicName): TableView => {
+    const t = tables.get(name)
+    if (!t) throw new Error(`table ${name} is not loaded`)
+    return t.table
+  }
+  const engines: StageEngine[] = []
+  for (const spec of topology.stages.filter((s) => !o.stages || o.stages.includes(s.name))) {
+    const engine = new StageEngine({ stage: spec, serde: o.serde, prefix: o.prefix, runId: o.runId, logger: o.logger, tables: table, ...(o.retry ? { retry: o.retry } : {}) })
+    await engine.init()
+    engines.push(engine)
+  }
+  return engines
 }

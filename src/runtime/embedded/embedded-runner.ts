@@ -12,7 +12,7 @@ import { SchemaCatalog } from '../../serde/schema-catalog.ts'
 import type { Topology } from '../../topologies/topology.ts'
 import { DEFAULT_TOPIC_PREFIX, topicName, type TopicName } from '../../topics.ts'
 import type { RetryPolicy } from '../retry.ts'
-import { StageEngine } from '../stage-engine.ts'
+import { createEngines, type StageEngine } from '../stage-engine.ts'
 import { EmbeddedLog } from './embedded-log.ts'
 import { EmbeddedRegistry } from './embedded-registry.ts'
 import { EmbeddedStage, type EmbeddedStageStats } from './embedded-stage.ts'
@@ -61,15 +61,9 @@ export class EmbeddedRunner {
       await t.start(this.#o.pollMs ?? 100)
       this.#tables.set(name, t)
     }
-    const table = (name: TopicName): TableView => {
-      const t = this.#tables.get(name)
-      if (!t) throw new Error(`table ${name} is not loaded`)
-      return t.table
-    }
-    const selected = this.topology.stages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))
-    for (const spec of selected) {
-      const engine = new StageEngine({ stage: spec, serde: this.serde, prefix: this.prefix, runId: this.runId, logger, tables: table, ...(this.#o.retry ? { retry: this.#o.retry } : {}) })
-      await engine.init()
+    const engines = await createEngines(this.topology, this.#tables, { serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}) })
+    for (const engine of engines) {
+      const spec = engine.stage
       this.#engines.push(engine)
       const stage = new EmbeddedStage({
         log: this.log, engine, consumer: `${this.prefix}.${spec.name}`,
@@ -81,7 +75,7 @@ export class EmbeddedRunner {
       stage.start()
       this.#stages.push(stage)
     }
-    logger.info({ topology: this.topology.name, stages: selected.map((s) => s.name), runId: this.runId, db: this.#o.path }, 'topology running on the embedded log')
+    logger.info({ topology: this.topology.name, stages: engines.map((e) => e.stage.name), runId: this.runId, db: this.#o.path }, 'topology running on the embedded log')
   }
 
   /** Encodes values and appends them to a topic (what ingest and tests use). */

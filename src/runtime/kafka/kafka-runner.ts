@@ -12,7 +12,7 @@ import type { AvroSerde } from '../../serde/avro-serde.ts'
 import type { Topology } from '../../topologies/topology.ts'
 import { DEFAULT_TOPIC_PREFIX, topicName, type TopicName } from '../../topics.ts'
 import type { RetryPolicy } from '../retry.ts'
-import { StageEngine } from '../stage-engine.ts'
+import { createEngines, type StageEngine } from '../stage-engine.ts'
 import { createKafka } from './client.ts'
 import { KafkaStage, type DeliveryMode, type StageStats } from './kafka-stage.ts'
 import { KafkaTable } from './kafka-table.ts'
@@ -76,15 +76,9 @@ export class KafkaRunner {
       await t.start()
       this.#tables.set(name, t)
     }
-    const table = (name: TopicName): TableView => {
-      const t = this.#tables.get(name)
-      if (!t) throw new Error(`table ${name} is not loaded`)
-      return t.table
-    }
-    const selected = this.topology.stages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))
-    for (const spec of selected) {
-      const engine = new StageEngine({ stage: spec, serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, tables: table, ...(this.#o.retry ? { retry: this.#o.retry } : {}) })
-      await engine.init()
+    const engines = await createEngines(this.topology, this.#tables, { serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}) })
+    for (const engine of engines) {
+      const spec = engine.stage
       this.#engines.push(engine)
       const stage = new KafkaStage({
         kafka: this.#kafka,
@@ -102,7 +96,7 @@ export class KafkaRunner {
       await stage.start()
       this.#stages.push(stage)
     }
-    logger.info({ topology: this.topology.name, stages: selected.map((s) => s.name), runId: this.runId, mode: this.#o.mode ?? 'exactly-once' }, 'topology running on Kafka')
+    logger.info({ topology: this.topology.name, stages: engines.map((e) => e.stage.name), runId: this.runId, mode: this.#o.mode ?? 'exactly-once' }, 'topology running on Kafka')
   }
 
   table (name: TopicName): TableView | undefined {
