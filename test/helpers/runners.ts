@@ -6,6 +6,7 @@ import type { Kafka } from 'kafkajs'
 import { join } from 'node:path'
 import { createKafka } from '../../src/runtime/kafka/client.ts'
 import { KafkaRunner } from '../../src/runtime/kafka/kafka-runner.ts'
+import type { DeliveryMode } from '../../src/runtime/kafka/kafka-stage.ts'
 import { EmbeddedRunner } from '../../src/runtime/embedded/embedded-runner.ts'
 import { AvroSerde } from '../../src/serde/avro-serde.ts'
 import { RegistryClient } from '../../src/serde/registry-client.ts'
@@ -31,7 +32,7 @@ export interface Harness {
   stop (): Promise<void>
 }
 
-export const RUNNERS: Array<'kafka' | 'embedded'> = ['kafka', 'embedded']
+export const RUNNERS: RunnerKind[] = ['kafka', 'embedded', 'kafka-at-least-once']
 
 /** Reads a Kafka topic from the start to its current end (read_committed). */
 export async function readTopicToEnd (kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<Read[]> {
@@ -89,7 +90,7 @@ class TopicTail {
   }
 }
 
-export function kafkaHarness (opts: { partitions?: number } = {}): Harness {
+export function kafkaHarness (opts: { partitions?: number, mode?: DeliveryMode } = {}): Harness {
   const infra = testInfra()
   const prefix = unique('conf')
   const serde = new AvroSerde(new RegistryClient({ url: infra.registryUrl }), SchemaCatalog.load(), { prefix })
@@ -121,6 +122,7 @@ export function kafkaHarness (opts: { partitions?: number } = {}): Harness {
       runner = new KafkaRunner(topology, {
         connection: { brokers: infra.bootstrap, clientId: 'conformance' }, serde, logger: testLogger(), prefix,
         topics: { partitions: opts.partitions ?? 3 }, commitIntervalMs: 20, ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+        ...(opts.mode ? { mode: opts.mode } : {}),
       })
       await runner.start()
     },
@@ -180,8 +182,11 @@ export function embeddedHarness (): Harness {
   }
 }
 
-export function harness (kind: 'kafka' | 'embedded', opts: { partitions?: number } = {}): Harness {
-  return kind === 'kafka' ? kafkaHarness(opts) : embeddedHarness()
+export type RunnerKind = 'kafka' | 'kafka-at-least-once' | 'embedded'
+
+export function harness (kind: RunnerKind, opts: { partitions?: number } = {}): Harness {
+  if (kind === 'embedded') return embeddedHarness()
+  return kafkaHarness({ ...opts, mode: kind === 'kafka' ? 'exactly-once' : 'at-least-once' })
 }
 
 /** Polls `read` until it returns at least `count` records. */
