@@ -14,6 +14,7 @@ JSON lines on stdin/stdout.
 import argparse
 import base64
 import datetime
+import faulthandler
 import json
 import sys
 import uuid
@@ -52,7 +53,7 @@ def produce(args):
     })
     serializer = None
     if not args.raw:
-        registry = SchemaRegistryClient({"url": args.registry})
+        registry = SchemaRegistryClient({"url": args.registry, "timeout": 10})
         with open(args.schema_file, encoding="utf-8") as f:
             schema_str = f.read()
         serializer = AvroSerializer(registry, schema_str, conf={"auto.register.schemas": True})
@@ -90,7 +91,7 @@ def consume(args):
     })
     deserializer = None
     if not args.raw:
-        deserializer = AvroDeserializer(SchemaRegistryClient({"url": args.registry}))
+        deserializer = AvroDeserializer(SchemaRegistryClient({"url": args.registry, "timeout": 10}))
     consumer.subscribe([args.topic])
     seen = 0
     deadline = datetime.datetime.now() + datetime.timedelta(seconds=args.timeout)
@@ -134,6 +135,9 @@ def main():
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args()
+    # The Schema Registry client has no HTTP timeout unless given one (httpx with timeout=None),
+    # so a stalled request would hang forever; past the deadline, print where it hung and exit.
+    faulthandler.dump_traceback_later(args.timeout + 15, exit=True)
     if not args.raw and not args.registry:
         parser.error("--registry is required unless --raw")
     if args.command == "produce":
