@@ -126,11 +126,18 @@ function javaArgs (libs: string, heapMb: number): string[] {
   ]
 }
 
-/** A fresh cluster id in Kafka's format (base64url of 16 random bytes, no padding). */
+/**
+ * A fresh cluster id in Kafka's format (base64url of 16 random bytes, no padding). Like Kafka's
+ * own Uuid.randomUuid, never one that starts with '-', which command-line parsers read as an
+ * option.
+ */
 export function newClusterId (): string {
-  const bytes = new Uint8Array(16)
-  crypto.getRandomValues(bytes)
-  return Buffer.from(bytes).toString('base64url')
+  for (;;) {
+    const bytes = new Uint8Array(16)
+    crypto.getRandomValues(bytes)
+    const id = Buffer.from(bytes).toString('base64url')
+    if (!id.startsWith('-')) return id
+  }
 }
 
 /** Writes server.properties and formats the node's storage (SCRAM users are created here). */
@@ -140,7 +147,7 @@ export function formatNode (libs: string, spec: KafkaNodeSpec): string {
   writeFileSync(propsFile, serverProperties(spec), { mode: 0o600 })
   const java = findJava(KAFKA_MIN_JAVA, 'Apache Kafka')
   const scram = (spec.scramUsers ?? []).flatMap((u) => ['--add-scram', `${u.mechanism}=[name=${u.username},password=${u.password}]`])
-  const r = spawnSync(java.bin, [...javaArgs(libs, 256), 'kafka.tools.StorageTool', 'format', '-t', spec.clusterId, '-c', propsFile, '--ignore-formatted', ...scram],
+  const r = spawnSync(java.bin, [...javaArgs(libs, 256), 'kafka.tools.StorageTool', 'format', `--cluster-id=${spec.clusterId}`, '--config', propsFile, '--ignore-formatted', ...scram],
     { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`Formatting Kafka node ${spec.nodeId} failed:\n${(r.stdout + r.stderr).trim()}`)
   return propsFile
