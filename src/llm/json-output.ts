@@ -1,0 +1,66 @@
+/**
+ * Tolerant extraction of the JSON object a model was asked for. Endpoints without structured
+ * outputs answer in many shapes: bare JSON, a fenced ```json block, JSON after a sentence of
+ * prose, or JSON followed by commentary. (The method's reference code only looked inside a
+ * fenced json block and lost every bare answer.)
+ *
+ * Order: the whole text; each fenced block; then the first balanced {…} or […] in the text
+ * that parses. Strings are scanned with their escapes, so braces inside them do not count.
+ */
+import { SynthqError } from '../errors.ts'
+
+/** The model's answer holds no parseable JSON; `raw` is kept for the dead-letter record. */
+export class InvalidOutputError extends SynthqError {
+  readonly raw: string
+  constructor (message: string, raw: string) {
+    super('SYNTHQ_RECORD_INVALID', message)
+    this.raw = raw
+  }
+}
+
+function tryParse (text: string): { ok: true, value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) }
+  } catch {
+    return { ok: false }
+  }
+}
+
+/** The end index (exclusive) of the balanced value starting at `start`, or -1. */
+function balancedEnd (text: string, start: number): number {
+  const open = text[start]
+  const close = open === '{' ? '}' : ']'
+  let depth = 0
+  let inString = false
+  for (let i = start; i < text.length; i++) {
+    const c = text[i]
+    if (inString) {
+      if (c === '\\') i++
+      else if (c === '"') inString = false
+      continue
+    }
+    if (c === '"') inString = true
+    else if (c === open) depth++
+    else if (c === close && --depth === 0) return i + 1
+  }
+  return -1
+}
+
+export function extractJson (raw: string): unknown {
+  const text = raw.trim().replace(/^\uFEFF/, '')
+  if (text === '') throw new InvalidOutputError('the model returned an empty answer', raw)
+  const whole = tryParse(text)
+  if (whole.ok) return whole.value
+  for (const m of text.matchAll(/```[ \t]*(?:json|JSON)?[ \t]*\r?\n([\s\S]*?)```/g)) {
+    const fenced = tryParse(m[1]!.trim())
+    if (fenced.ok) return fenced.value
+  }
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] !== '{' && text[i] !== '[') continue
+    const end = balancedEnd(text, i)
+    if (end < 0) continue
+    const candidate = tryParse(text.slice(i, end))
+    if (candidate.ok) return candidate.value
+  }
+  throw new InvalidOutputError(`the model's answer holds no JSON value (${text.length} characters, starting "${text.slice(0, 60).replace(/\s+/g, ' ')}")`, raw)
+}
