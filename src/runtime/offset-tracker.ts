@@ -67,6 +67,8 @@ export class PartitionProgress {
   readonly #state = new Map<number, State>()
   /** Records already done before this owner (from the commit metadata). */
   readonly #preDone: Set<number>
+  /** metadataBytes() is asked before every record starts: cached until the state changes. */
+  #metadataBytes: number | undefined
 
   constructor (committed: number, completedBeyond: number[] = []) {
     this.#committed = committed
@@ -83,6 +85,7 @@ export class PartitionProgress {
    */
   admit (offset: number): 'process' | 'skip' {
     if (offset < this.#committed || this.#state.has(offset)) return 'skip'
+    this.#metadataBytes = undefined
     this.#pending.push(offset)
     if (this.#preDone.has(offset)) {
       this.#state.set(offset, 'committed')
@@ -93,12 +96,16 @@ export class PartitionProgress {
   }
 
   complete (offset: number): void {
-    if (this.#state.get(offset) === 'running') this.#state.set(offset, 'done')
+    if (this.#state.get(offset) === 'running') {
+      this.#state.set(offset, 'done')
+      this.#metadataBytes = undefined
+    }
   }
 
   /** Metadata size if committed now: intake stops on the partition while it is too large. */
   metadataBytes (): number {
-    return this.#plan(Infinity)?.metadata.length ?? 0
+    this.#metadataBytes ??= this.#plan(Infinity)?.metadata.length ?? 0
+    return this.#metadataBytes
   }
 
   /** What to commit now, or undefined when nothing changed. */
@@ -138,6 +145,7 @@ export class PartitionProgress {
 
   /** The plan's commit succeeded. */
   committedPlan (plan: CommitPlan): void {
+    this.#metadataBytes = undefined
     for (const o of plan.include) this.#state.set(o, 'committed')
     while (this.#head < this.#pending.length && this.#pending[this.#head]! < plan.offset) {
       this.#state.delete(this.#pending[this.#head]!)
