@@ -13,6 +13,10 @@ export type SynthqErrorCode =
   | 'SYNTHQ_RECORD_INVALID'
   | 'SYNTHQ_DECODE'
   | 'SYNTHQ_UNKNOWN_TOPIC'
+  | 'SYNTHQ_LLM_UNAVAILABLE'
+  | 'SYNTHQ_LLM_REJECTED'
+  | 'SYNTHQ_LLM_OUTPUT'
+  | 'SYNTHQ_LLM_BUDGET'
 
 export interface SynthqErrorOptions {
   cause?: unknown

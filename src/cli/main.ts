@@ -7,6 +7,9 @@
  *   synthq topics create          create the pipeline's topics on the configured Kafka
  *   synthq schemas register       register every topic's value schema with the registry
  *   synthq schemas check          test local schemas against the registry's latest versions
+ *   synthq llm check <topology>   resolve and check the LLM settings of a topology's stages
+ *   synthq llm usage              tokens, cost and cache hits recorded in the database
+ *   synthq llm-sim                an OpenAI-compatible LLM simulator for trials and tests
  *
  * Connection settings come from the environment (SYNTHQ_KAFKA_*, SYNTHQ_REGISTRY_*, see
  * src/config/connection.ts); without them the local infrastructure from `npm run infra:up` is
@@ -18,6 +21,12 @@ import { localInfraAddresses } from '../config/local-infra.ts'
 import { SynthqError } from '../errors.ts'
 import { createLogger } from '../log.ts'
 import { defaultDbPath, runTopology, TOPOLOGIES } from './run.ts'
+import { LlmClient } from '../llm/client.ts'
+import { readLlmConfigFile, resolveLlmSettings } from '../llm/config.ts'
+import { runLlmSim } from '../llm/sim/cli.ts'
+import { openLlmDatabase } from '../llm/store.ts'
+import { UsageLedger } from '../llm/usage.ts'
+import { llmStages } from '../topologies/topology.ts'
 import { createKafka } from '../runtime/kafka/client.ts'
 import { ensureTopics, topicPlan } from '../runtime/kafka/topic-admin.ts'
 import { AvroSerde } from '../serde/avro-serde.ts'
@@ -37,6 +46,12 @@ commands:
   topics create          create the pipeline's topics (existing ones are left alone)
   schemas register       register every topic's Avro value schema (subjects <topic>-value)
   schemas check          test the local schemas against the registry; exit 1 if any is incompatible
+  llm check <topology>   resolve every LLM stage's endpoint and model, and check each endpoint
+                         answers (reachable, key accepted, model served); exit 1 if not
+  llm usage              prompt/completion tokens, cost and cache hits per stage and model,
+                         from the database (--db)
+  llm-sim                serve the OpenAI-compatible LLM SIMULATOR (synthetic answers, model
+                         names sim-*): synthq llm-sim --help
 
 options:
   --runner R             run: embedded (default) or kafka
@@ -45,6 +60,10 @@ options:
   --concurrency N        records in flight per stage (default 64)
   --at-least-once        kafka: no transactions (default exactly-once)
   --drain-timeout S      seconds Ctrl-C waits for records in flight (default 30)
+  --config FILE          YAML/JSON config file (the llm: section: endpoints, models, limits,
+                         prices, budget), or $SYNTHQ_CONFIG; see docs/llm.md
+  --llm sim              LLM stages with no configured endpoint use the built-in simulator
+  --stage NAME           run only this stage of the topology (repeatable), to scale out
   --prefix P             topic name prefix (default "${DEFAULT_TOPIC_PREFIX}")
   --partitions N         topics create: partitions per topic (default 6)
   --replication N        topics create: replication factor (default 1)
@@ -77,6 +96,7 @@ function printTopicMap (opts: Options): void {
 }
 
 async function main (argv: string[]): Promise<number> {
+  if (argv[0] === 'llm-sim') return await runLlmSim(argv.slice(1))
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -84,6 +104,7 @@ async function main (argv: string[]): Promise<number> {
       prefix: { type: 'string' }, partitions: { type: 'string' }, replication: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       runner: { type: 'string' }, db: { type: 'string' }, 'until-idle': { type: 'boolean' }, concurrency: { type: 'string' },
       'at-least-once': { type: 'boolean' }, 'drain-timeout': { type: 'string' }, 'no-demo-data': { type: 'boolean' },
+      config: { type: 'string' }, llm: { type: 'string' }, stage: { type: 'string', multiple: true },
     },
   })
   const opts: Options = {
@@ -97,6 +118,9 @@ async function main (argv: string[]): Promise<number> {
     return 0
   }
   const logger = createLogger({ level: process.env.SYNTHQ_LOG_LEVEL ?? 'warn' })
+  const config = values.config ?? process.env.SYNTHQ_CONFIG
+  const llmMode = values.llm
+  if (llmMode !== undefined && llmMode !== 'sim') throw new SynthqError('SYNTHQ_CONFIG', `--llm takes only "sim" (the built-in simulator); configure real endpoints with --config or SYNTHQ_LLM_* variables`)
   if (cmd === 'start' || cmd === 'run') {
     const runnerKind = values.runner ?? 'embedded'
     if (runnerKind !== 'embedded' && runnerKind !== 'kafka') throw new SynthqError('SYNTHQ_CONFIG', `--runner must be embedded or kafka, got "${runnerKind}"`)
@@ -114,7 +138,45 @@ async function main (argv: string[]): Promise<number> {
       drainTimeoutMs: positiveInt('drain-timeout', values['drain-timeout'], 30) * 1000,
       partitions: opts.partitions,
       replication: opts.replication,
+      ...(config ? { config } : {}),
+      ...(llmMode ? { llm: llmMode } : {}),
+      ...(values.stage ? { stages: values.stage } : {}),
     }, logger)
+  }
+  if (cmd === 'llm' && sub === 'check') {
+    const name = positionals[2]
+    const make = name ? TOPOLOGIES[name] : undefined
+    if (!make) throw new SynthqError('SYNTHQ_CONFIG', `synthq llm check needs a topology name (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
+    const stages = llmStages(make())
+    if (stages.length === 0) {
+      process.stdout.write(`topology ${name} has no LLM stages\n`)
+      return 0
+    }
+    const settings = resolveLlmSettings({ stages, ...(config ? { file: readLlmConfigFile(config) } : {}) })
+    const client = new LlmClient({ settings, logger })
+    try {
+      await client.preflight()
+    } finally {
+      await client.close()
+    }
+    for (const st of stages) {
+      const s = settings.stage(st)
+      process.stdout.write(`${st}  ${s.endpoint.name} ${s.endpoint.baseUrl}  model ${s.model}  temperature ${s.temperature}  max_tokens ${s.maxTokens}  ok\n`)
+    }
+    return 0
+  }
+  if (cmd === 'llm' && sub === 'usage') {
+    const db = openLlmDatabase(values.db ?? defaultDbPath())
+    try {
+      const rows = new UsageLedger(db, new Map()).rows()
+      if (rows.length === 0) process.stdout.write('no LLM usage recorded in this database\n')
+      for (const r of rows) {
+        process.stdout.write(`${r.stage}  ${r.model}@${r.endpoint}  calls ${r.calls} (cache hits ${r.cacheHits})  requests ${r.requests}  tokens ${r.promptTokens} in / ${r.completionTokens} out${r.estimatedRequests ? ` (${r.estimatedRequests} requests estimated)` : ''}  $${r.costUsd.toFixed(4)}\n`)
+      }
+    } finally {
+      db.close()
+    }
+    return 0
   }
   if (cmd === 'topics' && !sub) {
     printTopicMap(opts)

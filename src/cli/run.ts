@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url'
 import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
 import { localInfraAddresses } from '../config/local-infra.ts'
 import { ConfigError } from '../errors.ts'
+import { LlmClient } from '../llm/client.ts'
+import { readLlmConfigFile, resolveLlmSettings, type EndpointSettings } from '../llm/config.ts'
+import { startLlmSim, type LlmSim } from '../llm/sim/server.ts'
 import type { Logger } from '../log.ts'
 import { EmbeddedRunner } from '../runtime/embedded/embedded-runner.ts'
 import { KafkaRunner } from '../runtime/kafka/kafka-runner.ts'
@@ -19,7 +22,7 @@ import { AvroSerde } from '../serde/avro-serde.ts'
 import { RegistryClient } from '../serde/registry-client.ts'
 import { SchemaCatalog } from '../serde/schema-catalog.ts'
 import { demoTopology } from '../topologies/demo.ts'
-import type { Topology } from '../topologies/topology.ts'
+import { llmStages, type Topology } from '../topologies/topology.ts'
 import { topicName } from '../topics.ts'
 
 export const TOPOLOGIES: Record<string, () => Topology> = { demo: demoTopology }
@@ -38,6 +41,12 @@ export interface RunOptions {
   drainTimeoutMs: number
   partitions: number
   replication: number
+  /** Config file with an `llm:` section. */
+  config?: string
+  /** 'sim': stages with no configured endpoint use the built-in simulator (answers labelled simulated). */
+  llm?: 'sim'
+  /** Run only these stages (default: all). */
+  stages?: string[]
 }
 
 const out = (line: string): void => { process.stderr.write(`${line}\n`) }
@@ -57,10 +66,11 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
   const make = TOPOLOGIES[opts.topology]
   if (!make) throw new ConfigError(`Unknown topology "${opts.topology}" (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
   const topology = make()
+  const llm = await startLlm(topology, opts, logger)
   let runner: AnyRunner
   let embedded: EmbeddedRunner | undefined
   if (opts.runner === 'embedded') {
-    embedded = new EmbeddedRunner(topology, { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) })
+    embedded = new EmbeddedRunner(topology, { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(llm ? { llm: llm.client } : {}), ...(opts.stages ? { stages: opts.stages } : {}) })
     runner = embedded
     out(`synthq: running topology "${topology.name}" on the embedded runner (${opts.db})`)
   } else {
@@ -72,6 +82,8 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       connection, serde: new AvroSerde(registry, SchemaCatalog.load(), { prefix: opts.prefix }), logger, prefix: opts.prefix, mode: opts.mode,
       drainTimeoutMs: opts.drainTimeoutMs, topics: { partitions: opts.partitions, replicationFactor: opts.replication },
       ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+      ...(llm ? { llm: llm.client } : {}),
+      ...(opts.stages ? { stages: opts.stages } : {}),
     })
     out(`synthq: running topology "${topology.name}" on Kafka ${connection.brokers.join(',')} (${opts.mode})`)
   }
@@ -116,9 +128,48 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     if (!idle) announcedIdle = false
   }
   await stopping
+  if (llm) {
+    await llm.close()
+    const u = llm.client.usage()
+    if (u.length) out(`synthq: LLM usage — ${u.map((r) => `${r.stage}: ${r.requests} requests, ${r.promptTokens}+${r.completionTokens} tokens, ${r.cacheHits} cache hits${r.costUsd ? `, $${r.costUsd.toFixed(4)}` : ''}`).join(' | ')}`)
+  }
   out('synthq: stopped cleanly')
-  return 0
+  return fatal ? 2 : 0
 }
+
+/** Resolves the LLM settings of the topology's LLM stages, starts the simulator if asked, and checks every endpoint. */
+async function startLlm (topology: Topology, opts: RunOptions, logger: Logger): Promise<{ client: LlmClient, close (): Promise<void> } | undefined> {
+  const stages = llmStages(topology, opts.stages)
+  if (stages.length === 0) return undefined
+  const file = opts.config ? readLlmConfigFile(opts.config) : undefined
+  let sim: LlmSim | undefined
+  let fallback: EndpointSettings | undefined
+  if (opts.llm === 'sim') {
+    sim = await startLlmSim({ profile: 'instant' })
+    fallback = { name: 'sim', baseUrl: sim.url, apiKeySource: 'none', noAuth: true, structuredOutputs: 'json_schema', maxConcurrency: 256, initialConcurrency: 16, adaptiveConcurrency: true }
+    out(`synthq: LLM stages without an endpoint use the built-in SIMULATOR at ${sim.url} — its answers are synthetic and every record made with them is marked simulated`)
+  }
+  const settings = resolveLlmSettings({ stages, ...(file ? { file } : {}), ...(fallback ? { fallbackEndpoint: fallback, fallbackModel: 'sim-chat-8b' } : {}) })
+  const dbPath = settings.cache.path ?? (opts.runner === 'embedded' ? opts.db : join(process.cwd(), '.synthq', 'llm', 'llm.db'))
+  const client = new LlmClient({
+    settings, logger, dbPath,
+    onFatal: (err) => { fatal = err; out(`synthq: ${err.message} — stopping`); process.kill(process.pid, 'SIGTERM') },
+  })
+  try {
+    await client.preflight()
+  } catch (err) {
+    await client.close()
+    await sim?.close()
+    throw err
+  }
+  for (const name of stages) {
+    const s = settings.stage(name)
+    out(`synthq: stage ${name} → ${s.endpoint.name} ${s.endpoint.baseUrl} model ${s.model}`)
+  }
+  return { client, close: async () => { await client.close(); await sim?.close() } }
+}
+
+let fatal: Error | undefined
 
 async function printSamples (runner: EmbeddedRunner, prefix: string): Promise<void> {
   const topic = topicName('synthesizedInstructions', prefix)

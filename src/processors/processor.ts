@@ -9,6 +9,7 @@
  * out), with the result returned instead of forwarded so the runtime can commit a record's
  * outputs atomically.
  */
+import type { StageLlm } from '../llm/client.ts'
 import type { Logger } from '../log.ts'
 import type { TopicName } from '../topics.ts'
 import type { Lineage, LineageOptions } from './lineage.ts'
@@ -62,6 +63,12 @@ export interface ProcessorContext {
   now (): number
   /** Aborted when the record's work is abandoned (shutdown past its deadline, partition lost). */
   readonly signal: AbortSignal
+  /**
+   * This stage's LLM (its endpoint, model and parameters from the LLM settings), for stages
+   * declared with `llm: true`. Retries, rate limits, the response cache and token accounting
+   * happen inside; what comes back is validated JSON or an error the runtime dead-letters.
+   */
+  llm (): StageLlm
   /** A table this stage declared in its topology. */
   table<V = unknown> (name: TopicName): TableView<V>
   /** Lineage for an output derived from `inputs` (upstream ids, topics, times, simulated flag). */

@@ -4,6 +4,8 @@
  * a busy partition cannot starve the others. A lane can be blocked (its commit metadata is
  * full) or dropped (its partition was revoked).
  */
+import { setMaxListeners } from 'node:events'
+
 export type Task = () => Promise<void>
 
 interface Lane {
@@ -104,4 +106,15 @@ export async function withDeadline (p: Promise<unknown>, ms: number): Promise<bo
   } finally {
     clearTimeout(timer)
   }
+}
+
+/**
+ * An AbortController whose signal is shared by every record in flight on a lane: each record's
+ * work (an LLM call listens through several layers) adds a listener, so Node's default warning
+ * at 11 listeners would fire on ordinary concurrency.
+ */
+export function sharedAbortController (): AbortController {
+  const ac = new AbortController()
+  setMaxListeners(0, ac.signal)
+  return ac
 }

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { DecodeError, RecordInvalidError, SynthqError } from '../errors.ts'
+import type { LlmClient, StageLlm } from '../llm/client.ts'
 import type { Logger } from '../log.ts'
 import { buildLineage, type LineageOptions } from '../processors/lineage.ts'
 import type { InputRecord, Processor, ProcessorContext, ProcessResult, TableView } from '../processors/processor.ts'
@@ -47,6 +48,7 @@ export interface StageEngineOptions {
   tables: (name: TopicName) => TableView
   retry?: RetryPolicy
   now?: () => number
+  llm?: LlmClient
 }
 
 interface Failure {
@@ -69,6 +71,7 @@ export class StageEngine {
   readonly #now: () => number
   readonly #processor: Processor
   readonly #dlqTopic: string
+  readonly #llm: StageLlm | undefined
 
   constructor (opts: StageEngineOptions) {
     this.stage = opts.stage
@@ -82,6 +85,7 @@ export class StageEngine {
     this.#processor = opts.stage.processor()
     this.inputTopic = topicName(opts.stage.input, opts.prefix)
     this.#dlqTopic = topicName('deadLetters', opts.prefix)
+    this.#llm = opts.stage.llm && opts.llm ? opts.llm.stage(opts.stage.name) : undefined
   }
 
   #context (signal: AbortSignal): ProcessorContext {
@@ -92,6 +96,11 @@ export class StageEngine {
       logger: this.#logger,
       now: this.#now,
       signal,
+      llm: () => {
+        if (!this.stage.llm) throw new SynthqError('SYNTHQ_CONFIG', `Stage ${this.stage.name} calls an LLM without declaring llm: true in its topology`)
+        if (!this.#llm) throw new SynthqError('SYNTHQ_CONFIG', `Stage ${this.stage.name} needs an LLM, but the runner was started without an LLM client`)
+        return this.#llm
+      },
       table: <V>(name: TopicName) => {
         if (!declared.has(name)) throw new SynthqError('SYNTHQ_CONFIG', `Stage ${this.stage.name} reads table ${name} without declaring it in its topology`)
         return this.#tables(name) as TableView<V>
@@ -190,7 +199,9 @@ function failureOf (err: unknown, attempts: number): Failure {
   const e = inner as Error & { code?: unknown }
   const errorClass = err instanceof RetriesExhausted ? 'RetriesExhausted' : err instanceof DecodeError ? 'DecodeError' : (e?.name ?? 'Error')
   const message = err instanceof RetriesExhausted ? err.message : (e?.message ?? String(inner))
-  return { errorClass, code: typeof e?.code === 'string' ? e.code : null, message, attempts }
+  // An LLM answer that never became valid keeps its raw text, for the person reading the dead letter.
+  const raw = (inner as { raw?: unknown } | null)?.raw
+  return { errorClass, code: typeof e?.code === 'string' ? e.code : null, message, attempts, ...(typeof raw === 'string' ? { rawOutput: raw } : {}) }
 }
 
 export interface EngineSetup {
@@ -201,6 +212,8 @@ export interface EngineSetup {
   retry?: RetryPolicy
   /** Only these stages (default: all). */
   stages?: string[]
+  /** The process's LLM client, for stages that declare `llm: true`. */
+  llm?: LlmClient
 }
 
 /**
@@ -215,7 +228,7 @@ export async function createEngines (topology: Topology, tables: ReadonlyMap<Top
   }
   const engines: StageEngine[] = []
   for (const spec of topology.stages.filter((s) => !o.stages || o.stages.includes(s.name))) {
-    const engine = new StageEngine({ stage: spec, serde: o.serde, prefix: o.prefix, runId: o.runId, logger: o.logger, tables: table, ...(o.retry ? { retry: o.retry } : {}) })
+    const engine = new StageEngine({ stage: spec, serde: o.serde, prefix: o.prefix, runId: o.runId, logger: o.logger, tables: table, ...(o.retry ? { retry: o.retry } : {}), ...(o.llm ? { llm: o.llm } : {}) })
     await engine.init()
     engines.push(engine)
   }

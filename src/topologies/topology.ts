@@ -25,6 +25,8 @@ export interface StageSpec {
   tables?: TopicName[]
   /** Records in flight at once (default from the runner's config). */
   concurrency?: number
+  /** The processor calls an LLM through `ctx.llm()`; the stage gets LLM settings under its name. */
+  llm?: boolean
 }
 
 export interface Topology {
@@ -68,6 +70,11 @@ export class TopologyBuilder {
     if (this.#stages.length === 0) throw new ConfigError(`Topology ${this.#name} has no stages`)
     return { name: this.#name, stages: [...this.#stages], tables: [...this.#tables] }
   }
+}
+
+/** The stages that call an LLM (those the LLM settings configure). */
+export function llmStages (t: Topology, only?: readonly string[]): string[] {
+  return t.stages.filter((s) => s.llm && (!only || only.includes(s.name))).map((s) => s.name)
 }
 
 /** Every topic the topology reads or writes, dead letters included. */

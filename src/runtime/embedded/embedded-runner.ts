@@ -5,6 +5,7 @@
  * with no loss and no duplicates.
  */
 import { randomUUID } from 'node:crypto'
+import type { LlmClient } from '../../llm/client.ts'
 import type { Logger } from '../../log.ts'
 import type { TableView } from '../../processors/processor.ts'
 import { AvroSerde } from '../../serde/avro-serde.ts'
@@ -31,6 +32,8 @@ export interface EmbeddedRunnerOptions {
   runId?: string
   durability?: 'normal' | 'full'
   stages?: string[]
+  /** The LLM client for stages declared with `llm: true` (the caller owns and closes it). */
+  llm?: LlmClient
 }
 
 export class EmbeddedRunner {
@@ -61,7 +64,7 @@ export class EmbeddedRunner {
       await t.start(this.#o.pollMs ?? 100)
       this.#tables.set(name, t)
     }
-    const engines = await createEngines(this.topology, this.#tables, { serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}) })
+    const engines = await createEngines(this.topology, this.#tables, { serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
     for (const engine of engines) {
       const spec = engine.stage
       this.#engines.push(engine)

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../../log.ts'
 import { PartitionProgress } from '../offset-tracker.ts'
-import { Scheduler, withDeadline } from '../scheduler.ts'
+import { Scheduler, sharedAbortController, withDeadline } from '../scheduler.ts'
 import type { RawRecord, StageEngine } from '../stage-engine.ts'
 import type { EmbeddedLog } from './embedded-log.ts'
 
@@ -35,7 +35,7 @@ export class EmbeddedStage {
   readonly #o: EmbeddedStageOptions
   readonly #topic: string
   readonly #scheduler: Scheduler
-  readonly #abort = new AbortController()
+  readonly #abort = sharedAbortController()
   readonly #logger: Logger
   #progress = new PartitionProgress(0)
   #nextFetch = 0

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Kafka } from 'kafkajs'
 import type { KafkaConnection } from '../../config/connection.ts'
+import type { LlmClient } from '../../llm/client.ts'
 import type { Logger } from '../../log.ts'
 import type { TableView } from '../../processors/processor.ts'
 import type { AvroSerde } from '../../serde/avro-serde.ts'
@@ -39,6 +40,8 @@ export interface KafkaRunnerOptions {
   runId?: string
   /** Run only these stages of the topology (default: all). */
   stages?: string[]
+  /** The LLM client for stages declared with `llm: true` (the caller owns and closes it). */
+  llm?: LlmClient
   /** Tests only: abort this share of transactions at random (see KafkaStage). */
   abortRate?: number
 }
@@ -76,7 +79,7 @@ export class KafkaRunner {
       await t.start()
       this.#tables.set(name, t)
     }
-    const engines = await createEngines(this.topology, this.#tables, { serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}) })
+    const engines = await createEngines(this.topology, this.#tables, { serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
     for (const engine of engines) {
       const spec = engine.stage
       this.#engines.push(engine)

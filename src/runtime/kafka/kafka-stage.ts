@@ -20,7 +20,7 @@
 import type { Consumer, Kafka, Offsets, Producer } from 'kafkajs'
 import type { Logger } from '../../log.ts'
 import { PartitionProgress, METADATA_INTAKE_LIMIT, decodeCompleted } from '../offset-tracker.ts'
-import { Scheduler, withDeadline } from '../scheduler.ts'
+import { Scheduler, sharedAbortController, withDeadline } from '../scheduler.ts'
 import type { EncodedRecord, RawRecord, StageEngine } from '../stage-engine.ts'
 
 export type DeliveryMode = 'exactly-once' | 'at-least-once'
@@ -148,7 +148,7 @@ export class KafkaStage {
     const lane = `${this.#topic}-${partition}`
     s = {
       partition, lane, progress: new PartitionProgress(0), outputs: new Map(), producer: undefined,
-      abort: new AbortController(), commitTimer: undefined, committing: undefined, revoked: false, paused: false,
+      abort: sharedAbortController(), commitTimer: undefined, committing: undefined, revoked: false, paused: false,
       ready: Promise.resolve(),
     }
     const state = s

@@ -1,0 +1,476 @@
+/**
+ * The LLM client the pipeline's processors call: one per process, a handle per stage.
+ *
+ *   const llm = await LlmClient.create({ settings, logger, dbPath })
+ *   await llm.preflight()                      // fail fast: unreachable endpoint, bad key, unknown model
+ *   const r = await llm.stage('scoring').json({ prompt, messages, schema, signal })
+ *   r.value, r.model, r.simulated, r.cached
+ *
+ * A call: cache lookup (hit → no HTTP at all) → budget → the endpoint's gate (circuit breaker,
+ * Retry-After hold, rate buckets, adaptive concurrency) → an OpenAI chat completion, asking for
+ * the stage's JSON shape with `response_format: json_schema` where the endpoint supports it →
+ * tolerant JSON extraction → schema validation → on an unusable answer, a short repair message
+ * and another try, up to `repairAttempts` → ledger and cache. Transient HTTP failures are retried
+ * by p-retry with exponential backoff and jitter, waiting at least what `Retry-After` asks.
+ *
+ * Built on the `openai` package (its own retries off, so one policy governs) over undici, whose
+ * pooled keep-alive connections are sized to the endpoint's concurrency.
+ */
+import { Ajv, type ValidateFunction } from 'ajv'
+import OpenAI from 'openai'
+import pRetry, { AbortError } from 'p-retry'
+import { Agent, fetch as undiciFetch } from 'undici'
+import { ConfigError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import type { EndpointSettings, LlmSettings, StageSettings, StructuredOutputMode } from './config.ts'
+import { EndpointGate, type GateStats } from './endpoint-gate.ts'
+import { classifyFailure, LlmOutputError, LlmRejectedError, LlmUnavailableError, misconfigurationHint, type ClassifiedFailure } from './errors.ts'
+import { extractJson, InvalidOutputError } from './json-output.ts'
+import { isSimulatedModel, schemaInPrompt, schemaName, SIMULATOR_FINGERPRINT } from './protocol.ts'
+import { cacheKey, ResponseCache } from './response-cache.ts'
+import { openLlmDatabase, type LlmDatabase } from './store.ts'
+import { Budget, estimateTokens, UsageLedger, type TokenEstimator, type UsageRow } from './usage.ts'
+
+export interface ChatMessage { role: 'system' | 'user' | 'assistant', content: string }
+
+export interface JsonRequest<T> {
+  /** The prompt's id and version: part of the cache key and of the output's lineage. */
+  prompt: { id: string, version: string }
+  messages: ChatMessage[]
+  /** JSON Schema of the answer. */
+  schema: object
+  /** Checks beyond the schema (e.g. a total that must equal its parts); a message means invalid. */
+  check?: (value: T) => string | undefined
+  signal?: AbortSignal
+  /** false: always ask the endpoint (default true). */
+  cache?: boolean
+}
+
+export interface JsonResult<T> {
+  value: T
+  /** The answer text the value was read from. */
+  raw: string
+  model: string
+  endpoint: string
+  /** The answer came from synthq's simulator, not a real model. */
+  simulated: boolean
+  cached: boolean
+  /** HTTP requests this call made (0 on a cache hit). */
+  requests: number
+  repairs: number
+  promptTokens: number
+  completionTokens: number
+}
+
+export interface RetryTiming { minTimeoutMs: number, maxTimeoutMs: number, factor: number }
+
+const RETRY_TIMING: RetryTiming = process.env.NODE_ENV === 'test'
+  ? { minTimeoutMs: 10, maxTimeoutMs: 200, factor: 2 }
+  : { minTimeoutMs: 1000, maxTimeoutMs: 60_000, factor: 2 }
+
+export interface StageStats {
+  calls: number
+  cacheHits: number
+  cacheMisses: number
+  requests: number
+  retries: number
+  repairs: number
+  invalidOutputs: number
+  failures: Record<string, number>
+  latency: { count: number, totalMs: number, maxMs: number }
+  promptTokens: number
+  completionTokens: number
+  costUsd: number
+}
+
+export interface LlmClientOptions {
+  settings: LlmSettings
+  logger: Logger
+  /** SQLite file for the cache and the usage ledger; default an in-memory database. */
+  dbPath?: string
+  db?: LlmDatabase
+  estimator?: TokenEstimator
+  retryTiming?: RetryTiming
+  /** Circuit breaker: consecutive failures that open it, and its first cooldown. */
+  breaker?: { failureThreshold?: number, cooldownMs?: number }
+  /** Called once when an endpoint rejects the configuration (401/403/404) — e.g. to stop the pipeline. */
+  onFatal?: (err: LlmRejectedError) => void
+  /** Called when the budget is reached and the pipeline pauses. */
+  onPause?: (reason: string) => void
+}
+
+interface EndpointRuntime {
+  gate: EndpointGate
+  openai: OpenAI
+  agent: Agent
+  /** Lowered at run time if the endpoint refuses `response_format`. */
+  mode: StructuredOutputMode
+  misconfigured?: LlmRejectedError
+}
+
+function emptyStats (): StageStats {
+  return { calls: 0, cacheHits: 0, cacheMisses: 0, requests: 0, retries: 0, repairs: 0, invalidOutputs: 0, failures: {}, latency: { count: 0, totalMs: 0, maxMs: 0 }, promptTokens: 0, completionTokens: 0, costUsd: 0 }
+}
+
+/** OpenAI's strict mode needs every object closed and every property required. */
+function strictCompatible (schema: unknown): boolean {
+  if (!schema || typeof schema !== 'object') return true
+  const s = schema as { type?: unknown, properties?: Record<string, unknown>, required?: string[], additionalProperties?: unknown, items?: unknown }
+  if (s.type === 'object' || s.properties) {
+    if (s.additionalProperties !== false) return false
+    const props = Object.keys(s.properties ?? {})
+    if (!props.every((p) => s.required?.includes(p))) return false
+    if (!Object.values(s.properties ?? {}).every(strictCompatible)) return false
+  }
+  if (s.items && !strictCompatible(s.items)) return false
+  return true
+}
+
+async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0) return
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(t)
+      reject(signal?.reason ?? new Error('aborted'))
+    }
+    if (signal?.aborted) return onAbort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+export class LlmClient {
+  readonly settings: LlmSettings
+  readonly #logger: Logger
+  readonly #db: LlmDatabase
+  readonly #ownsDb: boolean
+  readonly #cache: ResponseCache | undefined
+  readonly #ledger: UsageLedger
+  readonly #budget: Budget
+  readonly #estimate: TokenEstimator
+  readonly #timing: RetryTiming
+  readonly #endpoints = new Map<string, EndpointRuntime>()
+  readonly #stats = new Map<string, StageStats>()
+  readonly #validators = new WeakMap<object, ValidateFunction>()
+  readonly #ajv = new Ajv({ allErrors: true, strict: false })
+  readonly #opts: LlmClientOptions
+
+  constructor (opts: LlmClientOptions) {
+    this.#opts = opts
+    this.settings = opts.settings
+    this.#logger = opts.logger.child({ component: 'llm' })
+    this.#ownsDb = !opts.db
+    this.#db = opts.db ?? openLlmDatabase(opts.dbPath ?? ':memory:')
+    this.#cache = opts.settings.cache.enabled ? new ResponseCache(this.#db) : undefined
+    this.#ledger = new UsageLedger(this.#db, opts.settings.prices)
+    this.#budget = new Budget(opts.settings.budget, this.#ledger, this.#logger, opts.onPause)
+    this.#estimate = opts.estimator ?? estimateTokens
+    this.#timing = opts.retryTiming ?? RETRY_TIMING
+    for (const name of opts.settings.stageNames) this.#runtime(opts.settings.stage(name).endpoint)
+  }
+
+  #runtime (endpoint: EndpointSettings): EndpointRuntime {
+    let rt = this.#endpoints.get(endpoint.name)
+    if (rt) return rt
+    const agent = new Agent({ connections: endpoint.maxConcurrency, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 })
+    const openai = new OpenAI({
+      baseURL: endpoint.baseUrl,
+      // Local servers without auth still get a placeholder: the client insists on some key.
+      apiKey: endpoint.apiKey?.reveal() ?? 'no-key',
+      maxRetries: 0,
+      fetch: undiciFetch as unknown as NonNullable<ConstructorParameters<typeof OpenAI>[0]>['fetch'],
+      fetchOptions: { dispatcher: agent } as NonNullable<ConstructorParameters<typeof OpenAI>[0]>['fetchOptions'],
+    })
+    rt = {
+      gate: new EndpointGate(endpoint, this.#logger, {
+        ...(this.#opts.breaker?.failureThreshold !== undefined ? { failureThreshold: this.#opts.breaker.failureThreshold } : {}),
+        ...(this.#opts.breaker?.cooldownMs !== undefined ? { breakerCooldownMs: this.#opts.breaker.cooldownMs } : {}),
+      }),
+      openai,
+      agent,
+      mode: endpoint.structuredOutputs,
+    }
+    this.#endpoints.set(endpoint.name, rt)
+    return rt
+  }
+
+  /** A stage's handle. */
+  stage (name: string): StageLlm {
+    const settings = this.settings.stage(name)
+    return new StageLlm(this, settings)
+  }
+
+  /**
+   * Checks every endpoint the stages use before any record is read: reachable, key accepted,
+   * model served. Errors name the stage and the setting.
+   */
+  async preflight (timeoutMs = 10_000): Promise<void> {
+    const checked = new Map<string, Set<string>>()
+    for (const name of this.settings.stageNames) {
+      const s = this.settings.stage(name)
+      const rt = this.#runtime(s.endpoint)
+      let models = checked.get(s.endpoint.name)
+      if (!models) {
+        try {
+          const list = await rt.openai.models.list({ timeout: timeoutMs })
+          models = new Set(list.data.map((m) => m.id))
+        } catch (err) {
+          const f = classifyFailure(err, s.endpoint.apiKey)
+          const setting = s.endpoint.name.startsWith('env') ? 'SYNTHQ_LLM_BASE_URL' : `llm.endpoints.${s.endpoint.name}.baseUrl`
+          if (f.kind === 'misconfigured' && f.status !== 404) {
+            throw new ConfigError(`stage ${name}: ${misconfigurationHint(f.status, { stage: name, endpoint: s.endpoint.name, baseUrl: s.endpoint.baseUrl, model: s.model, keySource: s.endpoint.apiKeySource })} (${f.reason})`)
+          }
+          if (f.kind === 'transient' || f.status === 404) {
+            throw new ConfigError(`stage ${name}: the LLM endpoint ${s.endpoint.baseUrl} (${setting}) is not reachable as an OpenAI-compatible API: ${f.reason}${f.detail ? ` — ${f.detail}` : ''}`)
+          }
+          // Some servers do not implement /models; the first real call will tell.
+          this.#logger.warn({ endpoint: s.endpoint.name, reason: f.reason }, 'LLM endpoint does not list its models; skipping the model check')
+          models = new Set()
+        }
+        checked.set(s.endpoint.name, models)
+      }
+      if (models.size > 0 && !models.has(s.model)) {
+        throw new ConfigError(`stage ${name}: model "${s.model}" is not served by ${s.endpoint.baseUrl}; it serves: ${[...models].slice(0, 20).join(', ')}. Set the model with SYNTHQ_LLM_MODEL or llm.stages.${name}.model`)
+      }
+    }
+  }
+
+  statsFor (stage: string): StageStats {
+    let s = this.#stats.get(stage)
+    if (!s) this.#stats.set(stage, s = emptyStats())
+    return s
+  }
+
+  stats (): { stages: Record<string, StageStats>, endpoints: GateStats[], cache: { hits: number, misses: number }, budgetPaused: boolean } {
+    return {
+      stages: Object.fromEntries(this.#stats),
+      endpoints: [...this.#endpoints.values()].map((e) => e.gate.stats()),
+      cache: { hits: this.#cache?.hits ?? 0, misses: this.#cache?.misses ?? 0 },
+      budgetPaused: this.#budget.paused,
+    }
+  }
+
+  usage (): UsageRow[] {
+    return this.#ledger.rows()
+  }
+
+  get budget (): Budget {
+    return this.#budget
+  }
+
+  async close (): Promise<void> {
+    await Promise.all([...this.#endpoints.values()].map((e) => e.agent.close()))
+    if (this.#ownsDb) this.#db.close()
+  }
+
+  #validator (schema: object): ValidateFunction {
+    let v = this.#validators.get(schema)
+    if (!v) this.#validators.set(schema, v = this.#ajv.compile(schema))
+    return v
+  }
+
+  /** @internal One logical JSON call for `stage` (see StageLlm.json). */
+  async json<T> (s: StageSettings, req: JsonRequest<T>): Promise<JsonResult<T>> {
+    const stats = this.statsFor(s.stage)
+    stats.calls++
+    const rt = this.#runtime(s.endpoint)
+    const params = { temperature: s.temperature, max_tokens: s.maxTokens, seed: s.seed }
+    const key = this.#cache && req.cache !== false
+      ? cacheKey({ baseUrl: s.endpoint.baseUrl, model: s.model, messages: req.messages, params, prompt: req.prompt, schema: req.schema })
+      : undefined
+    const validate = this.#validator(req.schema)
+    if (key) {
+      const hit = this.#cache!.get(key)
+      if (hit) {
+        const value = extractJson(hit.content) as T
+        if (validate(value)) {
+          stats.cacheHits++
+          this.#ledger.recordCall(s.stage, s.model, s.endpoint.name, true)
+          return { value, raw: hit.content, model: s.model, endpoint: s.endpoint.name, simulated: hit.simulated || isSimulatedModel(s.model), cached: true, requests: 0, repairs: 0, promptTokens: hit.promptTokens, completionTokens: hit.completionTokens }
+        }
+      }
+      stats.cacheMisses++
+    }
+    this.#ledger.recordCall(s.stage, s.model, s.endpoint.name, false)
+
+    const messages: ChatMessage[] = [...req.messages]
+    let requests = 0
+    let repairs = 0
+    let promptTokens = 0
+    let completionTokens = 0
+    for (;;) {
+      const answer = await this.#request(s, rt, messages, req.schema, req.prompt.version, req.signal)
+      requests += answer.requests
+      promptTokens += answer.promptTokens
+      completionTokens += answer.completionTokens
+      let problem: string
+      try {
+        const value = extractJson(answer.content) as T
+        if (!validate(value)) {
+          problem = `it does not match the schema: ${this.#ajv.errorsText(validate.errors, { dataVar: 'answer' })}`
+        } else {
+          const extra = req.check?.(value)
+          if (extra === undefined) {
+            if (key) this.#cache!.put(key, s.stage, s.model, { content: answer.content, promptTokens: answer.promptTokens, completionTokens: answer.completionTokens, simulated: answer.simulated })
+            return { value, raw: answer.content, model: s.model, endpoint: s.endpoint.name, simulated: answer.simulated, cached: false, requests, repairs, promptTokens, completionTokens }
+          }
+          problem = extra
+        }
+      } catch (err) {
+        if (!(err instanceof InvalidOutputError)) throw err
+        problem = answer.finishReason === 'length'
+          ? `it was cut off at the ${s.maxTokens}-token limit before the JSON was complete; answer more briefly`
+          : err.message.replace(/^the model returned /, 'it was ')
+      }
+      stats.invalidOutputs++
+      if (repairs >= s.repairAttempts) {
+        throw new LlmOutputError(`stage ${s.stage}: the model's answer is not usable after ${repairs + 1} attempt(s): ${problem}`, answer.content, repairs + 1, { context: { stage: s.stage, model: s.model } })
+      }
+      repairs++
+      stats.repairs++
+      this.#logger.debug({ stage: s.stage, problem, repair: repairs }, 'asking the model to repair its answer')
+      messages.push({ role: 'assistant', content: answer.content.slice(0, 8000) })
+      messages.push({ role: 'user', content: `Your answer could not be used: ${problem}. Reply again with only the JSON object, matching the schema exactly.` })
+    }
+  }
+
+  #body (s: StageSettings, mode: StructuredOutputMode, messages: ChatMessage[], schema: object, promptVersion: string): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
+    let msgs = messages
+    if (mode !== 'json_schema') {
+      // No structured outputs: the schema travels in the system message.
+      const first = messages[0]
+      msgs = first?.role === 'system'
+        ? [{ role: 'system', content: `${first.content}\n\n${schemaInPrompt(schema)}` }, ...messages.slice(1)]
+        : [{ role: 'system', content: schemaInPrompt(schema) }, ...messages]
+    }
+    return {
+      model: s.model,
+      messages: msgs,
+      temperature: s.temperature,
+      max_tokens: s.maxTokens,
+      ...(s.seed !== undefined ? { seed: s.seed } : {}),
+      ...(mode === 'json_schema'
+        ? { response_format: { type: 'json_schema', json_schema: { name: schemaName(s.stage, promptVersion), schema: schema as Record<string, unknown>, strict: strictCompatible(schema) } } }
+        : mode === 'json_object' ? { response_format: { type: 'json_object' } } : {}),
+    }
+  }
+
+  /** One HTTP answer, with transient failures retried. */
+  async #request (s: StageSettings, rt: EndpointRuntime, messages: ChatMessage[], schema: object, promptVersion: string, signal?: AbortSignal): Promise<{ content: string, finishReason: string | null, promptTokens: number, completionTokens: number, simulated: boolean, requests: number }> {
+    const stats = this.statsFor(s.stage)
+    let requests = 0
+    const where = { stage: s.stage, endpoint: s.endpoint.name, baseUrl: s.endpoint.baseUrl, model: s.model, keySource: s.endpoint.apiKeySource }
+    const attempt = async (): Promise<{ content: string, finishReason: string | null, promptTokens: number, completionTokens: number, simulated: boolean }> => {
+      if (rt.misconfigured) throw new AbortError(rt.misconfigured)
+      await this.#budget.admit(signal)
+      const body = this.#body(s, rt.mode, messages, schema, promptVersion)
+      const estimatedPrompt = messages.reduce((n, m) => n + this.#estimate(m.content) + 4, 0)
+      const ticket = await rt.gate.enter(estimatedPrompt + s.maxTokens, signal)
+      const t0 = Date.now()
+      requests++
+      stats.requests++
+      try {
+        const { data, response } = await rt.openai.chat.completions.create(body, { timeout: s.timeoutMs, ...(signal ? { signal } : {}) }).withResponse()
+        const latencyMs = Date.now() - t0
+        const choice = data.choices?.[0]
+        const content = choice?.message?.content ?? ''
+        const usage = data.usage
+        const promptTokens = usage?.prompt_tokens ?? estimatedPrompt
+        const completionTokens = usage?.completion_tokens ?? this.#estimate(content)
+        ticket.success({ latencyMs, outputTokens: completionTokens, totalTokens: promptTokens + completionTokens, headers: response.headers })
+        stats.latency.count++
+        stats.latency.totalMs += latencyMs
+        stats.latency.maxMs = Math.max(stats.latency.maxMs, latencyMs)
+        stats.promptTokens += promptTokens
+        stats.completionTokens += completionTokens
+        stats.costUsd += this.#ledger.recordRequest({
+          stage: s.stage, model: s.model, endpoint: s.endpoint.name, promptTokens, completionTokens,
+          cachedPromptTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0, estimated: !usage,
+        })
+        const simulated = isSimulatedModel(data.model ?? s.model) || isSimulatedModel(s.model) || data.system_fingerprint === SIMULATOR_FINGERPRINT
+        return { content, finishReason: choice?.finish_reason ?? null, promptTokens, completionTokens, simulated }
+      } catch (err) {
+        const f = classifyFailure(err, s.endpoint.apiKey)
+        ticket.failure(f, (err as { headers?: Headers }).headers)
+        stats.failures[f.reason] = (stats.failures[f.reason] ?? 0) + 1
+        throw this.#failureToError(f, s, rt, where, err)
+      }
+    }
+    try {
+      const answer = await pRetry(attempt, {
+        retries: s.retries,
+        factor: this.#timing.factor,
+        minTimeout: this.#timing.minTimeoutMs,
+        maxTimeout: this.#timing.maxTimeoutMs,
+        randomize: true,
+        ...(signal ? { signal } : {}),
+        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+          if (retriesLeft <= 0) return
+          stats.retries++
+          const after = (error as { retryAfterMs?: number }).retryAfterMs
+          this.#logger.debug({ stage: s.stage, attempt: attemptNumber, reason: error.message, retryAfterMs: after }, 'LLM request failed; retrying')
+          // p-retry's own backoff follows; wait out the part of Retry-After it would not cover.
+          const backoff = this.#timing.minTimeoutMs * this.#timing.factor ** (attemptNumber - 1)
+          if (after !== undefined) await sleep(Math.min(after, 600_000) - backoff, signal)
+        },
+      })
+      return { ...answer, requests }
+    } catch (err) {
+      if (err instanceof LlmUnavailableError) {
+        throw new LlmUnavailableError(`stage ${s.stage}: endpoint ${s.endpoint.name} failed ${requests} time(s), giving up: ${err.message}`, { retriable: false, cause: err, ...(err.status !== undefined ? { status: err.status } : {}), context: { stage: s.stage, endpoint: s.endpoint.name, attempts: requests } })
+      }
+      throw err
+    }
+  }
+
+  #failureToError (f: ClassifiedFailure, s: StageSettings, rt: EndpointRuntime, where: Parameters<typeof misconfigurationHint>[1], err: unknown): Error {
+    if (f.kind === 'aborted') return new AbortError(err as Error)
+    if (f.kind === 'transient') {
+      const e = new LlmUnavailableError(`${f.reason}${f.detail ? `: ${f.detail}` : ''}`, { ...(f.status !== undefined ? { status: f.status } : {}) })
+      if (f.retryAfterMs !== undefined) Object.assign(e, { retryAfterMs: f.retryAfterMs })
+      return e
+    }
+    if (f.kind === 'misconfigured') {
+      const rejected = new LlmRejectedError(`stage ${s.stage}: ${misconfigurationHint(f.status, where)} (${f.reason}: ${f.detail})`, { endpointMisconfigured: true, ...(f.status !== undefined ? { status: f.status } : {}), context: { stage: s.stage, endpoint: s.endpoint.name } })
+      if (!rt.misconfigured) {
+        rt.misconfigured = rejected
+        this.#logger.error({ stage: s.stage, endpoint: s.endpoint.name, status: f.status }, rejected.message)
+        this.#opts.onFatal?.(rejected)
+      }
+      return new AbortError(rejected)
+    }
+    if (rt.mode !== 'prompt' && f.status === 400 && /response_format|json_schema|guided|structured/i.test(f.detail)) {
+      // The endpoint does not do structured outputs: carry the schema in the prompt from now on.
+      const next: StructuredOutputMode = rt.mode === 'json_schema' ? 'json_object' : 'prompt'
+      this.#logger.warn({ endpoint: s.endpoint.name, from: rt.mode, to: next, detail: f.detail }, `LLM endpoint ${s.endpoint.name} refuses response_format ${rt.mode}; falling back to ${next}`)
+      rt.mode = next
+      return new LlmUnavailableError(`endpoint refused response_format; retrying with ${next}`)
+    }
+    this.#logger.error({ stage: s.stage, endpoint: s.endpoint.name, status: f.status, detail: f.detail }, `stage ${s.stage}: the LLM endpoint refused the request (${f.reason})`)
+    return new AbortError(new LlmRejectedError(`stage ${s.stage}: the endpoint ${s.endpoint.name} refused the request (${f.reason}): ${f.detail}`, { ...(f.status !== undefined ? { status: f.status } : {}), context: { stage: s.stage, endpoint: s.endpoint.name } }))
+  }
+}
+
+/** What a processor holds: its stage's settings bound to the shared client. */
+export class StageLlm {
+  readonly #client: LlmClient
+  readonly settings: StageSettings
+
+  constructor (client: LlmClient, settings: StageSettings) {
+    this.#client = client
+    this.settings = settings
+  }
+
+  /** Asks for JSON of `schema`; see {@link LlmClient}. */
+  async json<T> (req: JsonRequest<T>): Promise<JsonResult<T>> {
+    return await this.#client.json<T>(this.settings, req)
+  }
+
+  /** For lineage: which endpoint and model answer this stage. */
+  get model (): { endpoint: string, name: string } {
+    return { endpoint: this.settings.endpoint.name, name: this.settings.model }
+  }
+}
