@@ -17,6 +17,9 @@ export type SynthqErrorCode =
   | 'SYNTHQ_LLM_REJECTED'
   | 'SYNTHQ_LLM_OUTPUT'
   | 'SYNTHQ_LLM_BUDGET'
+  | 'SYNTHQ_SEARCH_UNAVAILABLE'
+  | 'SYNTHQ_SEARCH_REJECTED'
+  | 'SYNTHQ_SEARCH_RESPONSE'
 
 export interface SynthqErrorOptions {
   cause?: unknown

@@ -15,7 +15,7 @@ export const REDACT_PATHS = [
 export function createLogger (opts: { level?: string, name?: string } = {}, destination?: DestinationStream): Logger {
   const options = {
     name: opts.name ?? 'synthq',
-    level: opts.level ?? process.env.SYNTHQ_LOG_LEVEL ?? 'info',
+    level: opts.level || process.env.SYNTHQ_LOG_LEVEL || 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   }
   return destination ? pino(options, destination) : pino(options)

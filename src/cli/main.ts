@@ -1,7 +1,7 @@
 /**
  * `synthq` — the command line.
  *
- *   synthq start                  the demo topology on the embedded runner, with demo data
+ *   synthq start                  attribution then synthesis on the shipped data, embedded runner
  *   synthq run <topology>         run a topology (embedded by default, or --runner kafka)
  *   synthq topics                 the topic map (no servers needed)
  *   synthq topics create          create the pipeline's topics on the configured Kafka
@@ -20,7 +20,11 @@ import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/con
 import { localInfraAddresses } from '../config/local-infra.ts'
 import { SynthqError } from '../errors.ts'
 import { createLogger } from '../log.ts'
-import { defaultDbPath, runTopology, TOPOLOGIES } from './run.ts'
+import { defaultDbPath, defaultSearchIndex, runTopology, TOPOLOGIES } from './run.ts'
+import { startPipeline } from './start.ts'
+import { runTap } from './tap.ts'
+import { runIndexCommand } from '../search/cli.ts'
+import { DEFAULT_PIPELINE_OPTIONS } from '../topologies/options.ts'
 import { LlmClient } from '../llm/client.ts'
 import { readLlmConfigFile, resolveLlmSettings } from '../llm/config.ts'
 import { runLlmSim } from '../llm/sim/cli.ts'
@@ -39,9 +43,10 @@ const HELP = `synthq — synthesize instruction-tuning data from real documents,
 usage: synthq <command> [options]
 
 commands:
-  start                  run the demo topology on the embedded runner (no servers), fed with
-                         40 bundled C4 documents when its documents topic is empty
-  run <topology>         run a topology until Ctrl-C; topologies: demo
+  start                  the whole method on the shipped real data, on the embedded runner (no
+                         servers): attribution of 345 real prompts, then synthesis from 900
+                         documents; LLM stages use configured endpoints, else the simulator
+  run <topology>         run a topology until Ctrl-C; topologies: attribution, synthesis, demo
   topics                 print the topic map: topic, key, value schema, cleanup, writer → readers
   topics create          create the pipeline's topics (existing ones are left alone)
   schemas register       register every topic's Avro value schema (subjects <topic>-value)
@@ -50,6 +55,10 @@ commands:
                          answers (reachable, key accepted, model served); exit 1 if not
   llm usage              prompt/completion tokens, cost and cache hits per stage and model,
                          from the database (--db)
+  tap <topic>            print a topic's records as decoded JSON lines (embedded or --runner kafka):
+                         synthq tap --help
+  index build <files>    build the embedded BM25 search index that search-retrieval uses
+  index search <words>   try a query against it
   llm-sim                serve the OpenAI-compatible LLM SIMULATOR (synthetic answers, model
                          names sim-*): synthq llm-sim --help
 
@@ -97,6 +106,8 @@ function printTopicMap (opts: Options): void {
 
 async function main (argv: string[]): Promise<number> {
   if (argv[0] === 'llm-sim') return await runLlmSim(argv.slice(1))
+  if (argv[0] === 'tap') return await runTap(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }))
+  if (argv[0] === 'index') return await runIndexCommand(argv.slice(1))
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -117,14 +128,28 @@ async function main (argv: string[]): Promise<number> {
     process.stdout.write(HELP)
     return 0
   }
-  const logger = createLogger({ level: process.env.SYNTHQ_LOG_LEVEL ?? 'warn' })
+  const logger = createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' })
   const config = values.config ?? process.env.SYNTHQ_CONFIG
   const llmMode = values.llm
   if (llmMode !== undefined && llmMode !== 'sim') throw new SynthqError('SYNTHQ_CONFIG', `--llm takes only "sim" (the built-in simulator); configure real endpoints with --config or SYNTHQ_LLM_* variables`)
-  if (cmd === 'start' || cmd === 'run') {
+  if (cmd === 'start') {
+    if (values.runner && values.runner !== 'embedded') throw new SynthqError('SYNTHQ_CONFIG', 'synthq start runs on the embedded runner; use synthq run attribution|synthesis --runner kafka for Kafka')
+    // Dead letters are summarised at the end; per-record warnings only when asked for.
+    const quiet = process.env.SYNTHQ_LOG_LEVEL ? logger : createLogger({ level: 'error' })
+    return await startPipeline({
+      db: values.db ?? defaultDbPath(),
+      prefix: opts.prefix,
+      untilIdle: Boolean(values['until-idle']),
+      drainTimeoutMs: positiveInt('drain-timeout', values['drain-timeout'], 30) * 1000,
+      demoData: !values['no-demo-data'],
+      ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
+      ...(config ? { config } : {}),
+    }, quiet)
+  }
+  if (cmd === 'run') {
     const runnerKind = values.runner ?? 'embedded'
     if (runnerKind !== 'embedded' && runnerKind !== 'kafka') throw new SynthqError('SYNTHQ_CONFIG', `--runner must be embedded or kafka, got "${runnerKind}"`)
-    const topology = cmd === 'start' ? 'demo' : sub
+    const topology = sub
     if (!topology) throw new SynthqError('SYNTHQ_CONFIG', `synthq run needs a topology name, e.g. synthq run demo (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
     return runTopology({
       topology,
@@ -134,7 +159,7 @@ async function main (argv: string[]): Promise<number> {
       ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
       mode: values['at-least-once'] ? 'at-least-once' : 'exactly-once',
       untilIdle: Boolean(values['until-idle']),
-      demoData: cmd === 'start' && !values['no-demo-data'],
+      demoData: false,
       drainTimeoutMs: positiveInt('drain-timeout', values['drain-timeout'], 30) * 1000,
       partitions: opts.partitions,
       replication: opts.replication,
@@ -147,7 +172,7 @@ async function main (argv: string[]): Promise<number> {
     const name = positionals[2]
     const make = name ? TOPOLOGIES[name] : undefined
     if (!make) throw new SynthqError('SYNTHQ_CONFIG', `synthq llm check needs a topology name (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
-    const stages = llmStages(make())
+    const stages = llmStages(make({ options: DEFAULT_PIPELINE_OPTIONS, searchIndex: defaultSearchIndex() }))
     if (stages.length === 0) {
       process.stdout.write(`topology ${name} has no LLM stages\n`)
       return 0

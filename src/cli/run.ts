@@ -21,11 +21,17 @@ import type { DeliveryMode } from '../runtime/kafka/kafka-stage.ts'
 import { AvroSerde } from '../serde/avro-serde.ts'
 import { RegistryClient } from '../serde/registry-client.ts'
 import { SchemaCatalog } from '../serde/schema-catalog.ts'
-import { demoTopology } from '../topologies/demo.ts'
-import { llmStages, type Topology } from '../topologies/topology.ts'
+import { DEFAULT_PIPELINE_OPTIONS, type PipelineOptions } from '../topologies/options.ts'
+import { TOPOLOGIES } from '../topologies/registry.ts'
+import { llmStages } from '../topologies/topology.ts'
 import { topicName } from '../topics.ts'
 
-export const TOPOLOGIES: Record<string, () => Topology> = { demo: demoTopology }
+export { TOPOLOGIES }
+
+/** The embedded BM25 index `synthq index build` writes by default. */
+export function defaultSearchIndex (): string {
+  return process.env.SYNTHQ_SEARCH_INDEX ?? join(process.cwd(), '.synthq', 'search', 'index.db')
+}
 
 export const DEMO_DATA = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'data', 'demo', 'c4-en-validation-sample.jsonl')
 
@@ -47,6 +53,7 @@ export interface RunOptions {
   llm?: 'sim'
   /** Run only these stages (default: all). */
   stages?: string[]
+  pipeline?: PipelineOptions
 }
 
 const out = (line: string): void => { process.stderr.write(`${line}\n`) }
@@ -65,8 +72,12 @@ type AnyRunner = { start (): Promise<void>, stop (): Promise<void>, stats (): Re
 export async function runTopology (opts: RunOptions, logger: Logger): Promise<number> {
   const make = TOPOLOGIES[opts.topology]
   if (!make) throw new ConfigError(`Unknown topology "${opts.topology}" (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
-  const topology = make()
-  const llm = await startLlm(topology, opts, logger)
+  const topology = make({ options: opts.pipeline ?? DEFAULT_PIPELINE_OPTIONS, searchIndex: defaultSearchIndex() })
+  if (opts.stages) {
+    const unknown = opts.stages.filter((st) => !topology.stages.some((x) => x.name === st))
+    if (unknown.length) throw new ConfigError(`--stage ${unknown.join(', ')}: no such stage in topology ${topology.name} (stages: ${topology.stages.map((x) => x.name).join(', ')})`)
+  }
+  const llm = await startLlm(llmStages(topology, opts.stages), opts, logger)
   let runner: AnyRunner
   let embedded: EmbeddedRunner | undefined
   if (opts.runner === 'embedded') {
@@ -138,8 +149,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
 }
 
 /** Resolves the LLM settings of the topology's LLM stages, starts the simulator if asked, and checks every endpoint. */
-async function startLlm (topology: Topology, opts: RunOptions, logger: Logger): Promise<{ client: LlmClient, close (): Promise<void> } | undefined> {
-  const stages = llmStages(topology, opts.stages)
+export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config' | 'llm' | 'runner' | 'db'>, logger: Logger): Promise<{ client: LlmClient, close (): Promise<void> } | undefined> {
   if (stages.length === 0) return undefined
   const file = opts.config ? readLlmConfigFile(opts.config) : undefined
   let sim: LlmSim | undefined

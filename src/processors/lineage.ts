@@ -14,6 +14,15 @@ export interface Lineage {
   simulated: boolean
   source_created_at: number | null
   created_at: number
+  /** Every upstream step, oldest first, with its prompt and model. */
+  steps: LineageStep[]
+}
+
+export interface LineageStep {
+  stage: string
+  record_id: string
+  prompt: { id: string, version: string } | null
+  model: { endpoint: string, name: string } | null
 }
 
 export interface LineageOptions {
@@ -56,5 +65,23 @@ export function buildLineage (
     simulated: Boolean(opts.simulated) || upstream.some((l) => l?.simulated === true),
     source_created_at: times.length ? Math.min(...times) : null,
     created_at: now,
+    steps: stepsOf(inputs, upstream),
   }
+}
+
+/** The inputs' own histories followed by the steps that wrote the inputs, each once. */
+function stepsOf (inputs: InputRecord[], upstream: Array<Partial<Lineage> | undefined>): LineageStep[] {
+  const out: LineageStep[] = []
+  const seen = new Set<string>()
+  const add = (s: LineageStep): void => {
+    const k = `${s.stage}\u0000${s.record_id}`
+    if (!seen.has(k)) { seen.add(k); out.push(s) }
+  }
+  inputs.forEach((r, i) => {
+    const up = upstream[i]
+    if (!up?.stage) return
+    for (const s of up.steps ?? []) add({ stage: s.stage, record_id: s.record_id, prompt: s.prompt ? { id: s.prompt.id, version: s.prompt.version } : null, model: s.model ? { endpoint: s.model.endpoint, name: s.model.name } : null })
+    add({ stage: up.stage, record_id: recordId(r), prompt: up.prompt ? { id: up.prompt.id, version: up.prompt.version } : null, model: up.model ? { endpoint: up.model.endpoint, name: up.model.name } : null })
+  })
+  return out
 }

@@ -80,4 +80,6 @@ export interface Processor<In = unknown> {
   init? (ctx: Omit<ProcessorContext, 'signal'>): void | Promise<void>
   process (record: InputRecord<In>, ctx: ProcessorContext): ProcessResult | Promise<ProcessResult>
   close? (): void | Promise<void>
+  /** Figures the processor keeps (counts, shares), shown by the runner's progress and `status`. */
+  metrics? (): Record<string, number>
 }

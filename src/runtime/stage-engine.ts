@@ -119,6 +119,11 @@ export class StageEngine {
     await this.#processor.close?.()
   }
 
+  /** The processor's own figures (see Processor.metrics). */
+  metrics (): Record<string, number> {
+    return this.#processor.metrics?.() ?? {}
+  }
+
   /** Runs one record to an outcome. Throws only when `signal` aborts (the work is abandoned). */
   async run (raw: RawRecord, signal: AbortSignal): Promise<Outcome> {
     let value: unknown

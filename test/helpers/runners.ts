@@ -11,6 +11,7 @@ import { EmbeddedRunner } from '../../src/runtime/embedded/embedded-runner.ts'
 import { AvroSerde } from '../../src/serde/avro-serde.ts'
 import { RegistryClient } from '../../src/serde/registry-client.ts'
 import { SchemaCatalog } from '../../src/serde/schema-catalog.ts'
+import type { LlmClient } from '../../src/llm/client.ts'
 import type { Topology } from '../../src/topologies/topology.ts'
 import { DEFAULT_TOPIC_PREFIX, topicName, type TopicName } from '../../src/topics.ts'
 import { EmbeddedLog } from '../../src/runtime/embedded/embedded-log.ts'
@@ -23,7 +24,7 @@ export interface Read { key: string | null, value: Buffer | null }
 
 export interface Harness {
   readonly kind: 'kafka' | 'embedded'
-  start (topology: Topology, opts?: { concurrency?: number }): Promise<void>
+  start (topology: Topology, opts?: { concurrency?: number, llm?: LlmClient }): Promise<void>
   produceRaw (name: TopicName, records: Array<{ key: string, value: Buffer }>): Promise<void>
   produce (name: TopicName, records: Array<{ key: string, value: unknown }>): Promise<void>
   /** Every record in the topic now (committed only). */
@@ -121,7 +122,7 @@ export function kafkaHarness (opts: { partitions?: number, mode?: DeliveryMode }
       await prepare()
       runner = new KafkaRunner(topology, {
         connection: { brokers: infra.bootstrap, clientId: 'conformance' }, serde, logger: testLogger(), prefix,
-        topics: { partitions: opts.partitions ?? 3 }, commitIntervalMs: 20, ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+        topics: { partitions: opts.partitions ?? 3 }, commitIntervalMs: 20, ...(o.concurrency ? { concurrency: o.concurrency } : {}), ...(o.llm ? { llm: o.llm } : {}),
         ...(opts.mode ? { mode: opts.mode } : {}),
       })
       await runner.start()
@@ -154,7 +155,7 @@ export function embeddedHarness (): Harness {
   return {
     kind: 'embedded',
     async start (topology, o = {}) {
-      runner = new EmbeddedRunner(topology, { path, logger: testLogger(), pollMs: 20, ...(o.concurrency ? { concurrency: o.concurrency } : {}) })
+      runner = new EmbeddedRunner(topology, { path, logger: testLogger(), pollMs: 20, ...(o.concurrency ? { concurrency: o.concurrency } : {}), ...(o.llm ? { llm: o.llm } : {}) })
       await runner.start()
     },
     async produceRaw (name, records) {

@@ -124,6 +124,21 @@ export function promptText (messages: ChatMessage[]): string {
 interface Origin { seed: number, text: string }
 
 /**
+ * What a request is about. Prompts with worked examples put the subject last, after a
+ * "Document:" header (synthq's synthesis prompts: "New document:", then "Scene:" and other
+ * headed lines): the answer is drawn from that document, not from the examples before it.
+ * Messages without such a header are used whole.
+ */
+export function subjectText (content: string): string {
+  const headers = [...content.matchAll(/(?:^|\n)(?:new )?document:[ \t]*\n?/gi)]
+  const last = headers[headers.length - 1]
+  if (!last) return content
+  const rest = content.slice(last.index + last[0].length)
+  const end = rest.search(/\n\n[A-Z][A-Za-z ]{1,30}:/)
+  return end > 0 ? rest.slice(0, end) : rest
+}
+
+/**
  * Answers are recognised by their first 1,024 characters, so a client that quotes a long answer
  * back shortened (synthq's repair turn keeps 8,000 characters) is still recognised.
  */
@@ -152,7 +167,7 @@ export class AnswerMemory {
       if (known) return known
     }
     const users = messages.filter((m) => m.role === 'user')
-    const text = (users[users.length - 1] ?? messages[messages.length - 1]!).content
+    const text = subjectText((users[users.length - 1] ?? messages[messages.length - 1]!).content)
     return { seed: seedOf(JSON.stringify(messages.map((m) => [m.role, m.content]))), text }
   }
 }

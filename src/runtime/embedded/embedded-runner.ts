@@ -98,6 +98,11 @@ export class EmbeddedRunner {
     return this.#stages.every((s) => s.idle())
   }
 
+  /** Each stage's processor figures (see Processor.metrics). */
+  metrics (): Record<string, Record<string, number>> {
+    return Object.fromEntries(this.#engines.map((e) => [e.stage.name, e.metrics()]))
+  }
+
   stats (): Record<string, EmbeddedStageStats> {
     return Object.fromEntries(this.#stages.map((s, i) => [this.#engines[i]!.stage.name, s.snapshot()]))
   }

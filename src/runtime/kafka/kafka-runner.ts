@@ -106,6 +106,11 @@ export class KafkaRunner {
     return this.#tables.get(name)?.table
   }
 
+  /** Each stage's processor figures (see Processor.metrics). */
+  metrics (): Record<string, Record<string, number>> {
+    return Object.fromEntries(this.#engines.map((e) => [e.stage.name, e.metrics()]))
+  }
+
   stats (): Record<string, StageStats> {
     return Object.fromEntries(this.#stages.map((s, i) => [this.#engines[i]!.stage.name, s.snapshot()]))
   }

@@ -1,0 +1,54 @@
+/**
+ * Scoring: an instruction judged on seven binary criteria (after Arena-Hard's prompt-selection
+ * rubric), each with a short analysis first. The total is computed by synthq from the seven
+ * scores, never taken from the model.
+ */
+import type { Prompt } from '../prompt.ts'
+
+export const CRITERIA = ['specificity', 'domain_knowledge', 'complexity', 'problem_solving', 'creativity', 'technical_accuracy', 'real_world_application'] as const
+export type Criterion = typeof CRITERIA[number]
+export type Scores = Record<Criterion, { analysis: string, score: number }>
+
+const DEFINITIONS: Record<Criterion, string> = {
+  specificity: 'asks for a specific, well-defined output rather than something vague',
+  domain_knowledge: 'needs knowledge of one or more specific domains',
+  complexity: 'has several levels of reasoning, components or variables',
+  problem_solving: 'makes the assistant solve a problem actively, not just recall facts',
+  creativity: 'calls for a novel or creative approach',
+  technical_accuracy: 'demands a technically precise and correct answer',
+  real_world_application: 'relates to a real-world application or practical need',
+}
+
+const SYSTEM = `You judge how demanding a user query is for an AI assistant.
+Judge the query on each criterion independently. For each, first write a one- or two-sentence analysis, then a score: 1 if the query meets the criterion, 0 if not.
+Criteria:
+${CRITERIA.map((c) => `- ${c}: the query ${DEFINITIONS[c]}.`).join('\n')}
+Answer with a JSON object with one key per criterion, each {"analysis": string, "score": 0 or 1}.`
+
+const criterionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['analysis', 'score'],
+  properties: { analysis: { type: 'string', minLength: 1 }, score: { type: 'integer', minimum: 0, maximum: 1 } },
+}
+
+export const SCORING_PROMPT: Prompt<{ query: string }> = {
+  id: 'scoring',
+  version: '1',
+  system: SYSTEM,
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: [...CRITERIA],
+    properties: Object.fromEntries(CRITERIA.map((c) => [c, criterionSchema])),
+  },
+  messages: ({ query }) => [
+    { role: 'system', content: SYSTEM },
+    { role: 'user', content: `Query:\n${query}` },
+  ],
+}
+
+/** Number of criteria met: 0–7. */
+export function totalScore (s: Scores): number {
+  return CRITERIA.reduce((n, c) => n + (s[c].score >= 1 ? 1 : 0), 0)
+}

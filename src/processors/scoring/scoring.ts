@@ -1,0 +1,64 @@
+/**
+ * scoring — synthesis, last step. An instruction → seven binary criteria, each with a short
+ * analysis (LLM, prompt `scoring`), and the total 0–7, computed here from the seven scores.
+ * Instructions resembling a benchmark prompt are rejected first (decontamination), with the
+ * benchmark prompt's id in the reason, and never scored.
+ *
+ * Input: synthesizedInstructions. Output: scoredInstructions (all totals: the sink filters).
+ */
+import type { Decontaminator } from '../../hygiene/decontam.ts'
+import type { Lineage } from '../lineage.ts'
+import { emit, reject, type Processor } from '../processor.ts'
+import { promptRef, type QueryCompositions } from '../prompt.ts'
+import { SCORING_PROMPT, totalScore, type Scores } from './prompt.ts'
+
+export interface SynthesizedRecord {
+  id: string
+  instruction: string
+  situation_id: string
+  document: { id: string, url: string | null, title: string | null, corpus: string | null }
+  scene: string
+  query_compositions: QueryCompositions
+  lineage: Lineage
+}
+
+export function scoring (opts: { decontaminator?: Decontaminator } = {}): Processor<SynthesizedRecord> {
+  const histogram = new Array<number>(8).fill(0)
+  let decontaminated = 0
+  return {
+    name: 'scoring',
+    metrics: () => ({ decontaminated, ...Object.fromEntries(histogram.map((n, i) => [`total_${i}`, n])) }),
+    async process (record, ctx) {
+      const s = record.value
+      const hit = opts.decontaminator?.check(s.instruction)
+      if (hit) {
+        decontaminated++
+        return reject(`instruction ${s.id} resembles ${hit.benchmark} prompt ${hit.id} (${hit.method} similarity ${hit.similarity.toFixed(2)}): dropped to keep benchmarks clean`, { errorClass: 'Decontaminated' })
+      }
+      const llm = ctx.llm()
+      const r = await llm.json<Scores>({ prompt: promptRef(SCORING_PROMPT), messages: SCORING_PROMPT.messages({ query: s.instruction }), schema: SCORING_PROMPT.schema, signal: ctx.signal })
+      const total = totalScore(r.value)
+      histogram[total]!++
+      return emit({
+        topic: 'scoredInstructions',
+        key: s.id,
+        value: {
+          id: s.id,
+          instruction: s.instruction,
+          situation_id: s.situation_id,
+          document: s.document,
+          scene: s.scene,
+          query_compositions: s.query_compositions,
+          criteria: r.value,
+          total,
+          lineage: ctx.lineage(record, {
+            prompt: promptRef(SCORING_PROMPT), model: llm.model, simulated: r.simulated,
+            // The demonstrations behind the instruction stay visible on the final record.
+            demonstrationIds: s.lineage.demonstration_ids,
+            ...(s.lineage.sampling_seed !== null ? { samplingSeed: s.lineage.sampling_seed } : {}),
+          }),
+        },
+      })
+    },
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * situation-envisioning — synthesis, step 1. A cleaned web document + k demonstrations from
+ * the live pool → the model's reasoning, the scene and the query compositions (LLM, prompt
+ * `situation-envisioning`; the method ran this on its small model).
+ *
+ * Input: cleanDocuments. Output: situations. Reads the demonstrations table; which
+ * demonstrations were shown and the draw's seed go into the lineage. Prompts put the fixed
+ * instructions first, then the demonstrations (the same set for `resampleEvery` documents),
+ * then the document, so servers with prefix caching reuse most of each prompt; the share that
+ * repeated the previous prompt and the diversity of demonstrations used are in `metrics()`.
+ */
+import { tokenizerFor, type Tokenizer, type TokenizerFamily } from '../../hygiene/tokenizer.ts'
+import type { DemonstrationRecord } from '../demonstrations/format.ts'
+import { PrefixReuse } from '../demonstrations/prefix-reuse.ts'
+import { DemonstrationSampler } from '../demonstrations/sampler.ts'
+import { emit, type Processor } from '../processor.ts'
+import { promptRef } from '../prompt.ts'
+import { ENVISIONING_PROMPT, type Envisioned } from './envisioning-prompt.ts'
+
+export interface CleanDocument { id: string, text: string, url: string | null, title: string | null, corpus: string }
+
+export interface SituationEnvisioningOptions {
+  seed: number
+  k: number
+  resampleEvery: number
+  excerptTokens: number
+  documentTokens: number
+  promptTokens: number
+  tokenizer?: TokenizerFamily
+}
+
+export function situationEnvisioning (opts: SituationEnvisioningOptions): Processor<CleanDocument> {
+  let tokenizer: Tokenizer | undefined
+  let sampler: DemonstrationSampler | undefined
+  const reuse = new PrefixReuse()
+  let withoutDemonstrations = 0
+  return {
+    name: 'situation-envisioning',
+    metrics: () => {
+      const s = sampler?.stats()
+      return { prefixReuseShare: Number(reuse.share.toFixed(4)), demonstrationDraws: s?.draws ?? 0, distinctDemonstrationsPer1000Documents: s?.distinctPer1000 ?? 0, withoutDemonstrations }
+    },
+    init (ctx) {
+      tokenizer = tokenizerFor(ctx.llm().settings.model, opts.tokenizer)
+      tokenizer.load() // the vocabulary loads here (up to ~0.6 s), not on the first record
+      // The demonstrations get what the prompt budget leaves after the fixed instructions and
+      // a document of the largest allowed size: the block then never depends on the document,
+      // which keeps the prefix identical across the documents that share a draw.
+      const fixed = tokenizer.count(ENVISIONING_PROMPT.system) + 64
+      sampler = new DemonstrationSampler({
+        k: opts.k, resampleEvery: opts.resampleEvery, excerptTokens: opts.excerptTokens, seed: opts.seed, tokenizer,
+        budgetTokens: Math.max(0, opts.promptTokens - opts.documentTokens - fixed),
+      })
+    },
+    async process (record, ctx) {
+      const doc = record.value
+      const llm = ctx.llm()
+      const demos = sampler!.next(ctx.table<DemonstrationRecord>('demonstrations'))
+      if (demos.ids.length === 0 && withoutDemonstrations++ === 0) ctx.logger.warn('the demonstrations table is empty: envisioning without examples until attribution adds some')
+      const document = tokenizer!.truncate(doc.text, opts.documentTokens).text
+      const messages = ENVISIONING_PROMPT.messages({ demonstrations: demos.block, document })
+      reuse.observe(messages)
+      const r = await llm.json<Envisioned>({ prompt: promptRef(ENVISIONING_PROMPT), messages, schema: ENVISIONING_PROMPT.schema, signal: ctx.signal })
+      const id = `sit-${doc.id}`
+      return emit({
+        topic: 'situations',
+        key: id,
+        value: {
+          id,
+          document: { id: doc.id, url: doc.url, title: doc.title, corpus: doc.corpus },
+          document_text: document,
+          thought: r.value.thought,
+          scene: r.value.scene,
+          query_compositions: r.value.query_compositions,
+          lineage: ctx.lineage(record, { prompt: promptRef(ENVISIONING_PROMPT), model: llm.model, simulated: r.simulated, demonstrationIds: demos.ids, samplingSeed: demos.seed }),
+        },
+      })
+    },
+  }
+}
