@@ -413,7 +413,7 @@ export class LlmClient {
           const after = (error as { retryAfterMs?: number }).retryAfterMs
           this.#logger.debug({ stage: s.stage, attempt: attemptNumber, reason: error.message, retryAfterMs: after }, 'LLM request failed; retrying')
           // p-retry's own backoff follows; wait out the part of Retry-After it would not cover.
-          const backoff = this.#timing.minTimeoutMs * this.#timing.factor ** (attemptNumber - 1)
+          const backoff = Math.min(this.#timing.maxTimeoutMs, this.#timing.minTimeoutMs * this.#timing.factor ** (attemptNumber - 1))
           if (after !== undefined) await sleep(Math.min(after, 600_000) - backoff, signal)
         },
       })

@@ -129,6 +129,8 @@ export class EndpointGate {
     // would let their sends burst past the budget when the slots free up together.
     const permit: Permit = await this.#limit.acquire(signal)
     try {
+      // A Retry-After that arrived while this caller queued for a slot holds it too.
+      for (let h = this.#holdUntil - this.#now(); h > 0; h = this.#holdUntil - this.#now()) await sleep(h, signal)
       await this.#rpm?.take(1, signal)
       await this.#tpm?.take(estimatedTokens, signal)
     } catch (err) {

@@ -169,6 +169,9 @@ export class AdaptiveLimit {
   #seq = 0
   /** Drops from permits up to this number were answered by the last backoff. */
   #dropSeq = 0
+  /** Smoothed raw round trip of successes, and when the last drop backoff happened. */
+  #rttMs: number | undefined
+  #lastBackoffAt = -Infinity
   #cohort: Cohort
   /** While probing: what may be in flight. */
   #probeCap = 0
@@ -283,16 +286,23 @@ export class AdaptiveLimit {
   }
 
   #dropped (seq: number): void {
+    // At most one backoff per round trip: a 429 comes back in a millisecond, so a burst of them
+    // from calls granted after the last backoff would otherwise cut the limit again and again.
     if (seq <= this.#dropSeq) return
+    const now = this.#now()
+    if (this.#rttMs !== undefined && now - this.#lastBackoffAt < this.#rttMs) return
     this.#dropSeq = this.#seq
+    this.#lastBackoffAt = now
     this.#slowStart = false
     this.#set(this.#estimate * this.#backoff, 'drop')
-    if (!this.#cohort.probe) this.#cohort = this.#newCohort(false)
+    // The latency cohort being measured goes on: replacing it on every drop would starve the
+    // gradient of completed measurements while drops keep coming, and the limit never regrows.
   }
 
   /** The normalised latency of a success (undefined if unusable); grows the limit in slow start. */
   #succeeded (inFlightBefore: number, latencyMs: number, outputTokens: number | undefined): number | undefined {
     if (!Number.isFinite(latencyMs) || latencyMs < 0) return undefined
+    this.#rttMs = this.#rttMs === undefined ? latencyMs : this.#rttMs + (latencyMs - this.#rttMs) / 16
     if (this.#slowStart && !this.#cohort.probe && inFlightBefore >= this.#limit * USED) {
       this.#set(Math.min(this.#estimate + 1, this.#slowStartCap), 'increase')
     }

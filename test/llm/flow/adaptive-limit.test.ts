@@ -150,3 +150,27 @@ test('a server that answers 429 above a concurrency cap: the limit saws just und
   assert.ok(Math.min(...late) >= cap * 0.7 && Math.max(...late) <= cap * 1.3, `${Math.min(...late)}..${Math.max(...late)}`)
   assert.ok(dropped / (ok + dropped) < 0.05, `${dropped} of ${ok + dropped} calls dropped`)
 })
+
+test('a burst of fast 429s from calls granted after the last backoff still backs off once per round trip', async () => {
+  const clock = new ManualClock()
+  const changes: LimitChangeReason[] = []
+  const limiter = new AdaptiveLimit({ initial: 100, backoffRatio: 0.9, now: clock.now, onChange: (_l, r) => changes.push(r) })
+  // Establish a round trip of ~200 ms.
+  for (let i = 0; i < 20; i++) {
+    const p = await limiter.acquire()
+    await clock.advance(10)
+    p.release({ kind: 'success', latencyMs: 200 })
+  }
+  // 429s answered in 1 ms each, every call granted after the previous drop.
+  for (let i = 0; i < 30; i++) {
+    const p = await limiter.acquire()
+    await clock.advance(1)
+    p.release({ kind: 'dropped' })
+  }
+  assert.equal(changes.filter((c) => c === 'drop').length, 1, '30 drops within one round trip: one backoff')
+  assert.equal(limiter.limit, 90)
+  await clock.advance(250)
+  const p = await limiter.acquire()
+  p.release({ kind: 'dropped' })
+  assert.equal(changes.filter((c) => c === 'drop').length, 2, 'a drop a round trip later backs off again')
+})
