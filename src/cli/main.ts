@@ -24,7 +24,7 @@ import { defaultDbPath, defaultSearchIndex, runTopology, TOPOLOGIES } from './ru
 import { startPipeline } from './start.ts'
 import { runTap } from './tap.ts'
 import { runIndexCommand } from '../search/cli.ts'
-import { DEFAULT_PIPELINE_OPTIONS } from '../topologies/options.ts'
+import { DEFAULT_PIPELINE_OPTIONS, pipelineOptions } from '../topologies/options.ts'
 import { LlmClient } from '../llm/client.ts'
 import { readLlmConfigFile, resolveLlmSettings } from '../llm/config.ts'
 import { runLlmSim } from '../llm/sim/cli.ts'
@@ -69,10 +69,13 @@ options:
   --concurrency N        records in flight per stage (default 64)
   --at-least-once        kafka: no transactions (default exactly-once)
   --drain-timeout S      seconds Ctrl-C waits for records in flight (default 30)
-  --config FILE          YAML/JSON config file (the llm: section: endpoints, models, limits,
-                         prices, budget), or $SYNTHQ_CONFIG; see docs/llm.md
+  --config FILE          YAML/JSON config file: llm: (endpoints, models, limits, prices, budget;
+                         docs/llm.md) and pipeline: (docs/pipeline.md), or $SYNTHQ_CONFIG
   --llm sim              LLM stages with no configured endpoint use the built-in simulator
   --stage NAME           run only this stage of the topology (repeatable), to scale out
+  --resample-every M     synthesis: draw new demonstrations every M documents (default 50; 1 =
+                         a fresh draw per document, as the method — no prompt prefix reuse)
+  --seed-gate N          attribution: keep only real instructions scoring at least N of 7
   --prefix P             topic name prefix (default "${DEFAULT_TOPIC_PREFIX}")
   --partitions N         topics create: partitions per topic (default 6)
   --replication N        topics create: replication factor (default 1)
@@ -116,6 +119,7 @@ async function main (argv: string[]): Promise<number> {
       runner: { type: 'string' }, db: { type: 'string' }, 'until-idle': { type: 'boolean' }, concurrency: { type: 'string' },
       'at-least-once': { type: 'boolean' }, 'drain-timeout': { type: 'string' }, 'no-demo-data': { type: 'boolean' },
       config: { type: 'string' }, llm: { type: 'string' }, stage: { type: 'string', multiple: true },
+      'resample-every': { type: 'string' }, 'seed-gate': { type: 'string' },
     },
   })
   const opts: Options = {
@@ -132,6 +136,11 @@ async function main (argv: string[]): Promise<number> {
   const config = values.config ?? process.env.SYNTHQ_CONFIG
   const llmMode = values.llm
   if (llmMode !== undefined && llmMode !== 'sim') throw new SynthqError('SYNTHQ_CONFIG', `--llm takes only "sim" (the built-in simulator); configure real endpoints with --config or SYNTHQ_LLM_* variables`)
+  const pipeline = pipelineOptions(config, {
+    ...(values['resample-every'] ? { demonstrations: { resampleEvery: positiveInt('resample-every', values['resample-every'], 50) } } : {}),
+    ...(values['seed-gate'] !== undefined ? { seedGate: Number(values['seed-gate']) } : {}),
+  })
+  if (values['seed-gate'] !== undefined && !(Number.isInteger(pipeline.seedGate) && pipeline.seedGate! >= 0 && pipeline.seedGate! <= 7)) throw new SynthqError('SYNTHQ_CONFIG', `--seed-gate must be an integer from 0 to 7, got "${values['seed-gate']}"`)
   if (cmd === 'start') {
     if (values.runner && values.runner !== 'embedded') throw new SynthqError('SYNTHQ_CONFIG', 'synthq start runs on the embedded runner; use synthq run attribution|synthesis --runner kafka for Kafka')
     // Dead letters are summarised at the end; per-record warnings only when asked for.
@@ -142,6 +151,7 @@ async function main (argv: string[]): Promise<number> {
       untilIdle: Boolean(values['until-idle']),
       drainTimeoutMs: positiveInt('drain-timeout', values['drain-timeout'], 30) * 1000,
       demoData: !values['no-demo-data'],
+      pipeline,
       ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
       ...(config ? { config } : {}),
     }, quiet)
@@ -166,6 +176,7 @@ async function main (argv: string[]): Promise<number> {
       ...(config ? { config } : {}),
       ...(llmMode ? { llm: llmMode } : {}),
       ...(values.stage ? { stages: values.stage } : {}),
+      pipeline,
     }, logger)
   }
   if (cmd === 'llm' && sub === 'check') {

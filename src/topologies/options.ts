@@ -2,8 +2,12 @@
  * Settings of the attributed-grounding pipeline, with the method's defaults. Each field says
  * where its default comes from; topologies pass the relevant part to each processor.
  */
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { Ajv } from 'ajv'
+import { parse as parseYaml } from 'yaml'
 import { REPO_DATA } from '../data-paths.ts'
+import { ConfigError } from '../errors.ts'
 
 export interface PipelineOptions {
   /** Seed of every random choice (demonstration sampling); recorded in lineage. */
@@ -46,4 +50,61 @@ export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
   hygiene: { minChars: 200, maxChars: 1_000_000, nearDuplicates: false, nearDuplicateThreshold: 0.8 },
   decontamination: [join(REPO_DATA, 'decontam', 'arena-hard-v0.1-questions.jsonl')],
   seedGate: null,
+}
+
+const PIPELINE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    seed: { type: 'integer' },
+    demonstrations: {
+      type: 'object', additionalProperties: false,
+      properties: { k: { type: 'integer', minimum: 0 }, resampleEvery: { type: 'integer', minimum: 1 }, excerptTokens: { type: 'integer', minimum: 16 } },
+    },
+    budget: {
+      type: 'object', additionalProperties: false,
+      properties: { documentTokens: { type: 'integer', minimum: 64 }, promptTokens: { type: 'integer', minimum: 256 } },
+    },
+    hygiene: {
+      type: 'object', additionalProperties: false,
+      properties: { minChars: { type: 'integer', minimum: 0 }, maxChars: { type: 'integer', minimum: 1 }, nearDuplicates: { type: 'boolean' }, nearDuplicateThreshold: { type: 'number', exclusiveMinimum: 0, maximum: 1 } },
+    },
+    decontamination: { type: 'array', items: { type: 'string' } },
+    seedGate: { anyOf: [{ type: 'integer', minimum: 0, maximum: 7 }, { type: 'null' }] },
+  },
+} as const
+
+const validatePipeline = new Ajv({ allErrors: true }).compile(PIPELINE_SCHEMA)
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] }
+
+/**
+ * The `pipeline:` section of the config file (YAML or JSON) over the defaults; unknown keys and
+ * wrong types are errors listed with their paths.
+ *
+ *   pipeline:
+ *     demonstrations: { k: 10, resampleEvery: 1 }   # 1 = a fresh draw per document, as the method
+ *     seedGate: 7
+ *     hygiene: { nearDuplicates: true }
+ */
+export function pipelineOptions (file?: string, overrides: DeepPartial<PipelineOptions> = {}): PipelineOptions {
+  let raw: DeepPartial<PipelineOptions> = {}
+  if (file) {
+    const doc = parseYaml(readFileSync(file, 'utf8')) as { pipeline?: unknown } | null
+    const section = doc && typeof doc === 'object' ? doc.pipeline : undefined
+    if (section !== undefined && !validatePipeline(section)) {
+      throw new ConfigError(`config file ${file}: ${(validatePipeline.errors ?? []).map((e) => `pipeline${e.instancePath.replace(/\//g, '.')} ${e.keyword === 'additionalProperties' ? `has unknown setting "${(e.params as { additionalProperty: string }).additionalProperty}"` : e.message ?? 'is invalid'}`).join('; ')}`)
+    }
+    raw = (section ?? {}) as DeepPartial<PipelineOptions>
+  }
+  const d = DEFAULT_PIPELINE_OPTIONS
+  const pick = <T extends object>(base: T, ...layers: Array<Partial<T> | undefined>): T => Object.assign({}, base, ...layers.map((l) => Object.fromEntries(Object.entries(l ?? {}).filter(([, v]) => v !== undefined))))
+  return {
+    seed: overrides.seed ?? raw.seed ?? d.seed,
+    demonstrations: pick(d.demonstrations, raw.demonstrations, overrides.demonstrations),
+    budget: pick(d.budget, raw.budget, overrides.budget),
+    hygiene: pick(d.hygiene, raw.hygiene, overrides.hygiene),
+    decontamination: overrides.decontamination ?? raw.decontamination ?? d.decontamination,
+    seedGate: overrides.seedGate !== undefined ? overrides.seedGate : raw.seedGate !== undefined ? raw.seedGate : d.seedGate,
+  }
 }
