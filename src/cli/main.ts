@@ -16,6 +16,7 @@
  * used when it is running.
  */
 import { parseArgs } from 'node:util'
+import { pino } from 'pino'
 import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
 import { localInfraAddresses } from '../config/local-infra.ts'
 import { SynthqError } from '../errors.ts'
@@ -109,7 +110,8 @@ function printTopicMap (opts: Options): void {
 
 async function main (argv: string[]): Promise<number> {
   if (argv[0] === 'llm-sim') return await runLlmSim(argv.slice(1))
-  if (argv[0] === 'tap') return await runTap(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }))
+  // tap's stdout is data: its logs go to stderr.
+  if (argv[0] === 'tap') return await runTap(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
   if (argv[0] === 'index') return await runIndexCommand(argv.slice(1))
   const { values, positionals } = parseArgs({
     args: argv,
