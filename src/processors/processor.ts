@@ -30,7 +30,8 @@ export interface InputRecord<V = unknown> {
 export interface OutputRecord<V = unknown> {
   topic: TopicName
   key: string
-  value: V
+  /** null writes a tombstone: the key is deleted from a compacted topic and the tables reading it. */
+  value: V | null
 }
 
 export type ProcessResult =

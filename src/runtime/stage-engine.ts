@@ -12,7 +12,7 @@ import { buildLineage, type LineageOptions } from '../processors/lineage.ts'
 import type { InputRecord, Processor, ProcessorContext, ProcessResult, TableView } from '../processors/processor.ts'
 import type { AvroSerde } from '../serde/avro-serde.ts'
 import type { StageSpec, Topology } from '../topologies/topology.ts'
-import { topicName, type TopicName } from '../topics.ts'
+import { topicName, topicSpec, type TopicName } from '../topics.ts'
 import { DEFAULT_RETRY, NotRetried, RetriesExhausted, withRetry, type RetryPolicy } from './retry.ts'
 
 /** A record as the transport holds it: bytes and position. */
@@ -29,7 +29,8 @@ export interface RawRecord {
 export interface EncodedRecord {
   topic: string
   key: string
-  value: Buffer
+  /** null: a tombstone (compacted topics only). */
+  value: Buffer | null
 }
 
 export interface Outcome {
@@ -158,6 +159,14 @@ export class StageEngine {
         return this.#deadLetter(raw, { errorClass: 'UndeclaredOutput', code: 'SYNTHQ_CONFIG', message: `processor ${this.#processor.name} wrote to ${out.topic}, which stage ${this.stage.name} does not declare as an output`, attempts })
       }
       const topic = topicName(out.topic, this.#prefix)
+      if (out.value === null) {
+        // A tombstone deletes the key from a compacted topic (and from tables reading it).
+        if (topicSpec(out.topic).cleanupPolicy !== 'compact') {
+          return this.#deadLetter(raw, { errorClass: 'InvalidTombstone', code: 'SYNTHQ_CONFIG', message: `processor ${this.#processor.name} wrote a tombstone to ${topic}, which is not a compacted topic`, attempts })
+        }
+        outputs.push({ topic, key: out.key, value: null })
+        continue
+      }
       try {
         outputs.push({ topic, key: out.key, value: await this.#serde.encode(topic, out.value) })
       } catch (err) {

@@ -240,7 +240,7 @@ export class KafkaStage {
     const plan = state.progress.plan()
     if (!plan) return
     const records = plan.include.flatMap((o) => state.outputs.get(o) ?? [])
-    const byTopic = new Map<string, Array<{ key: string, value: Buffer }>>()
+    const byTopic = new Map<string, Array<{ key: string, value: Buffer | null }>>()
     for (const r of records) {
       let list = byTopic.get(r.topic)
       if (!list) byTopic.set(r.topic, list = [])
