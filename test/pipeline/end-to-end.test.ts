@@ -144,7 +144,7 @@ async function checkOutcome (r: Reader): Promise<void> {
 
   // Lineage: document, demonstrations, prompt versions and models of every step.
   for (const { value: s } of scored) {
-    assert.ok(docs.some((d) => d.id === s.document.id))
+    assert.ok(documentRecords().some((d) => d.key === s.document.id), `scored ${s.document.id} is one of the documents sent`)
     assert.equal(s.lineage.simulated, true)
     assert.ok(s.lineage.demonstration_ids.length > 0, 'demonstrations recorded')
     for (const id of s.lineage.demonstration_ids) assert.ok(demoIds.has(id), `demonstration ${id} exists`)
