@@ -16,7 +16,9 @@
  * Built on the `openai` package (its own retries off, so one policy governs) over undici, whose
  * pooled keep-alive connections are sized to the endpoint's concurrency.
  */
+import { createHash } from 'node:crypto'
 import { Ajv, type ValidateFunction } from 'ajv'
+import type { Statement } from 'better-sqlite3'
 import OpenAI from 'openai'
 import pRetry, { AbortError } from 'p-retry'
 import { Agent, fetch as undiciFetch } from 'undici'
@@ -61,6 +63,27 @@ export interface JsonResult<T> {
   promptTokens: number
   completionTokens: number
 }
+
+export interface EmbedRequest {
+  texts: readonly string[]
+  /** Output dimensions, for models that can shorten their vectors. */
+  dimensions?: number
+  signal?: AbortSignal
+}
+
+export interface EmbedResult {
+  /** One unit-length-or-as-served vector per input text, in order. */
+  vectors: Float32Array[]
+  model: string
+  endpoint: string
+  simulated: boolean
+  /** Texts answered from the cache (no request). */
+  cached: number
+  requests: number
+}
+
+/** Inputs per embeddings request (OpenAI accepts up to 2,048). */
+const EMBED_BATCH = 256
 
 export interface RetryTiming { minTimeoutMs: number, maxTimeoutMs: number, factor: number }
 
@@ -157,6 +180,8 @@ export class LlmClient {
   readonly #validators = new WeakMap<object, ValidateFunction>()
   readonly #ajv = new Ajv({ allErrors: true, strict: false })
   readonly #opts: LlmClientOptions
+  readonly #embGet: Statement<[string], { vector: Buffer, simulated: number }>
+  readonly #embPut: Statement<[string, string, Buffer, number]>
 
   constructor (opts: LlmClientOptions) {
     this.#opts = opts
@@ -169,6 +194,8 @@ export class LlmClient {
     this.#budget = new Budget(opts.settings.budget, this.#ledger, this.#logger, opts.onPause)
     this.#estimate = opts.estimator ?? estimateTokens
     this.#timing = opts.retryTiming ?? RETRY_TIMING
+    this.#embGet = this.#db.prepare<[string], { vector: Buffer, simulated: number }>('SELECT vector, simulated FROM llm_embeddings WHERE key = ?')
+    this.#embPut = this.#db.prepare<[string, string, Buffer, number]>('INSERT OR REPLACE INTO llm_embeddings (key, model, vector, simulated) VALUES (?, ?, ?, ?)')
     for (const name of opts.settings.stageNames) this.#runtime(opts.settings.stage(name).endpoint)
   }
 
@@ -337,6 +364,65 @@ export class LlmClient {
     }
   }
 
+  /** @internal Embeddings for `texts` (see StageLlm.embed): cached per text, batched, retried like chat calls. */
+  async embed (s: StageSettings, req: EmbedRequest): Promise<EmbedResult> {
+    const stats = this.statsFor(s.stage)
+    const rt = this.#runtime(s.endpoint)
+    const keyOf = (text: string): string => createHash('sha256').update(JSON.stringify([s.endpoint.baseUrl, s.model, req.dimensions ?? null, text])).digest('hex')
+    const vectors: Array<Float32Array | undefined> = new Array(req.texts.length)
+    let simulated = isSimulatedModel(s.model)
+    let cached = 0
+    const missing: number[] = []
+    req.texts.forEach((text, i) => {
+      const row = this.settings.cache.enabled ? this.#embGet.get(keyOf(text)) : undefined
+      if (row) {
+        vectors[i] = new Float32Array(row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.vector.byteLength))
+        simulated ||= row.simulated === 1
+        cached++
+      } else missing.push(i)
+    })
+    stats.calls++
+    stats.cacheHits += cached
+    stats.cacheMisses += missing.length
+    let requests = 0
+    const where = { stage: s.stage, endpoint: s.endpoint.name, baseUrl: s.endpoint.baseUrl, model: s.model, keySource: s.endpoint.apiKeySource }
+    for (let b = 0; b < missing.length; b += EMBED_BATCH) {
+      const batch = missing.slice(b, b + EMBED_BATCH)
+      const input = batch.map((i) => req.texts[i]!)
+      const estimated = input.reduce((n, t) => n + this.#estimate(t), 0)
+      const r = await this.#retrying(s, req.signal, async (sent) => {
+        if (rt.misconfigured) throw new AbortError(rt.misconfigured)
+        await this.#budget.admit(req.signal)
+        const ticket = await rt.gate.enter(estimated, req.signal)
+        const t0 = Date.now()
+        sent()
+        try {
+          const { data, response } = await rt.openai.embeddings.create({ model: s.model, input, ...(req.dimensions ? { dimensions: req.dimensions } : {}) }, { timeout: s.timeoutMs, ...(req.signal ? { signal: req.signal } : {}) }).withResponse()
+          const promptTokens = data.usage?.prompt_tokens ?? estimated
+          ticket.success({ latencyMs: Date.now() - t0, outputTokens: 0, totalTokens: promptTokens, headers: response.headers })
+          stats.promptTokens += promptTokens
+          stats.costUsd += this.#ledger.recordRequest({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, promptTokens, completionTokens: 0, cachedPromptTokens: 0, estimated: !data.usage })
+          if (data.data.length !== input.length) throw new LlmOutputError(`stage ${s.stage}: the endpoint returned ${data.data.length} embeddings for ${input.length} inputs`, '', 1)
+          return { vectors: [...data.data].sort((a, b) => a.index - b.index).map((d) => Float32Array.from(d.embedding)), simulated: isSimulatedModel(data.model ?? s.model) }
+        } catch (err) {
+          if (err instanceof LlmOutputError) throw new AbortError(err)
+          const f = classifyFailure(err, s.endpoint.apiKey)
+          ticket.failure(f, (err as { headers?: Headers }).headers)
+          stats.failures[f.reason] = (stats.failures[f.reason] ?? 0) + 1
+          throw this.#failureToError(f, s, rt, where, err)
+        }
+      })
+      requests += r.requests
+      simulated ||= r.value.simulated
+      batch.forEach((i, j) => {
+        const v = r.value.vectors[j]!
+        vectors[i] = v
+        if (this.settings.cache.enabled) this.#embPut.run(keyOf(req.texts[i]!), s.model, Buffer.from(v.buffer, v.byteOffset, v.byteLength), r.value.simulated ? 1 : 0)
+      })
+    }
+    return { vectors: vectors as Float32Array[], model: s.model, endpoint: s.endpoint.name, simulated, cached, requests }
+  }
+
   #body (s: StageSettings, mode: StructuredOutputMode, messages: ChatMessage[], schema: object, promptVersion: string): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
     let msgs = messages
     if (mode !== 'json_schema') {
@@ -361,17 +447,15 @@ export class LlmClient {
   /** One HTTP answer, with transient failures retried. */
   async #request (s: StageSettings, rt: EndpointRuntime, messages: ChatMessage[], schema: object, promptVersion: string, signal?: AbortSignal): Promise<{ content: string, finishReason: string | null, promptTokens: number, completionTokens: number, simulated: boolean, requests: number }> {
     const stats = this.statsFor(s.stage)
-    let requests = 0
     const where = { stage: s.stage, endpoint: s.endpoint.name, baseUrl: s.endpoint.baseUrl, model: s.model, keySource: s.endpoint.apiKeySource }
-    const attempt = async (): Promise<{ content: string, finishReason: string | null, promptTokens: number, completionTokens: number, simulated: boolean }> => {
+    const { value, requests } = await this.#retrying(s, signal, async (sent) => {
       if (rt.misconfigured) throw new AbortError(rt.misconfigured)
       await this.#budget.admit(signal)
       const body = this.#body(s, rt.mode, messages, schema, promptVersion)
       const estimatedPrompt = messages.reduce((n, m) => n + this.#estimate(m.content) + 4, 0)
       const ticket = await rt.gate.enter(estimatedPrompt + s.maxTokens, signal)
       const t0 = Date.now()
-      requests++
-      stats.requests++
+      sent()
       try {
         const { data, response } = await rt.openai.chat.completions.create(body, { timeout: s.timeoutMs, ...(signal ? { signal } : {}) }).withResponse()
         const latencyMs = Date.now() - t0
@@ -398,9 +482,21 @@ export class LlmClient {
         stats.failures[f.reason] = (stats.failures[f.reason] ?? 0) + 1
         throw this.#failureToError(f, s, rt, where, err)
       }
-    }
+    })
+    return { ...value, requests }
+  }
+
+  /**
+   * Runs `once` (one HTTP attempt, which calls `sent` when a request goes out) with transient
+   * failures retried by p-retry; exhausted retries become a non-retriable LlmUnavailableError
+   * naming the stage and the attempts, so the runtime dead-letters instead of retrying again.
+   */
+  async #retrying<T> (s: StageSettings, signal: AbortSignal | undefined, once: (sent: () => void) => Promise<T>): Promise<{ value: T, requests: number }> {
+    const stats = this.statsFor(s.stage)
+    let requests = 0
+    const sent = (): void => { requests++; stats.requests++ }
     try {
-      const answer = await pRetry(attempt, {
+      const value = await pRetry(async () => await once(sent), {
         retries: s.retries,
         factor: this.#timing.factor,
         minTimeout: this.#timing.minTimeoutMs,
@@ -417,7 +513,7 @@ export class LlmClient {
           if (after !== undefined) await sleep(Math.min(after, 600_000) - backoff, signal)
         },
       })
-      return { ...answer, requests }
+      return { value, requests }
     } catch (err) {
       if (err instanceof LlmUnavailableError) {
         throw new LlmUnavailableError(`stage ${s.stage}: endpoint ${s.endpoint.name} failed ${requests} time(s), giving up: ${err.message}`, { retriable: false, cause: err, ...(err.status !== undefined ? { status: err.status } : {}), context: { stage: s.stage, endpoint: s.endpoint.name, attempts: requests } })
@@ -467,6 +563,11 @@ export class StageLlm {
   /** Asks for JSON of `schema`; see {@link LlmClient}. */
   async json<T> (req: JsonRequest<T>): Promise<JsonResult<T>> {
     return await this.#client.json<T>(this.settings, req)
+  }
+
+  /** Embeddings of `texts` from this stage's endpoint and model (`/v1/embeddings`). */
+  async embed (req: EmbedRequest): Promise<EmbedResult> {
+    return await this.#client.embed(this.settings, req)
   }
 
   /** For lineage: which endpoint and model answer this stage. */

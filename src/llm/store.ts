@@ -26,6 +26,12 @@ export function openLlmDatabase (path: string): LlmDatabase {
       simulated INTEGER NOT NULL,
       created_at INTEGER NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS llm_embeddings (
+      key TEXT PRIMARY KEY,
+      model TEXT NOT NULL,
+      vector BLOB NOT NULL,
+      simulated INTEGER NOT NULL
+    );
     CREATE TABLE IF NOT EXISTS llm_usage (
       stage TEXT NOT NULL,
       model TEXT NOT NULL,
