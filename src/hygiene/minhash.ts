@@ -54,6 +54,9 @@
  */
 import { ConfigError } from '../errors.ts'
 import { normalizeForHash } from './normalize.ts'
+import { mix32 } from '../util/hash.ts'
+
+export { mix32 }
 
 export interface MinHashOptions {
   /** Words per shingle (default 5). */
@@ -77,15 +80,6 @@ export function words (text: string): string[] {
   return normalizeForHash(text).match(WORD) ?? []
 }
 
-/** MurmurHash3's final avalanche. */
-export function mix32 (h: number): number {
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
-}
 
 /** 32-bit FNV-1a over UTF-16 code units. */
 export function fnv1a32 (s: string): number {

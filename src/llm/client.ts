@@ -32,6 +32,7 @@ import { isSimulatedModel, schemaInPrompt, schemaName, SIMULATOR_FINGERPRINT } f
 import { cacheKey, ResponseCache } from './response-cache.ts'
 import { openLlmDatabase, type LlmDatabase } from './store.ts'
 import { Budget, estimateTokens, UsageLedger, type TokenEstimator, type UsageRow } from './usage.ts'
+import { sleep } from './flow/clock.ts'
 
 export interface ChatMessage { role: 'system' | 'user' | 'assistant', content: string }
 
@@ -147,22 +148,6 @@ function strictCompatible (schema: unknown): boolean {
   }
   if (s.items && !strictCompatible(s.items)) return false
   return true
-}
-
-async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0) return
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(t)
-      reject(signal?.reason ?? new Error('aborted'))
-    }
-    if (signal?.aborted) return onAbort()
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 export class LlmClient {

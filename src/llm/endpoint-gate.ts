@@ -18,6 +18,7 @@ import type { ClassifiedFailure } from './errors.ts'
 import { AdaptiveLimit, type Permit } from './flow/adaptive-limit.ts'
 import { CircuitBreaker } from './flow/circuit-breaker.ts'
 import { TokenBucket } from './flow/token-bucket.ts'
+import { sleep } from './flow/clock.ts'
 
 export interface GateStats {
   endpoint: string
@@ -54,22 +55,6 @@ function headerNumber (h: Headers, name: string): number | undefined {
   if (v === null || v.trim() === '') return undefined
   const n = Number(v)
   return Number.isFinite(n) ? n : undefined
-}
-
-async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0) return
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(t)
-      reject(signal?.reason ?? new Error('aborted'))
-    }
-    if (signal?.aborted) return onAbort()
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 /**

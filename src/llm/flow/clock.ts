@@ -23,3 +23,20 @@ export const realTimer: SetTimer = (fn, ms) => {
   const t = setTimeout(fn, Math.min(MAX_DELAY_MS, Math.max(0, ms)))
   return () => clearTimeout(t)
 }
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+export async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0) return
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(t)
+      reject(signal?.reason ?? new Error('aborted'))
+    }
+    if (signal?.aborted) return onAbort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}

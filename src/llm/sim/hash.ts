@@ -5,16 +5,10 @@
  * answer and a failing test can be replayed exactly. Math.random is never used.
  */
 import { createHash } from 'node:crypto'
+import { mix32 } from '../../util/hash.ts'
 
-/** Final avalanche step (MurmurHash3's finaliser constants): spreads every input bit over all 32. */
-export function mix32 (h: number): number {
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
-}
+export { mix32 }
+
 
 /** 32-bit FNV-1a over UTF-16 code units, then mixed; `seed` selects an independent hash family. */
 export function hash32 (text: string, seed = 0): number {

@@ -20,21 +20,15 @@
  * the derived seeds through MurmurHash3's finaliser (fmix32).
  */
 import { ConfigError } from '../../errors.ts'
+import { mix32 as fmix32 } from '../../util/hash.ts'
+
+export { fmix32 }
 
 const C1 = 0xcc9e2d51
 const C2 = 0x1b873593
 const TWO32 = 4294967296
 const TWO52 = 4503599627370496
 
-/** MurmurHash3's final avalanche: every input bit affects every output bit. */
-export function fmix32 (h: number): number {
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
-}
 
 /** The three 32-bit seeds derived from one user seed: two for item uniforms, one for topic ranks. */
 export interface DerivedSeeds {

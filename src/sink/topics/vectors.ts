@@ -13,6 +13,7 @@
  * where the original would have (test/sink/topics checks this).
  */
 import { RecordInvalidError } from '../../errors.ts'
+import { mix32 as fmix32 } from '../../util/hash.ts'
 
 export type Vector = ArrayLike<number>
 
@@ -45,14 +46,6 @@ export function unitCopy (v: Vector, what = 'vector'): Float64Array {
   return out
 }
 
-function fmix32 (h: number): number {
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
-}
 
 /** Uniform numbers in [0, 1), reproducible from `seed` (any safe integer). */
 export function seededRandom (seed: number): () => number {
