@@ -60,12 +60,16 @@ test('600/min, 50 concurrent takers for 2 s of real time: no window exceeds the 
   assert.ok(outcomes.every((e) => e instanceof Error && e.message === 'test over'), 'every waiting taker rejects with the signal\'s reason')
   assert.equal(bucket.waiting, 0)
   // Any stretch of d ms may hold at most burst + d × rate: the bound that makes any 60 s window
-  // <= 600. A grant is logged when its taker resumes, a little after the bucket granted it; 5 ms
-  // allow for that (0.05 tokens here). The fake-clock test below checks without slack.
+  // <= 600. A grant is logged when its taker resumes, after the bucket granted it; on a loaded
+  // machine a GC pause or a busy event loop can delay one logging by tens of milliseconds, which
+  // makes the window that starts at it look shorter (CI once saw 14 grants in 401.6 ms against
+  // 13.95). 100 ms of slack (one token here) absorb that; the fake-clock test below checks
+  // without slack.
+  const slackMs = 100
   for (let i = 0; i < grants.length; i++) {
     for (let j = i; j < grants.length; j++) {
       const d = grants[j]!.at - grants[i]!.at
-      assert.ok(j - i + 1 <= bucket.capacity + (d + 5) * bucket.refillPerSecond / 1000, `${j - i + 1} grants within ${d.toFixed(1)} ms`)
+      assert.ok(j - i + 1 <= bucket.capacity + (d + slackMs) * bucket.refillPerSecond / 1000, `${j - i + 1} grants within ${d.toFixed(1)} ms`)
     }
   }
   const bound = bucket.capacity + elapsed * bucket.refillPerSecond / 1000
