@@ -20,6 +20,8 @@ export type SynthqErrorCode =
   | 'SYNTHQ_SEARCH_UNAVAILABLE'
   | 'SYNTHQ_SEARCH_REJECTED'
   | 'SYNTHQ_SEARCH_RESPONSE'
+  | 'SYNTHQ_STATE_CORRUPT'
+  | 'SYNTHQ_STATE_FENCED'
 
 export interface SynthqErrorOptions {
   cause?: unknown

@@ -28,7 +28,7 @@ export interface TopicSpec {
 
 export type TopicName =
   | 'realInstructions' | 'documents' | 'cleanDocuments' | 'documentFingerprints' | 'concepts' | 'groundedInstructions' | 'demonstrations'
-  | 'situations' | 'synthesizedInstructions' | 'scoredInstructions' | 'deadLetters'
+  | 'situations' | 'synthesizedInstructions' | 'scoredInstructions' | 'sample' | 'sinkState' | 'deadLetters'
 
 export const TOPICS: readonly TopicSpec[] = [
   { name: 'realInstructions', suffix: 'instructions.real', schemaFile: 'real-instruction.avsc', recordName: 'synthq.RealInstruction', key: 'instruction id', cleanupPolicy: 'delete', writtenBy: 'synthq ingest', readBy: ['concept-extraction'], description: 'Real user instructions (seeds) to attribute.' },
@@ -41,6 +41,8 @@ export const TOPICS: readonly TopicSpec[] = [
   { name: 'situations', suffix: 'situations', schemaFile: 'situation.avsc', recordName: 'synthq.Situation', key: 'situation id', cleanupPolicy: 'delete', writtenBy: 'situation-envisioning', readBy: ['instruction-generation'], description: 'Scenes and query compositions envisioned from documents.' },
   { name: 'synthesizedInstructions', suffix: 'instructions.synthesized', schemaFile: 'synthesized-instruction.avsc', recordName: 'synthq.SynthesizedInstruction', key: 'instruction id', cleanupPolicy: 'delete', writtenBy: 'instruction-generation', readBy: ['scoring'], description: 'Synthetic user instructions.' },
   { name: 'scoredInstructions', suffix: 'instructions.scored', schemaFile: 'scored-instruction.avsc', recordName: 'synthq.ScoredInstruction', key: 'instruction id', cleanupPolicy: 'delete', writtenBy: 'scoring', readBy: ['sink (topic-balanced reservoir)'], description: 'Instructions with 7 criterion scores and their total.' },
+  { name: 'sample', suffix: 'sample', schemaFile: 'sample-row.avsc', recordName: 'synthq.SampleRow', key: 'instruction id', cleanupPolicy: 'compact', writtenBy: 'sink', readBy: ['synthq export', 'synthq tap'], description: 'The dataset: instructions in the topic-balanced sample (upserted on admission, tombstoned on eviction).' },
+  { name: 'sinkState', suffix: 'sink.state', schemaFile: 'sink-checkpoint.avsc', recordName: 'synthq.SinkCheckpoint', key: '<stage>/<part>', cleanupPolicy: 'compact', writtenBy: 'sink', readBy: ['sink (on restart)', 'synthq export', 'synthq status'], description: 'Checkpoints of the sink (reservoir, topic model, counters) with the input offsets they cover.' },
   { name: 'deadLetters', suffix: 'dlq', schemaFile: 'dead-letter.avsc', recordName: 'synthq.DeadLetter', key: 'source record id (or topic-partition-offset)', cleanupPolicy: 'delete', writtenBy: 'every stage', readBy: ['synthq dlq'], description: 'Records a stage could not process, with original bytes and reason.' },
 ]
 

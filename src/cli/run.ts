@@ -23,7 +23,7 @@ import { RegistryClient } from '../serde/registry-client.ts'
 import { SchemaCatalog } from '../serde/schema-catalog.ts'
 import { DEFAULT_PIPELINE_OPTIONS, type PipelineOptions } from '../topologies/options.ts'
 import { TOPOLOGIES } from '../topologies/registry.ts'
-import { llmStages } from '../topologies/topology.ts'
+import { embeddingStages, llmStages, stageNames } from '../topologies/topology.ts'
 import { topicName } from '../topics.ts'
 
 export { TOPOLOGIES }
@@ -74,10 +74,10 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
   if (!make) throw new ConfigError(`Unknown topology "${opts.topology}" (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
   const topology = make({ options: opts.pipeline ?? DEFAULT_PIPELINE_OPTIONS, searchIndex: defaultSearchIndex() })
   if (opts.stages) {
-    const unknown = opts.stages.filter((st) => !topology.stages.some((x) => x.name === st))
-    if (unknown.length) throw new ConfigError(`--stage ${unknown.join(', ')}: no such stage in topology ${topology.name} (stages: ${topology.stages.map((x) => x.name).join(', ')})`)
+    const unknown = opts.stages.filter((st) => !stageNames(topology).includes(st))
+    if (unknown.length) throw new ConfigError(`--stage ${unknown.join(', ')}: no such stage in topology ${topology.name} (stages: ${stageNames(topology).join(', ')})`)
   }
-  const llm = await startLlm(llmStages(topology, opts.stages), opts, logger)
+  const llm = await startLlm(llmStages(topology, opts.stages), opts, logger, embeddingStages(topology))
   let runner: AnyRunner
   let embedded: EmbeddedRunner | undefined
   if (opts.runner === 'embedded') {
@@ -149,7 +149,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
 }
 
 /** Resolves the LLM settings of the topology's LLM stages, starts the simulator if asked, and checks every endpoint. */
-export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config' | 'llm' | 'runner' | 'db'>, logger: Logger): Promise<{ client: LlmClient, close (): Promise<void> } | undefined> {
+export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config' | 'llm' | 'runner' | 'db'>, logger: Logger, embeddingStages: string[] = []): Promise<{ client: LlmClient, close (): Promise<void> } | undefined> {
   if (stages.length === 0) return undefined
   const file = opts.config ? readLlmConfigFile(opts.config) : undefined
   let sim: LlmSim | undefined
@@ -159,7 +159,7 @@ export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config
     fallback = { name: 'sim', baseUrl: sim.url, apiKeySource: 'none', noAuth: true, structuredOutputs: 'json_schema', maxConcurrency: 256, initialConcurrency: 16, adaptiveConcurrency: true }
     out(`synthq: LLM stages without an endpoint use the built-in SIMULATOR at ${sim.url} — its answers are synthetic and every record made with them is marked simulated`)
   }
-  const settings = resolveLlmSettings({ stages, ...(file ? { file } : {}), ...(fallback ? { fallbackEndpoint: fallback, fallbackModel: 'sim-chat-8b' } : {}) })
+  const settings = resolveLlmSettings({ stages, embeddingStages, ...(file ? { file } : {}), ...(fallback ? { fallbackEndpoint: fallback, fallbackModel: 'sim-chat-8b', fallbackEmbeddingModel: 'sim-embed-small' } : {}) })
   const dbPath = settings.cache.path ?? (opts.runner === 'embedded' ? opts.db : join(process.cwd(), '.synthq', 'llm', 'llm.db'))
   const client = new LlmClient({
     settings, logger, dbPath,
@@ -173,6 +173,7 @@ export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config
     throw err
   }
   for (const name of stages) {
+    if (!settings.stageNames.includes(name)) { out(`synthq: stage ${name} → no embedding endpoint or model configured: lexical vectors`); continue }
     const s = settings.stage(name)
     out(`synthq: stage ${name} → ${s.endpoint.name} ${s.endpoint.baseUrl} model ${s.model}`)
   }

@@ -23,7 +23,7 @@ import { formatReject, readDocuments } from '../search/readers.ts'
 import { attributionTopology } from '../topologies/attribution.ts'
 import { DEFAULT_PIPELINE_OPTIONS, type PipelineOptions } from '../topologies/options.ts'
 import { TOPOLOGIES } from '../topologies/registry.ts'
-import { llmStages, type Topology } from '../topologies/topology.ts'
+import { embeddingStages, llmStages, type Topology } from '../topologies/topology.ts'
 import { topicName, type TopicName } from '../topics.ts'
 import { defaultSearchIndex, startLlm } from './run.ts'
 
@@ -81,7 +81,7 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   const context = { options, searchIndex: index }
   const attribution: Topology = attributionTopology({ options, search: async () => (await import('../search/config.ts')).searchBackendFromEnv(process.env, { defaultIndexPath: index }) })
   const synthesis: Topology = TOPOLOGIES.synthesis!(context)
-  const llm = await startLlm([...llmStages(attribution), ...llmStages(synthesis)], { llm: 'sim', runner: 'embedded', db: opts.db, ...(opts.config ? { config: opts.config } : {}) }, logger)
+  const llm = await startLlm([...llmStages(attribution), ...llmStages(synthesis)], { llm: 'sim', runner: 'embedded', db: opts.db, ...(opts.config ? { config: opts.config } : {}) }, logger, embeddingStages(synthesis))
   if (!llm) throw new ConfigError('the pipeline has no LLM stages')
   const common = { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, llm: llm.client, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) }
   const attr = new EmbeddedRunner(TOPOLOGIES.attribution!(context), common)

@@ -323,6 +323,14 @@ export interface ResolveOptions {
   /** An endpoint to use when nothing is configured (the built-in simulator for `synthq start`). */
   fallbackEndpoint?: EndpointSettings
   fallbackModel?: string
+  /**
+   * Stages that call /v1/embeddings (the sink). The default chat model does not apply to them:
+   * their model comes from their own settings (llm.stages.<stage>.model or
+   * SYNTHQ_LLM_<STAGE>_MODEL) or `fallbackEmbeddingModel` on the fallback endpoint. One without
+   * a model gets no settings, and its processor falls back (the sink to lexical vectors).
+   */
+  embeddingStages?: readonly string[]
+  fallbackEmbeddingModel?: string
 }
 
 /**
@@ -367,6 +375,7 @@ export function resolveLlmSettings (opts: ResolveOptions): LlmSettings {
     } else {
       endpoint = opts.fallbackEndpoint
     }
+    if (!endpoint && opts.embeddingStages?.includes(stage)) continue
     if (!endpoint) {
       throw new ConfigError(`stage ${stage}: no LLM endpoint configured. Set SYNTHQ_LLM_BASE_URL (e.g. http://localhost:8000/v1), or llm.endpoints and llm.defaults.endpoint in the config file, or run with --llm sim for the built-in simulator`)
     }
@@ -374,7 +383,11 @@ export function resolveLlmSettings (opts: ResolveOptions): LlmSettings {
     if (!endpoint.apiKey && !endpoint.noAuth) {
       throw new ConfigError(`stage ${stage}: endpoint ${endpoint.name} (${endpoint.baseUrl}) has no API key. Set ${endpoint.name.startsWith('env') ? 'SYNTHQ_LLM_API_KEY (or OPENAI_API_KEY)' : `the variable named by llm.endpoints.${endpoint.name}.apiKeyEnv`}, or mark the endpoint noAuth (SYNTHQ_LLM_NO_AUTH=true) if it needs none`)
     }
-    const model = merged.model ?? (endpoint === opts.fallbackEndpoint ? opts.fallbackModel : undefined)
+    const embedding = opts.embeddingStages?.includes(stage) ?? false
+    const model = embedding
+      ? (fromFile.model ?? fromEnv.model ?? (endpoint === opts.fallbackEndpoint ? opts.fallbackEmbeddingModel : undefined))
+      : (merged.model ?? (endpoint === opts.fallbackEndpoint ? opts.fallbackModel : undefined))
+    if (!model && embedding) continue
     if (!model) throw new ConfigError(`stage ${stage}: no model configured. Set SYNTHQ_LLM_MODEL, ${envKey(stage, 'MODEL')} or llm.stages.${stage}.model / llm.defaults.model`)
     if (merged.temperature !== undefined && merged.temperature > 2) throw new ConfigError(`stage ${stage}: temperature must be between 0 and 2, got ${merged.temperature}`)
     resolved.set(stage, {

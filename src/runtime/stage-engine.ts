@@ -52,7 +52,7 @@ export interface StageEngineOptions {
   llm?: LlmClient
 }
 
-interface Failure {
+export interface Failure {
   errorClass: string
   code: string | null
   message: string
@@ -178,37 +178,38 @@ export class StageEngine {
   }
 
   async #deadLetter (raw: RawRecord, f: Failure): Promise<Outcome> {
-    const position = `${this.inputTopic}-${raw.partition}-${raw.offset}`
-    this.#logger.warn({ record: position, errorClass: f.errorClass, code: f.code, attempts: f.attempts, reason: f.message }, 'record sent to the dead-letter topic')
-    let schemaId: number | null = null
-    if (raw.value && raw.value.length >= 5 && raw.value[0] === 0) schemaId = raw.value.readUInt32BE(1)
-    const letter = {
-      id: randomUUID(),
-      stage: this.stage.name,
-      source_topic: this.inputTopic,
-      source_partition: raw.partition,
-      source_offset: Number(raw.offset),
-      key: raw.key,
-      value: raw.value,
-      schema_id: schemaId,
-      headers: raw.headers ?? {},
-      error_class: f.errorClass,
-      error_code: f.code,
-      message: f.message,
-      attempts: f.attempts,
-      raw_output: f.rawOutput ?? null,
-      run_id: this.#runId,
-      failed_at: this.#now(),
-    }
-    return {
-      outputs: [{ topic: this.#dlqTopic, key: raw.key?.toString('utf8') ?? position, value: await this.#serde.encode(this.#dlqTopic, letter) }],
-      deadLettered: true,
-      attempts: f.attempts,
-    }
+    return { outputs: [await deadLetterOf(raw, f, { stage: this.stage.name, inputTopic: this.inputTopic, dlqTopic: this.#dlqTopic, runId: this.#runId, now: this.#now(), serde: this.#serde, logger: this.#logger })], deadLettered: true, attempts: f.attempts }
   }
 }
 
-function failureOf (err: unknown, attempts: number): Failure {
+/** The dead letter of `raw`, encoded for the dead-letter topic (logged as a warning). */
+export async function deadLetterOf (raw: RawRecord, f: Failure, o: { stage: string, inputTopic: string, dlqTopic: string, runId: string, now: number, serde: AvroSerde, logger: Logger }): Promise<EncodedRecord> {
+  const position = `${o.inputTopic}-${raw.partition}-${raw.offset}`
+  o.logger.warn({ record: position, errorClass: f.errorClass, code: f.code, attempts: f.attempts, reason: f.message }, 'record sent to the dead-letter topic')
+  let schemaId: number | null = null
+  if (raw.value && raw.value.length >= 5 && raw.value[0] === 0) schemaId = raw.value.readUInt32BE(1)
+  const letter = {
+    id: randomUUID(),
+    stage: o.stage,
+    source_topic: o.inputTopic,
+    source_partition: raw.partition,
+    source_offset: Number(raw.offset),
+    key: raw.key,
+    value: raw.value,
+    schema_id: schemaId,
+    headers: raw.headers ?? {},
+    error_class: f.errorClass,
+    error_code: f.code,
+    message: f.message,
+    attempts: f.attempts,
+    raw_output: f.rawOutput ?? null,
+    run_id: o.runId,
+    failed_at: o.now,
+  }
+  return { topic: o.dlqTopic, key: raw.key?.toString('utf8') ?? position, value: await o.serde.encode(o.dlqTopic, letter) }
+}
+
+export function failureOf (err: unknown, attempts: number): Failure {
   const inner = err instanceof RetriesExhausted || err instanceof NotRetried ? (err.cause ?? err) : err
   const e = inner as Error & { code?: unknown }
   const errorClass = err instanceof RetriesExhausted ? 'RetriesExhausted' : err instanceof DecodeError ? 'DecodeError' : (e?.name ?? 'Error')

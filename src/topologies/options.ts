@@ -8,6 +8,7 @@ import { Ajv } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { REPO_DATA } from '../data-paths.ts'
 import { ConfigError } from '../errors.ts'
+import { DEFAULT_SINK_OPTIONS, type SinkOptions } from '../processors/sink/topic-balanced-sink.ts'
 
 export interface PipelineOptions {
   /** Seed of every random choice (demonstration sampling); recorded in lineage. */
@@ -41,6 +42,13 @@ export interface PipelineOptions {
   decontamination: string[]
   /** Attribution: score the real instructions first and keep those with at least this total (the method kept 7/7); null = no gate. */
   seedGate: number | null
+  /** The sink: filter, dedup, topics and the topic-balanced reservoir (see docs/sink.md). */
+  sink: Omit<SinkOptions, 'seed'> & {
+    /** Checkpoint the sink's state at least this often (ms) … */
+    checkpointIntervalMs: number
+    /** … and after at most this many records. */
+    checkpointRecords: number
+  }
 }
 
 export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
@@ -50,6 +58,7 @@ export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
   hygiene: { minChars: 200, maxChars: 1_000_000, nearDuplicates: false, nearDuplicateThreshold: 0.8 },
   decontamination: [join(REPO_DATA, 'decontam', 'arena-hard-v0.1-questions.jsonl')],
   seedGate: null,
+  sink: { ...(({ seed: _s, ...rest }) => rest)(DEFAULT_SINK_OPTIONS), checkpointIntervalMs: 5_000, checkpointRecords: 20_000 },
 }
 
 const PIPELINE_SCHEMA = {
@@ -71,6 +80,27 @@ const PIPELINE_SCHEMA = {
     },
     decontamination: { type: 'array', items: { type: 'string' } },
     seedGate: { anyOf: [{ type: 'integer', minimum: 0, maximum: 7 }, { type: 'null' }] },
+    sink: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        k: { type: 'integer', minimum: 0 },
+        policy: { enum: ['uniform', 'weighted', 'top'] },
+        minScore: { type: 'integer', minimum: 0, maximum: 7 },
+        vectors: { enum: ['auto', 'embeddings', 'lexical'] },
+        topics: {
+          type: 'object', additionalProperties: false,
+          properties: { warmup: { type: 'integer', minimum: 0 }, maxTopics: { type: 'integer', minimum: 1 }, maxWarmupMs: { type: 'integer', minimum: 1 }, newTopicThreshold: { anyOf: [{ type: 'number', minimum: -1, maximum: 1 }, { const: 'auto' }] } },
+        },
+        dedup: {
+          type: 'object', additionalProperties: false,
+          properties: { capacity: { type: 'integer', minimum: 1 }, falsePositiveRate: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 0.5 } },
+        },
+        labelWords: { type: 'integer', minimum: 1 },
+        diversityProbe: { type: 'integer', minimum: 0 },
+        checkpointIntervalMs: { type: 'integer', minimum: 1 },
+        checkpointRecords: { type: 'integer', minimum: 1 },
+      },
+    },
   },
 } as const
 
@@ -106,5 +136,10 @@ export function pipelineOptions (file?: string, overrides: DeepPartial<PipelineO
     hygiene: pick(d.hygiene, raw.hygiene, overrides.hygiene),
     decontamination: overrides.decontamination ?? raw.decontamination ?? d.decontamination,
     seedGate: overrides.seedGate !== undefined ? overrides.seedGate : raw.seedGate !== undefined ? raw.seedGate : d.seedGate,
+    sink: {
+      ...pick(d.sink, raw.sink as Partial<PipelineOptions['sink']>, overrides.sink as Partial<PipelineOptions['sink']>),
+      topics: pick(d.sink.topics, raw.sink?.topics, overrides.sink?.topics),
+      dedup: pick(d.sink.dedup, raw.sink?.dedup, overrides.sink?.dedup),
+    },
   }
 }

@@ -5,7 +5,7 @@
  *
  *   documents ─document-hygiene─▶ cleanDocuments (+ documentFingerprints, read back as a table)
  *             ─situation-envisioning─▶ situations ─instruction-generation─▶ synthesizedInstructions
- *             ─scoring─▶ scoredInstructions
+ *             ─scoring─▶ scoredInstructions ─sink─▶ sample (the dataset; state in sinkState)
  *
  * The demonstrations table is read live: demonstrations attribution adds while synthesis runs
  * join the next draw, no restart needed.
@@ -14,6 +14,7 @@ import type { Decontaminator } from '../hygiene/decontam.ts'
 import { documentHygiene } from '../processors/hygiene/document-hygiene.ts'
 import { instructionGeneration } from '../processors/instruction/instruction-generation.ts'
 import { scoring } from '../processors/scoring/scoring.ts'
+import { topicBalancedSink } from '../processors/sink/topic-balanced-sink.ts'
 import { situationEnvisioning } from '../processors/situation/situation-envisioning.ts'
 import type { PipelineOptions } from './options.ts'
 import { TopologyBuilder, type Topology } from './topology.ts'
@@ -41,5 +42,13 @@ export function synthesisTopology (s: SynthesisSetup): Topology {
       processor: () => instructionGeneration({ excerptTokens: o.demonstrations.excerptTokens }),
     })
     .stage({ name: 'scoring', input: 'synthesizedInstructions', outputs: ['scoredInstructions'], llm: true, processor: () => scoring({ ...(s.decontaminator ? { decontaminator: s.decontaminator() } : {}) }) })
+    .statefulStage({
+      name: 'sink', input: 'scoredInstructions', outputs: ['sample'], state: 'sinkState', llm: 'embeddings',
+      checkpointIntervalMs: o.sink.checkpointIntervalMs, checkpointRecords: o.sink.checkpointRecords,
+      processor: () => {
+        const { checkpointIntervalMs: _i, checkpointRecords: _r, ...sink } = o.sink
+        return topicBalancedSink({ ...sink, seed: o.seed })
+      },
+    })
     .build()
 }

@@ -12,6 +12,7 @@
  */
 import { ConfigError } from '../errors.ts'
 import type { Processor } from '../processors/processor.ts'
+import type { StatefulProcessor } from '../processors/stateful.ts'
 import { TOPICS, topicSpec, type TopicName } from '../topics.ts'
 
 export interface StageSpec {
@@ -29,9 +30,34 @@ export interface StageSpec {
   llm?: boolean
 }
 
+/**
+ * A stage whose processor keeps state across records (the sink): one consumer reads its input
+ * in order, in batches, and checkpoints the processor's state with the outputs and the input
+ * offsets in one transaction (see processors/stateful.ts). Its state is written to `state`.
+ */
+export interface StatefulStageSpec {
+  name: string
+  input: TopicName
+  outputs: TopicName[]
+  /** The compacted topic checkpoints go to. */
+  state: TopicName
+  processor: () => StatefulProcessor
+  /** 'embeddings': the stage calls /v1/embeddings (its default model is an embedding model). */
+  llm?: boolean | 'embeddings'
+  /** Records per batch (default 256: one embeddings request). */
+  batchSize?: number
+  /** Checkpoint at least this often (default 5 s) … */
+  checkpointIntervalMs?: number
+  /** … and after at most this many records (default 20,000). */
+  checkpointRecords?: number
+  /** Punctuate (time-driven work) this often while input is idle (default 1 s). */
+  punctuateMs?: number
+}
+
 export interface Topology {
   readonly name: string
   readonly stages: readonly StageSpec[]
+  readonly statefulStages: readonly StatefulStageSpec[]
   readonly tables: readonly TopicName[]
 }
 
@@ -40,6 +66,7 @@ const STAGE_NAME = /^[a-z][a-z0-9-]*$/
 export class TopologyBuilder {
   readonly #name: string
   readonly #stages: StageSpec[] = []
+  readonly #stateful: StatefulStageSpec[] = []
   readonly #tables: TopicName[] = []
 
   constructor (name: string) {
@@ -56,7 +83,7 @@ export class TopologyBuilder {
 
   stage (spec: StageSpec): this {
     if (!STAGE_NAME.test(spec.name)) throw new ConfigError(`Stage name "${spec.name}" must be lowercase letters, digits and dashes`)
-    if (this.#stages.some((s) => s.name === spec.name)) throw new ConfigError(`Stage "${spec.name}" is declared twice in topology ${this.#name}`)
+    if ([...this.#stages, ...this.#stateful].some((s) => s.name === spec.name)) throw new ConfigError(`Stage "${spec.name}" is declared twice in topology ${this.#name}`)
     for (const t of [spec.input, ...spec.outputs]) if (!TOPICS.some((x) => x.name === t)) throw new ConfigError(`Stage "${spec.name}": unknown topic "${t}"`)
     if (spec.outputs.includes(spec.input)) throw new ConfigError(`Stage "${spec.name}" writes its own input topic ${spec.input}: that would loop`)
     if (spec.outputs.includes('deadLetters')) throw new ConfigError(`Stage "${spec.name}": dead letters are written by the runtime; do not list deadLetters as an output`)
@@ -66,21 +93,47 @@ export class TopologyBuilder {
     return this
   }
 
+  /** A stateful stage (see StatefulStageSpec). */
+  statefulStage (spec: StatefulStageSpec): this {
+    if (!STAGE_NAME.test(spec.name)) throw new ConfigError(`Stage name "${spec.name}" must be lowercase letters, digits and dashes`)
+    if ([...this.#stages, ...this.#stateful].some((s) => s.name === spec.name)) throw new ConfigError(`Stage "${spec.name}" is declared twice in topology ${this.#name}`)
+    for (const t of [spec.input, spec.state, ...spec.outputs]) if (!TOPICS.some((x) => x.name === t)) throw new ConfigError(`Stage "${spec.name}": unknown topic "${t}"`)
+    if (spec.outputs.includes(spec.input)) throw new ConfigError(`Stage "${spec.name}" writes its own input topic ${spec.input}: that would loop`)
+    if (topicSpec(spec.state).cleanupPolicy !== 'compact') throw new ConfigError(`Stage "${spec.name}": its state topic ${spec.state} must be compacted`)
+    if (spec.outputs.includes(spec.state)) throw new ConfigError(`Stage "${spec.name}": the state topic is written by the runtime; do not list it as an output`)
+    for (const [k, v] of [['batchSize', spec.batchSize], ['checkpointIntervalMs', spec.checkpointIntervalMs], ['checkpointRecords', spec.checkpointRecords], ['punctuateMs', spec.punctuateMs]] as const) {
+      if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConfigError(`Stage "${spec.name}": ${k} must be a positive integer`)
+    }
+    this.#stateful.push(spec)
+    return this
+  }
+
   build (): Topology {
-    if (this.#stages.length === 0) throw new ConfigError(`Topology ${this.#name} has no stages`)
-    return { name: this.#name, stages: [...this.#stages], tables: [...this.#tables] }
+    if (this.#stages.length + this.#stateful.length === 0) throw new ConfigError(`Topology ${this.#name} has no stages`)
+    return { name: this.#name, stages: [...this.#stages], statefulStages: [...this.#stateful], tables: [...this.#tables] }
   }
 }
 
 /** The stages that call an LLM (those the LLM settings configure). */
 export function llmStages (t: Topology, only?: readonly string[]): string[] {
-  return t.stages.filter((s) => s.llm && (!only || only.includes(s.name))).map((s) => s.name)
+  return [...t.stages, ...t.statefulStages].filter((s) => s.llm && (!only || only.includes(s.name))).map((s) => s.name)
+}
+
+/** The LLM stages that call /v1/embeddings rather than chat completions. */
+export function embeddingStages (t: Topology): string[] {
+  return t.statefulStages.filter((s) => s.llm === 'embeddings').map((s) => s.name)
+}
+
+/** Every stage name, record and stateful. */
+export function stageNames (t: Topology): string[] {
+  return [...t.stages, ...t.statefulStages].map((s) => s.name)
 }
 
 /** Every topic the topology reads or writes, dead letters included. */
 export function topologyTopics (t: Topology): TopicName[] {
   const set = new Set<TopicName>(['deadLetters', ...t.tables])
   for (const s of t.stages) { set.add(s.input); for (const o of s.outputs) set.add(o) }
+  for (const s of t.statefulStages) { set.add(s.input); set.add(s.state); for (const o of s.outputs) set.add(o) }
   return [...set]
 }
 
@@ -90,6 +143,9 @@ export function describe (t: Topology): string {
   if (t.tables.length) lines.push(`  tables: ${t.tables.join(', ')}`)
   for (const s of t.stages) {
     lines.push(`  stage ${s.name}: ${s.input} -> [${s.outputs.join(', ')}]${s.tables?.length ? ` reads ${s.tables.join(', ')}` : ''}${s.concurrency ? ` (concurrency ${s.concurrency})` : ''}`)
+  }
+  for (const s of t.statefulStages) {
+    lines.push(`  stateful stage ${s.name}: ${s.input} -> [${s.outputs.join(', ')}] checkpoints to ${s.state}`)
   }
   lines.push('  dead letters -> deadLetters')
   return lines.join('\n')

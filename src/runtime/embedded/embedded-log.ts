@@ -8,6 +8,11 @@
  * consumed mark are written in one database transaction, so a crash at any instant leaves
  * either both or neither.
  *
+ * Compacted topics are compacted as they are written: a new value for a key deletes the record
+ * that held the key before (a tombstone too is kept until the key is written again), so the
+ * sample and the sink's checkpoints stay the size of their latest values, as Kafka's log
+ * cleaner would leave them. Offsets of a compacted topic therefore have gaps, as on Kafka.
+ *
  * WAL journal, synchronous=NORMAL: a committed transaction survives the process being killed
  * (SIGKILL); only an operating-system crash or power loss can take back the last moments
  * (`durability: 'full'` closes that too, at a cost per record).
@@ -26,6 +31,8 @@ export interface LogRecord {
 
 export interface EmbeddedLogOptions {
   durability?: 'normal' | 'full'
+  /** Topics compacted on write (see above). */
+  compacted?: (topic: string) => boolean
 }
 
 export class EmbeddedLog {
@@ -33,6 +40,7 @@ export class EmbeddedLog {
   readonly db: Database.Database
   readonly #listeners = new Set<(topic: string) => void>()
   readonly #stmts
+  readonly #compacted: (topic: string) => boolean
 
   constructor (path: string, opts: EmbeddedLogOptions = {}) {
     this.path = path
@@ -48,10 +56,16 @@ export class EmbeddedLog {
       CREATE TABLE IF NOT EXISTS topics (topic TEXT PRIMARY KEY, next_offset INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS positions (consumer TEXT NOT NULL, topic TEXT NOT NULL, committed INTEGER NOT NULL,
         PRIMARY KEY (consumer, topic)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS compacted_keys (topic TEXT NOT NULL, key TEXT NOT NULL, offset INTEGER NOT NULL,
+        PRIMARY KEY (topic, key)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS consumed (consumer TEXT NOT NULL, topic TEXT NOT NULL, offset INTEGER NOT NULL,
         PRIMARY KEY (consumer, topic, offset)) WITHOUT ROWID;
     `)
+    this.#compacted = opts.compacted ?? (() => false)
     this.#stmts = {
+      keyOffset: this.db.prepare<[string, string], { offset: number }>('SELECT offset FROM compacted_keys WHERE topic = ? AND key = ?'),
+      setKeyOffset: this.db.prepare('INSERT INTO compacted_keys (topic, key, offset) VALUES (?, ?, ?) ON CONFLICT(topic, key) DO UPDATE SET offset = excluded.offset'),
+      deleteRecord: this.db.prepare('DELETE FROM records WHERE topic = ? AND offset = ?'),
       head: this.db.prepare<[string], { next_offset: number }>('SELECT next_offset FROM topics WHERE topic = ?'),
       setHead: this.db.prepare('INSERT INTO topics (topic, next_offset) VALUES (?, ?) ON CONFLICT(topic) DO UPDATE SET next_offset = excluded.next_offset'),
       insert: this.db.prepare('INSERT INTO records (topic, offset, key, value, timestamp) VALUES (?, ?, ?, ?, ?)'),
@@ -82,6 +96,11 @@ export class EmbeddedLog {
     const heads = new Map<string, number>()
     for (const r of records) {
       const next = heads.get(r.topic) ?? this.head(r.topic)
+      if (r.key !== null && this.#compacted(r.topic)) {
+        const previous = this.#stmts.keyOffset.get(r.topic, r.key)
+        if (previous) this.#stmts.deleteRecord.run(r.topic, previous.offset)
+        this.#stmts.setKeyOffset.run(r.topic, r.key, next)
+      }
       this.#stmts.insert.run(r.topic, next, r.key, r.value, now)
       heads.set(r.topic, next + 1)
     }
@@ -112,6 +131,29 @@ export class EmbeddedLog {
       this.#stmts.mark.run(consumer, topic, offset)
     }).immediate()
     if (outputs.length) this.#notify(outputs.map((r) => r.topic))
+  }
+
+  /**
+   * A stateful stage's checkpoint: its records (outputs and state) and its new position, in one
+   * transaction.
+   */
+  checkpoint (consumer: string, topic: string, position: number, records: readonly EncodedRecord[], now = Date.now()): void {
+    this.db.transaction(() => {
+      this.#appendNoTx(records, now)
+      this.#stmts.setPosition.run(consumer, topic, position)
+    }).immediate()
+    if (records.length) this.#notify(records.map((r) => r.topic))
+  }
+
+  /** Every record of a topic, in offset order (a compacted topic: its latest values). */
+  *scan (topic: string, batch = 1000): Generator<LogRecord> {
+    let from = 0
+    for (;;) {
+      const rows = this.read(topic, from, batch)
+      yield * rows
+      if (rows.length < batch) return
+      from = rows[rows.length - 1]!.offset + 1
+    }
   }
 
   /** Moves the committed offset over a completed prefix and forgets the marks below it. */

@@ -11,12 +11,14 @@ import type { TableView } from '../../processors/processor.ts'
 import { AvroSerde } from '../../serde/avro-serde.ts'
 import { SchemaCatalog } from '../../serde/schema-catalog.ts'
 import type { Topology } from '../../topologies/topology.ts'
-import { DEFAULT_TOPIC_PREFIX, topicName, type TopicName } from '../../topics.ts'
+import { DEFAULT_TOPIC_PREFIX, TOPICS, topicName, type TopicName } from '../../topics.ts'
 import type { RetryPolicy } from '../retry.ts'
 import { createEngines, type StageEngine } from '../stage-engine.ts'
+import { StatefulEngine } from '../stateful-engine.ts'
 import { EmbeddedLog } from './embedded-log.ts'
 import { EmbeddedRegistry } from './embedded-registry.ts'
 import { EmbeddedStage, type EmbeddedStageStats } from './embedded-stage.ts'
+import { EmbeddedStatefulStage, type StatefulStageStats } from './embedded-stateful-stage.ts'
 import { EmbeddedTable } from './embedded-table.ts'
 
 export interface EmbeddedRunnerOptions {
@@ -46,13 +48,15 @@ export class EmbeddedRunner {
   readonly #tables = new Map<TopicName, EmbeddedTable>()
   readonly #stages: EmbeddedStage[] = []
   readonly #engines: StageEngine[] = []
+  readonly #stateful: Array<{ engine: StatefulEngine, stage: EmbeddedStatefulStage }> = []
 
   constructor (topology: Topology, o: EmbeddedRunnerOptions) {
     this.topology = topology
     this.#o = o
     this.prefix = o.prefix ?? DEFAULT_TOPIC_PREFIX
     this.runId = o.runId ?? randomUUID()
-    this.log = new EmbeddedLog(o.path, { durability: o.durability ?? 'normal' })
+    const compacted = new Set(TOPICS.filter((t) => t.cleanupPolicy === 'compact').map((t) => topicName(t.name, this.prefix)))
+    this.log = new EmbeddedLog(o.path, { durability: o.durability ?? 'normal', compacted: (t) => compacted.has(t) })
     this.serde = new AvroSerde(new EmbeddedRegistry(this.log.db, o.path), SchemaCatalog.load(), { prefix: this.prefix })
   }
 
@@ -78,7 +82,14 @@ export class EmbeddedRunner {
       stage.start()
       this.#stages.push(stage)
     }
-    logger.info({ topology: this.topology.name, stages: engines.map((e) => e.stage.name), runId: this.runId, db: this.#o.path }, 'topology running on the embedded log')
+    for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
+      const engine = new StatefulEngine({ stage: spec, serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
+      await engine.init()
+      const stage = new EmbeddedStatefulStage({ log: this.log, engine, consumer: `${this.prefix}.${spec.name}`, pollMs: this.#o.pollMs ?? 100, logger })
+      await stage.start()
+      this.#stateful.push({ engine, stage })
+    }
+    logger.info({ topology: this.topology.name, stages: [...engines.map((e) => e.stage.name), ...this.#stateful.map((s) => s.engine.stage.name)], runId: this.runId, db: this.#o.path }, 'topology running on the embedded log')
   }
 
   /** Encodes values and appends them to a topic (what ingest and tests use). */
@@ -95,23 +106,33 @@ export class EmbeddedRunner {
 
   /** Every stage has nothing running, queued or unread. */
   idle (): boolean {
-    return this.#stages.every((s) => s.idle())
+    return this.#stages.every((s) => s.idle()) && this.#stateful.every((s) => s.stage.idle())
+  }
+
+  /** End of input for the stateful stages (a bounded run): release what they hold back. */
+  async flush (): Promise<void> {
+    await Promise.all(this.#stateful.map((s) => s.stage.flush()))
   }
 
   /** Each stage's processor figures (see Processor.metrics). */
   metrics (): Record<string, Record<string, number>> {
-    return Object.fromEntries(this.#engines.map((e) => [e.stage.name, e.metrics()]))
+    return Object.fromEntries([...this.#engines, ...this.#stateful.map((s) => s.engine)].map((e) => [e.stage.name, e.metrics()]))
   }
 
-  stats (): Record<string, EmbeddedStageStats> {
-    return Object.fromEntries(this.#stages.map((s, i) => [this.#engines[i]!.stage.name, s.snapshot()]))
+  stats (): Record<string, EmbeddedStageStats | StatefulStageStats> {
+    return Object.fromEntries([
+      ...this.#stages.map((s, i) => [this.#engines[i]!.stage.name, s.snapshot()] as const),
+      ...this.#stateful.map((s) => [s.engine.stage.name, s.stage.snapshot()] as const),
+    ])
   }
 
   async stop (): Promise<void> {
     const deadline = this.#o.drainTimeoutMs ?? 30_000
     await Promise.all(this.#stages.map((s) => s.stop(deadline)))
+    await Promise.all(this.#stateful.map((s) => s.stage.stop()))
     for (const t of this.#tables.values()) t.stop()
     for (const e of this.#engines) await e.close()
+    for (const s of this.#stateful) await s.engine.close()
     this.log.close()
   }
 }
