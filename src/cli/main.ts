@@ -38,6 +38,7 @@ import { AvroSerde } from '../serde/avro-serde.ts'
 import { RegistryClient } from '../serde/registry-client.ts'
 import { SchemaCatalog } from '../serde/schema-catalog.ts'
 import { DEFAULT_TOPIC_PREFIX, valueSubject } from '../topics.ts'
+import { runExport, runSinkStatus } from './export.ts'
 
 const HELP = `synthq — synthesize instruction-tuning data from real documents, on Kafka
 
@@ -58,6 +59,9 @@ commands:
                          from the database (--db)
   tap <topic>            print a topic's records as decoded JSON lines (embedded or --runner kafka):
                          synthq tap --help
+  export --out DIR       write the current sample as a dataset (JSONL or Parquet) with its card;
+                         --format parquet, --min-score N: synthq export --help
+  sink [--json]          the sink's counts, topics, balance, diversity and health checks
   index build <files>    build the embedded BM25 search index that search-retrieval uses
   index search <words>   try a query against it
   llm-sim                serve the OpenAI-compatible LLM SIMULATOR (synthetic answers, model
@@ -113,6 +117,8 @@ async function main (argv: string[]): Promise<number> {
   // tap's stdout is data: its logs go to stderr.
   if (argv[0] === 'tap') return await runTap(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
   if (argv[0] === 'index') return await runIndexCommand(argv.slice(1))
+  if (argv[0] === 'export') return await runExport(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
+  if (argv[0] === 'sink') return await runSinkStatus(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -12,7 +12,7 @@
  * configured, the built-in simulator — whose records say simulated in their lineage.
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { REPO_DATA } from '../data-paths.ts'
 import { ConfigError } from '../errors.ts'
 import type { Logger } from '../log.ts'
@@ -26,6 +26,9 @@ import { TOPOLOGIES } from '../topologies/registry.ts'
 import { embeddingStages, llmStages, type Topology } from '../topologies/topology.ts'
 import { topicName, type TopicName } from '../topics.ts'
 import { defaultSearchIndex, startLlm } from './run.ts'
+import { exportContents } from './export.ts'
+import { formatSinkReport } from '../sink/report.ts'
+import { readSinkContents } from '../sink/sample-store.ts'
 
 export const SHIPPED_DOCUMENTS = [
   join(REPO_DATA, 'web', 'c4-en-validation-600.jsonl'),
@@ -46,6 +49,8 @@ export interface StartOptions {
   demoData: boolean
 }
 
+const DEMO_SAMPLE_SIZE = 400
+
 const out = (line: string): void => { process.stderr.write(`${line}\n`) }
 
 async function sleep (ms: number): Promise<void> {
@@ -65,7 +70,13 @@ async function untilIdle (runners: EmbeddedRunner[], stopping: () => boolean): P
 }
 
 export async function startPipeline (opts: StartOptions, logger: Logger): Promise<number> {
-  const options = opts.pipeline ?? DEFAULT_PIPELINE_OPTIONS
+  let options = opts.pipeline ?? DEFAULT_PIPELINE_OPTIONS
+  if (options.sink.k === DEFAULT_PIPELINE_OPTIONS.sink.k) {
+    // ~870 instructions would all fit the default K = 100,000: a smaller sample shows the
+    // topic balancing at work (set pipeline.sink.k in a --config file to choose).
+    options = { ...options, sink: { ...options.sink, k: DEMO_SAMPLE_SIZE } }
+    out(`synthq: sample size K = ${DEMO_SAMPLE_SIZE} for this demo (pipeline.sink.k in --config to change)`)
+  }
   const index = defaultSearchIndex()
   if (!existsSync(index)) {
     out(`synthq: building the search index ${index} from the shipped documents and SQuAD paragraphs…`)
@@ -124,7 +135,10 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
     out(`synthq: synthesis — fed ${n} documents (C4 web, math and physics Stack Exchange, data/)`)
   }
   await untilIdle([attr, synth], () => stopping)
+  // The input is finite here: let the sink place what its topic warm-up still holds.
+  if (!stopping) await synth.flush()
   if (!stopping) await summary(attr, synth, opts, Date.now() - t0, llm.client.usage())
+  if (!stopping) await exportSample(synth, opts, options)
 
   if (opts.untilIdle && !stopping) await stopAll()
   else if (!stopping) {
@@ -134,6 +148,18 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   await llm.close()
   out('synthq: stopped cleanly')
   return 0
+}
+
+/** Writes the sample as a dataset beside the database (`.synthq/dataset`) and prints its figures. */
+async function exportSample (synth: EmbeddedRunner, opts: StartOptions, options: PipelineOptions): Promise<void> {
+  const outDir = join(dirname(dirname(opts.db)), 'dataset')
+  const { sample, state } = synth.log.db.transaction(() => ({ sample: [...synth.log.scan(topicName('sample', opts.prefix))], state: [...synth.log.scan(topicName('sinkState', opts.prefix))] }))()
+  const contents = await readSinkContents(synth.serde, opts.prefix, sample, state)
+  const { result, report } = exportContents(contents, { outDir, format: 'jsonl', config: { pipeline: options } })
+  out(`synthq: dataset — ${result.rows} instructions in ${report?.topics.length ?? 0} topics → ${join(outDir, result.files[0]!)} with its card ${join(outDir, 'README.md')} (Parquet, other thresholds: npx synthq export --help)`)
+  if (report) {
+    for (const line of formatSinkReport(report).split('\n').slice(0, 7)) out(`synthq: ${line.trim()}`)
+  }
 }
 
 async function summary (attr: EmbeddedRunner, synth: EmbeddedRunner, opts: StartOptions, ms: number, usage: Array<{ stage: string, requests: number, promptTokens: number, completionTokens: number, cacheHits: number }>): Promise<void> {

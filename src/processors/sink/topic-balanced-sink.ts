@@ -169,6 +169,7 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
     this.#dedup = new BloomFilter(o.dedup)
     this.#pending.clear()
     this.#probe.clear()
+    this.#probeMax = undefined
     this.#peakVendi = 0
     this.#lastVendi = null
     this.#simulatedVectors = false
@@ -217,6 +218,7 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
     this.#simulatedVectors = s.simulatedVectors
     this.#vectors = s.vectors
     for (const id of evicted) this.#probe.delete(id)
+    this.#probeMax = undefined
     this.#labels = this.#labeler.labels(this.options.labelWords)
     // A shrunken K evicts at restore: those tombstones go out with the first batch.
     this.#restoreEvictions = evicted
@@ -277,13 +279,13 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
         query_compositions: v.query_compositions, criteria: v.criteria, total: v.total, vectors: this.#vectors ?? 'unknown',
         admitted_at: 0, lineage: ctx.lineage(r, this.#llm && this.#vectors !== 'lexical' ? { model: { endpoint: this.#llm.settings.endpoint.name, name: this.#llm.settings.model }, simulated: this.#simulatedVectors } : {}),
       })
-      if (this.#inProbe(v.id)) this.#probeVector.set(v.id, Float32Array.from(vector))
+      this.#probeVector.set(v.id, Float32Array.from(vector))
       this.#place(this.#topics.assign(v.id, vector, r.timestamp), outputs, ctx.now())
     })
     return { outputs, rejected }
   }
 
-  /** Probe vectors of rows waiting for warm-up (kept until their topic is known). */
+  /** Vectors of rows waiting for warm-up (kept until their topic is known; at most `warmup`). */
   #probeVector = new Map<string, Float32Array>()
 
   async #vectorsOf (records: ReadonlyArray<InputRecord<ScoredInstructionValue>>, ctx: ProcessorContext, rejected: RejectedRecord[]): Promise<Array<Float32Array | Float64Array | undefined>> {
@@ -331,22 +333,47 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
       const res = this.#reservoir.offer({ id: a.id, topic: a.topic, score: row.total, payload: null })
       for (const e of res.evicted) {
         this.#counters.evicted++
-        this.#probe.delete(e.id)
+        if (this.#probe.delete(e.id) && this.#probeMax?.id === e.id) this.#probeMax = undefined
         outputs.push({ topic: 'sample', key: e.id, value: null })
       }
       if (!res.admitted) continue
       this.#counters.admitted++
-      if (vector) this.#probe.set(a.id, vector)
+      if (vector) this.#offerProbe(a.id, vector)
       if (this.#counters.offered % VENDI_EVERY === 0) this.#measureVendi()
       const value: SampleRowValue = { ...row, topic: a.topic, topic_label: this.#labels.get(a.topic) ?? `topic_${a.topic}`, topic_similarity: a.similarity, admitted_at: now }
       outputs.push({ topic: 'sample', key: a.id, value })
     }
   }
 
-  /** A seeded subset of about `diversityProbe` sample members carries its vector for Vendi. */
-  #inProbe (id: string): boolean {
-    const share = Math.min(1, this.options.diversityProbe / Math.max(1, this.options.k))
-    return hash32(this.options.seed ^ 0x7f4a7c15, id) / 2 ** 32 < share
+  /**
+   * The probe: the `diversityProbe` sample members with the smallest seeded hash of their id
+   * (a bottom-k sketch, so a uniform random subset of what was admitted), each with its vector,
+   * for the Vendi score. Members evicted from the sample leave it; it refills from later
+   * admissions whose hash is below its largest.
+   */
+  #offerProbe (id: string, vector: Float32Array): void {
+    const cap = this.options.diversityProbe
+    if (cap === 0) return
+    const h = this.#probeHash(id)
+    if (this.#probe.size >= cap) {
+      this.#probeMax ??= this.#findProbeMax()
+      if (h >= this.#probeMax.h) return
+      this.#probe.delete(this.#probeMax.id)
+      this.#probeMax = undefined
+    }
+    this.#probe.set(id, vector)
+    if (this.#probeMax && h > this.#probeMax.h) this.#probeMax = { id, h }
+  }
+
+  #probeMax: { id: string, h: number } | undefined
+  #probeHash (id: string): number { return hash32(this.options.seed ^ 0x7f4a7c15, id) }
+  #findProbeMax (): { id: string, h: number } {
+    let max = { id: '', h: -1 }
+    for (const id of this.#probe.keys()) {
+      const h = this.#probeHash(id)
+      if (h > max.h) max = { id, h }
+    }
+    return max
   }
 
   punctuate (now: number, ctx: StatefulContext): OutputRecord[] {

@@ -14,6 +14,9 @@ import type { Topology } from '../../topologies/topology.ts'
 import { DEFAULT_TOPIC_PREFIX, topicName, type TopicName } from '../../topics.ts'
 import type { RetryPolicy } from '../retry.ts'
 import { createEngines, type StageEngine } from '../stage-engine.ts'
+import { StatefulEngine } from '../stateful-engine.ts'
+import type { StatefulStageStats } from '../embedded/embedded-stateful-stage.ts'
+import { KafkaStatefulStage } from './kafka-stateful-stage.ts'
 import { createKafka } from './client.ts'
 import { KafkaStage, type DeliveryMode, type StageStats } from './kafka-stage.ts'
 import { KafkaTable } from './kafka-table.ts'
@@ -44,6 +47,8 @@ export interface KafkaRunnerOptions {
   llm?: LlmClient
   /** Tests only: abort this share of transactions at random (see KafkaStage). */
   abortRate?: number
+  /** A stateful stage was fenced by another instance of it (it has stopped). */
+  onFenced?: (err: Error) => void
 }
 
 export class KafkaRunner {
@@ -55,6 +60,7 @@ export class KafkaRunner {
   readonly #tables = new Map<TopicName, KafkaTable>()
   readonly #stages: KafkaStage[] = []
   readonly #engines: StageEngine[] = []
+  readonly #stateful: Array<{ engine: StatefulEngine, stage: KafkaStatefulStage }> = []
 
   constructor (topology: Topology, o: KafkaRunnerOptions) {
     this.topology = topology
@@ -99,7 +105,14 @@ export class KafkaRunner {
       await stage.start()
       this.#stages.push(stage)
     }
-    logger.info({ topology: this.topology.name, stages: engines.map((e) => e.stage.name), runId: this.runId, mode: this.#o.mode ?? 'exactly-once' }, 'topology running on Kafka')
+    for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
+      const engine = new StatefulEngine({ stage: spec, serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
+      await engine.init()
+      const stage = new KafkaStatefulStage({ kafka: this.#kafka, engine, groupId: `${this.#prefix}.${spec.name}`, sessionTimeoutMs: this.#o.sessionTimeoutMs ?? 30_000, logger, ...(this.#o.onFenced ? { onFenced: this.#o.onFenced } : {}) })
+      await stage.start()
+      this.#stateful.push({ engine, stage })
+    }
+    logger.info({ topology: this.topology.name, stages: [...engines.map((e) => e.stage.name), ...this.#stateful.map((s) => s.engine.stage.name)], runId: this.runId, mode: this.#o.mode ?? 'exactly-once' }, 'topology running on Kafka')
   }
 
   table (name: TopicName): TableView | undefined {
@@ -108,17 +121,32 @@ export class KafkaRunner {
 
   /** Each stage's processor figures (see Processor.metrics). */
   metrics (): Record<string, Record<string, number>> {
-    return Object.fromEntries(this.#engines.map((e) => [e.stage.name, e.metrics()]))
+    return Object.fromEntries([...this.#engines, ...this.#stateful.map((s) => s.engine)].map((e) => [e.stage.name, e.metrics()]))
   }
 
-  stats (): Record<string, StageStats> {
-    return Object.fromEntries(this.#stages.map((s, i) => [this.#engines[i]!.stage.name, s.snapshot()]))
+  stats (): Record<string, StageStats | StatefulStageStats> {
+    return Object.fromEntries([
+      ...this.#stages.map((s, i) => [this.#engines[i]!.stage.name, s.snapshot()] as const),
+      ...this.#stateful.map((s) => [s.engine.stage.name, s.stage.snapshot()] as const),
+    ])
+  }
+
+  /** End of input for the stateful stages (a bounded run): release what they hold back. */
+  async flush (): Promise<void> {
+    await Promise.all(this.#stateful.map((s) => s.stage.flush()))
+  }
+
+  /** Stateful stages' read positions (next offset per input partition). */
+  positions (): Record<string, Record<number, number>> {
+    return Object.fromEntries(this.#stateful.map((s) => [s.engine.stage.name, Object.fromEntries(s.engine.positions())]))
   }
 
   async stop (): Promise<void> {
     const deadline = this.#o.drainTimeoutMs ?? 30_000
     await Promise.all(this.#stages.map((s) => s.stop(deadline)))
+    await Promise.all(this.#stateful.map((s) => s.stage.stop()))
     await Promise.all([...this.#tables.values()].map((t) => t.stop()))
     for (const e of this.#engines) await e.close()
+    for (const s of this.#stateful) await s.engine.close()
   }
 }

@@ -36,6 +36,10 @@ export interface DatasetStats {
   /** The sample's diversity figures, when computed. */
   vendi?: number
   topicEntropy?: number
+  /** Max/min kept among topics that could fill their equal share. */
+  balanceRatio?: number | null
+  /** The sink's health checks when the sample was exported. */
+  health?: { healthy: boolean, checks: Array<{ name: string, ok: boolean, message: string }> }
 }
 
 export interface ExportOptions {
@@ -108,6 +112,10 @@ export function datasetCard (rows: DatasetRow[], o: ExportOptions, files: string
     `- rows: ${rows.length}${o.minScore !== undefined ? ` (total ≥ ${o.minScore})` : ''}`,
     `- topics: ${topics.size}${o.stats.topicEntropy !== undefined ? `, entropy ${o.stats.topicEntropy.toFixed(3)} nats` : ''}${o.stats.vendi !== undefined ? `; Vendi score ${o.stats.vendi.toFixed(2)}` : ''}`,
     `- scored instructions read: ${o.stats.seen}; dropped: ${Object.entries(o.stats.dropped).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+    ...(o.stats.balanceRatio !== undefined ? [`- topic balance (max/min kept among topics that filled their share): ${o.stats.balanceRatio === null ? 'n/a (no topic capped yet)' : o.stats.balanceRatio.toFixed(3)}`] : []),
+    ...(o.stats.health
+      ? [`- health: ${o.stats.health.healthy ? 'healthy' : '**UNHEALTHY**'}`, ...o.stats.health.checks.map((c) => `  - ${c.ok ? 'ok' : '**failed**'} ${c.name}: ${c.message}`)]
+      : []),
     '',
     'Fields: `instruction`, `scene`, `query_compositions`, `criteria` (seven `{analysis, score}`), `total` (0–7), `topic`, `topic_label`, `document_id`, `document_url`, `lineage` (the records, prompts, models and demonstrations behind the row), `simulated`.',
     '',
