@@ -16,6 +16,7 @@ import type { Topology } from '../../src/topologies/topology.ts'
 import { DEFAULT_TOPIC_PREFIX, topicName, type TopicName } from '../../src/topics.ts'
 import { EmbeddedLog } from '../../src/runtime/embedded/embedded-log.ts'
 import { EmbeddedRegistry } from '../../src/runtime/embedded/embedded-registry.ts'
+import { readTopicToEnd as readTopic } from '../../src/runtime/kafka/read-topic.ts'
 import { ensureTopics } from '../../src/runtime/kafka/topic-admin.ts'
 import { testInfra, testTmpDir, unique } from './env.ts'
 import { testLogger } from './kafka.ts'
@@ -37,37 +38,7 @@ export const RUNNERS: RunnerKind[] = ['kafka', 'embedded', 'kafka-at-least-once'
 
 /** Reads a Kafka topic from the start to its current end (read_committed). */
 export async function readTopicToEnd (kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<Read[]> {
-  const admin = kafka.admin()
-  await admin.connect()
-  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect())
-  const target = new Map(ends.map((e) => [e.partition, Number(e.high)]))
-  const position = new Map<number, number>(ends.map((e) => [e.partition, Number(e.low)]))
-  const out: Read[] = []
-  if (ends.every((e) => Number(e.high) <= Number(e.low))) return out
-  const consumer = kafka.consumer({ groupId: unique('read'), readUncommitted: false })
-  await consumer.connect()
-  const done = (): boolean => [...target].every(([p, high]) => (position.get(p) ?? 0) >= high)
-  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-    const p = e.payload as { partition: number, lastOffset: string }
-    position.set(p.partition, Math.max(position.get(p.partition) ?? 0, Number(p.lastOffset) + 1))
-  })
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true })
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) if (Number(m.offset) < (target.get(batch.partition) ?? 0)) out.push({ key: m.key?.toString() ?? null, value: m.value })
-        position.set(batch.partition, Math.max(position.get(batch.partition) ?? 0, Number(batch.lastOffset()) + 1))
-      },
-    })
-    const started = Date.now()
-    while (!done()) {
-      if (Date.now() - started > timeoutMs) throw new Error(`reading ${topic} to its end timed out`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  } finally {
-    await consumer.disconnect()
-  }
-  return out
+  return (await readTopic(kafka, topic, timeoutMs)).map((r) => ({ key: r.key, value: r.value }))
 }
 
 /** Follows a topic from its start, keeping every committed record (one consumer per topic). */

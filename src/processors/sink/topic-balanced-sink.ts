@@ -62,7 +62,9 @@ export const DEFAULT_SINK_OPTIONS: SinkOptions = {
   minScore: 3,
   vectors: 'auto',
   topics: { warmup: 500, maxTopics: 256, maxWarmupMs: 60_000, newTopicThreshold: 'auto' },
-  dedup: { capacity: 10_000_000, falsePositiveRate: 1e-6 },
+  // 1M items at 1e-5: 24 bits each, a 3 MB bit array in every checkpoint. A longer run raises
+  // the capacity (synthq sink reports the filter's estimated false-positive rate).
+  dedup: { capacity: 1_000_000, falsePositiveRate: 1e-5 },
   labelWords: 4,
   diversityProbe: 1_000,
 }
@@ -125,6 +127,9 @@ export interface SinkState {
   peakVendi: number
   lastVendi: number | null
   simulatedVectors: boolean
+  /** The label cache rows are stamped from, and placements since it was refreshed. */
+  labelCache: Array<[number, string]>
+  sinceLabels: number
 }
 
 type PendingRow = Omit<SampleRowValue, 'topic' | 'topic_label' | 'topic_similarity'>
@@ -177,6 +182,7 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
     this.#vectors = null
     this.#labels.clear()
     this.#sinceLabels = 0
+    this.#restoreEvictions = []
   }
 
   init (ctx: StatefulContext): void {
@@ -205,6 +211,7 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
     if (s.options.k !== this.options.k) {
       ctx.logger.info({ from: s.options.k, to: this.options.k }, 'sink: sample size changed since the checkpoint; resizing')
       for (const e of this.#reservoir.setBudget(this.options.k)) evicted.push(e.id)
+      this.#counters.evicted += evicted.length
     }
     this.#topics = OnlineTopicModel.restore(s.topics)
     this.#labeler = TopicLabeler.restore(s.labels)
@@ -219,12 +226,23 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
     this.#vectors = s.vectors
     for (const id of evicted) this.#probe.delete(id)
     this.#probeMax = undefined
-    this.#labels = this.#labeler.labels(this.options.labelWords)
+    this.#labels = new Map(s.labelCache)
+    this.#sinceLabels = s.sinceLabels
+    if (s.options.dedup.capacity !== this.options.dedup.capacity || s.options.dedup.falsePositiveRate !== this.options.dedup.falsePositiveRate) {
+      ctx.logger.warn({ saved: s.options.dedup, configured: this.options.dedup }, 'sink: the duplicate filter keeps the size it was created with; the configured dedup settings apply to a new sample (new topic prefix) only')
+    }
     // A shrunken K evicts at restore: those tombstones go out with the first batch.
     this.#restoreEvictions = evicted
   }
 
   #restoreEvictions: string[] = []
+
+  /** Tombstones for what a smaller K evicted at restore: the first output of whatever runs next. */
+  #takeRestoreEvictions (): OutputRecord[] {
+    const out: OutputRecord[] = this.#restoreEvictions.map((id) => ({ topic: 'sample', key: id, value: null }))
+    this.#restoreEvictions = []
+    return out
+  }
 
   snapshot (): Buffer {
     const state: SinkState = {
@@ -243,13 +261,14 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
       peakVendi: this.#peakVendi,
       lastVendi: this.#lastVendi,
       simulatedVectors: this.#simulatedVectors,
+      labelCache: [...this.#labels],
+      sinceLabels: this.#sinceLabels,
     }
     return gzipSync(JSON.stringify(state), { level: 1 })
   }
 
   async processBatch (records: ReadonlyArray<InputRecord<ScoredInstructionValue>>, ctx: ProcessorContext): Promise<BatchResult> {
-    const outputs: OutputRecord[] = this.#restoreEvictions.map((id) => ({ topic: 'sample', key: id, value: null }))
-    this.#restoreEvictions = []
+    const outputs = this.#takeRestoreEvictions()
     const rejected: RejectedRecord[] = []
     const candidates: Array<InputRecord<ScoredInstructionValue>> = []
     for (const r of records) {
@@ -377,16 +396,16 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
   }
 
   punctuate (now: number, ctx: StatefulContext): OutputRecord[] {
+    const outputs = this.#takeRestoreEvictions()
     const deadline = this.#topics.warmupDeadline()
-    if (deadline === undefined || now < deadline) return []
+    if (deadline === undefined || now < deadline) return outputs
     ctx.logger.info({ buffered: this.#pending.size }, 'sink: warm-up deadline reached; seeding topics from what arrived')
-    const outputs: OutputRecord[] = []
     this.#place(this.#topics.flushWarmup(), outputs, now)
     return outputs
   }
 
   flush (ctx: StatefulContext): OutputRecord[] {
-    const outputs: OutputRecord[] = []
+    const outputs = this.#takeRestoreEvictions()
     this.#place(this.#topics.flushWarmup(), outputs, ctx.now())
     return outputs
   }

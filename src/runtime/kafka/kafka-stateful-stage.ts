@@ -6,7 +6,8 @@
  *
  * One instance per stage: the transactional id is fixed (`<group>.state`), so a second
  * instance fences the first when it starts (initTransactions), reads the state the first
- * committed last, and the first stops at its next commit with "fenced". The state must be
+ * committed last, and the first stops at its next commit with "fenced" — at the latest at the
+ * rebalance the newcomer causes, where every member checkpoints. The state must be
  * global — balance across topics needs every record — so this is how it fails over, not how it
  * scales; to scale the sink out, give each instance its own topic prefix (docs/sink.md).
  *
@@ -83,6 +84,13 @@ export class KafkaStatefulStage {
     this.#consumer = consumer
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.#logger.info({ partitions: e.payload.memberAssignment[engine.inputTopic] ?? [] }, 'partitions assigned')
+      // A rebalance may mean another instance of this stage has started (and fenced this one),
+      // and a member with no partitions would never find out by committing. A checkpoint now —
+      // state and offsets together, so always consistent — either succeeds or says "fenced".
+      void this.#serial(async () => {
+        if (this.#stopping || this.#fenced || this.#restarting) return
+        try { await this.#checkpoint() } catch (err) { this.#fail(err as Error) }
+      })
     })
     await consumer.connect()
     await consumer.subscribe({ topic: engine.inputTopic, fromBeginning: true })
