@@ -6,7 +6,8 @@
  * within (ℓ + 1)/ℓ of the water level, the score histogram is the kept items' totals, and the
  * health checks trip exactly where documented: filter rejection above 80 % once 100 scored
  * instructions were seen, diversity collapse below half the peak Vendi score. The last three
- * tests are skipped: they show bugs in src (see their skip reasons).
+ * tests guard against two bugs found here: the eigenvalue routine failing on rank-deficient
+ * kernels, and the peak Vendi score recorded only when a measuring offer was admitted.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -21,12 +22,7 @@ import { referenceState, sinkInputs } from '../helpers/sink-topology.ts'
 
 const BASE = SAMPLES.scoredInstructions as unknown as ScoredInstructionValue
 const SMALL_DEDUP = { capacity: 100_000, falsePositiveRate: 1e-6 }
-/**
- * No diversity probe unless a test asks for one: the Vendi score of lexical vectors over this
- * small vocabulary is a rank-deficient kernel, on which the eigenvalue routine can fail to
- * converge (see the skipped tests at the end) — that would fail the counting tests for an
- * unrelated reason.
- */
+/** No diversity probe unless a test asks for one: the counting tests do not need the Vendi score. */
 const NO_PROBE = 0
 
 const THEMES = [
@@ -394,11 +390,9 @@ describe('health: diversity collapse, and the Vendi score', () => {
   })
 })
 
-describe('src bugs (skipped until fixed)', () => {
-  const QL_BUG = 'src bug: symmetricEigenvalues (src/sink/diversity/eigen.ts) deflates with a local test |e_k| ≤ ε(|d_k| + |d_k+1|) only, so a rank-deficient kernel (lexical vectors, many zero eigenvalues) never deflates: "QL did not converge"'
-  const PEAK_BUG = 'src bug: TopicBalancedSink measures the Vendi score only when the offer numbered a multiple of VENDI_EVERY is admitted (the check sits after `if (!res.admitted) continue`), so once the sample is full peakVendi is almost never recorded'
+describe('regressions: rank-deficient probes and the peak Vendi score', () => {
 
-  it('sinkReport of a lexical-vector state with a rank-deficient probe kernel reports a Vendi score instead of throwing', { skip: QL_BUG }, async () => {
+  it('sinkReport of a lexical-vector state with a rank-deficient probe kernel reports a Vendi score instead of throwing', async () => {
     // 90 instructions over ~50 content words: 90 probe vectors of rank ~12 (1,024 dimensions, so
     // the n×n kernel is decomposed). The same vectors through the d×d route score ≈ 9.1.
     const s = await run(values(90, { total: () => 5 }), { k: 1000, diversityProbe: 1000, topics: topics() })
@@ -409,13 +403,13 @@ describe('src bugs (skipped until fixed)', () => {
     assert.ok(r!.vendi!.score > 1 && r!.vendi!.score < 20, String(r!.vendi!.score))
   })
 
-  it('the sink\'s own Vendi measurement (every 5,000 offers) does not fail the batch on such a probe', { skip: QL_BUG }, async () => {
+  it('the sink\'s own Vendi measurement (every 5,000 offers) does not fail the batch on such a probe', async () => {
     // processBatch throws at the 5,000th offer; the runtime rolls back and replays the same
     // input deterministically, so the sink would never get past it.
     await assert.doesNotReject(run(values(5000, { total: () => 5 }), { k: 2000, diversityProbe: 1000, topics: topics() }))
   })
 
-  it('the peak Vendi score is recorded every 5,000 offers even when that offer is not admitted', { skip: PEAK_BUG }, async () => {
+  it('the peak Vendi score is recorded every 5,000 offers even when that offer is not admitted', async () => {
     // 5,000 offers into a full sample; the last one scores 3 among 5s–7s (policy top): rejected.
     const vs = values(5000, { total: (i) => (i === 4999 ? 3 : 5 + (i % 3)) })
     const s = await run(vs, { k: 200, diversityProbe: 50, topics: topics() })

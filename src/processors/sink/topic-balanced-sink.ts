@@ -24,7 +24,8 @@
  *           dedup: { capacity: 10000000, falsePositiveRate: 0.000001 } }
  */
 import { gunzipSync, gzipSync } from 'node:zlib'
-import { ConfigError, RecordInvalidError, SynthqError } from '../../errors.ts'
+import { ConfigError, RecordInvalidError } from '../../errors.ts'
+import { LlmOutputError, LlmRejectedError } from '../../llm/errors.ts'
 import type { EmbedResult, StageLlm } from '../../llm/client.ts'
 import { BloomFilter, textKey, type BloomSnapshot } from '../../sink/dedup/index.ts'
 import { vendiScore } from '../../sink/diversity/index.ts'
@@ -355,10 +356,10 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
         if (this.#probe.delete(e.id) && this.#probeMax?.id === e.id) this.#probeMax = undefined
         outputs.push({ topic: 'sample', key: e.id, value: null })
       }
+      if (this.#counters.offered % VENDI_EVERY === 0) this.#measureVendi() // whether or not this offer is admitted
       if (!res.admitted) continue
       this.#counters.admitted++
       if (vector) this.#offerProbe(a.id, vector)
-      if (this.#counters.offered % VENDI_EVERY === 0) this.#measureVendi()
       const value: SampleRowValue = { ...row, topic: a.topic, topic_label: this.#labels.get(a.topic) ?? `topic_${a.topic}`, topic_similarity: a.similarity, admitted_at: now }
       outputs.push({ topic: 'sample', key: a.id, value })
     }
@@ -438,11 +439,14 @@ function emptyCounters (): SinkCounters {
   return { seen: 0, dropped: { below_min_score: 0, duplicate_id: 0, duplicate_text: 0 }, offered: 0, admitted: 0, evicted: 0, rejected: 0 }
 }
 
-/** An error that is this record's fault (the endpoint refused the input), not the endpoint's. */
+/**
+ * An error that is the input's fault: the endpoint refused this request (400, 413, 422 — e.g. a
+ * text too long for the model) or answered it wrongly. Not the endpoint's: unreachable after the
+ * client's retries, a rejected key or unknown model, a budget stop — those roll the batch back.
+ */
 function isRecordFault (err: unknown): boolean {
-  if (err instanceof SynthqError) return !err.retriable && err.code !== 'SYNTHQ_LLM_REJECTED' && err.code !== 'SYNTHQ_CONFIG'
-  const status = (err as { status?: unknown })?.status
-  return status === 400 || status === 422
+  if (err instanceof LlmRejectedError) return !err.endpointMisconfigured && (err.status === 400 || err.status === 413 || err.status === 422)
+  return err instanceof LlmOutputError
 }
 
 function encodeF32 (v: Float32Array): string {

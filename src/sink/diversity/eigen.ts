@@ -79,13 +79,18 @@ function tridiagonalise (A: Float64Array, m: number, d: Float64Array, e: Float64
 function tridiagonalQL (d: Float64Array, e: Float64Array): void {
   const m = d.length
   const EPS = Number.EPSILON
+  // Negligible is judged against the largest |d|+|e| seen so far (EISPACK tql1's tst1), not only
+  // the two neighbouring diagonal entries: a rank-deficient kernel has runs of zero eigenvalues,
+  // where that local test can never pass.
+  let scale = 0
   for (let l = 0; l < m; l++) {
+    scale = Math.max(scale, Math.abs(d[l]!) + Math.abs(e[l]!))
     let iter = 0
     for (;;) {
       // Deflate: the first negligible subdiagonal entry at or after l ends the active block.
       let k = l
       for (; k < m - 1; k++) {
-        const dd = Math.abs(d[k]!) + Math.abs(d[k + 1]!)
+        const dd = Math.max(Math.abs(d[k]!) + Math.abs(d[k + 1]!), scale)
         if (Math.abs(e[k]!) <= EPS * dd) break
       }
       if (k === l) break
