@@ -31,7 +31,7 @@ import { readLlmConfigFile, resolveLlmSettings } from '../llm/config.ts'
 import { runLlmSim } from '../llm/sim/cli.ts'
 import { openLlmDatabase } from '../llm/store.ts'
 import { UsageLedger } from '../llm/usage.ts'
-import { llmStages } from '../topologies/topology.ts'
+import { embeddingStages, llmStages } from '../topologies/topology.ts'
 import { createKafka } from '../runtime/kafka/client.ts'
 import { ensureTopics, topicPlan } from '../runtime/kafka/topic-admin.ts'
 import { AvroSerde } from '../serde/avro-serde.ts'
@@ -81,6 +81,7 @@ options:
   --resample-every M     synthesis: draw new demonstrations every M documents (default 50; 1 =
                          a fresh draw per document, as the method — no prompt prefix reuse)
   --seed-gate N          attribution: keep only real instructions scoring at least N of 7
+  --out DIR              start: where the dataset is exported at the end (default .synthq/dataset)
   --prefix P             topic name prefix (default "${DEFAULT_TOPIC_PREFIX}")
   --partitions N         topics create: partitions per topic (default 6)
   --replication N        topics create: replication factor (default 1)
@@ -127,7 +128,7 @@ async function main (argv: string[]): Promise<number> {
       runner: { type: 'string' }, db: { type: 'string' }, 'until-idle': { type: 'boolean' }, concurrency: { type: 'string' },
       'at-least-once': { type: 'boolean' }, 'drain-timeout': { type: 'string' }, 'no-demo-data': { type: 'boolean' },
       config: { type: 'string' }, llm: { type: 'string' }, stage: { type: 'string', multiple: true },
-      'resample-every': { type: 'string' }, 'seed-gate': { type: 'string' },
+      'resample-every': { type: 'string' }, 'seed-gate': { type: 'string' }, out: { type: 'string' },
     },
   })
   const opts: Options = {
@@ -159,6 +160,7 @@ async function main (argv: string[]): Promise<number> {
       untilIdle: Boolean(values['until-idle']),
       drainTimeoutMs: positiveInt('drain-timeout', values['drain-timeout'], 30) * 1000,
       demoData: !values['no-demo-data'],
+      ...(values.out ? { datasetDir: values.out } : {}),
       pipeline,
       ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
       ...(config ? { config } : {}),
@@ -191,12 +193,14 @@ async function main (argv: string[]): Promise<number> {
     const name = positionals[2]
     const make = name ? TOPOLOGIES[name] : undefined
     if (!make) throw new SynthqError('SYNTHQ_CONFIG', `synthq llm check needs a topology name (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
-    const stages = llmStages(make({ options: DEFAULT_PIPELINE_OPTIONS, searchIndex: defaultSearchIndex() }))
+    const topo = make({ options: DEFAULT_PIPELINE_OPTIONS, searchIndex: defaultSearchIndex() })
+    const stages = llmStages(topo)
+    const embedding = embeddingStages(topo)
     if (stages.length === 0) {
       process.stdout.write(`topology ${name} has no LLM stages\n`)
       return 0
     }
-    const settings = resolveLlmSettings({ stages, ...(config ? { file: readLlmConfigFile(config) } : {}) })
+    const settings = resolveLlmSettings({ stages, embeddingStages: embedding, ...(config ? { file: readLlmConfigFile(config) } : {}) })
     const client = new LlmClient({ settings, logger })
     try {
       await client.preflight()
@@ -204,6 +208,7 @@ async function main (argv: string[]): Promise<number> {
       await client.close()
     }
     for (const st of stages) {
+      if (!settings.stageNames.includes(st)) { process.stdout.write(`${st}  no embedding model configured: lexical vectors (llm.stages.${st}.model or SYNTHQ_LLM_${st.toUpperCase().replace(/-/g, '_')}_MODEL to use one)\n`); continue }
       const s = settings.stage(st)
       process.stdout.write(`${st}  ${s.endpoint.name} ${s.endpoint.baseUrl}  model ${s.model}  temperature ${s.temperature}  max_tokens ${s.maxTokens}  ok\n`)
     }

@@ -95,6 +95,8 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
       ...(llm ? { llm: llm.client } : {}),
       ...(opts.stages ? { stages: opts.stages } : {}),
+      // Another process started this topology's stateful stage (the sink) and took it over.
+      onFenced: (err) => { fatal = err; out(`synthq: ${err.message} — stopping`); process.kill(process.pid, 'SIGTERM') },
     })
     out(`synthq: running topology "${topology.name}" on Kafka ${connection.brokers.join(',')} (${opts.mode})`)
   }
@@ -133,7 +135,12 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       announcedIdle = true
       out(`synthq: caught up after ${((Date.now() - started) / 1000).toFixed(1)} s — ${progress()}`)
       await printSamples(embedded!, opts.prefix)
-      if (opts.untilIdle) { await stop('nothing left to do'); break }
+      if (opts.untilIdle) {
+        // Bounded input: the sink places what its topic warm-up still holds, then checkpoints.
+        await embedded!.flush()
+        await stop('nothing left to do')
+        break
+      }
       out('synthq: waiting for new records (Ctrl-C to stop)')
     }
     if (!idle) announcedIdle = false

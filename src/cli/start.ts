@@ -12,7 +12,7 @@
  * configured, the built-in simulator — whose records say simulated in their lineage.
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { REPO_DATA } from '../data-paths.ts'
 import { ConfigError } from '../errors.ts'
 import type { Logger } from '../log.ts'
@@ -47,6 +47,8 @@ export interface StartOptions {
   pipeline?: PipelineOptions
   /** Feed the shipped data when the input topics are empty (default true). */
   demoData: boolean
+  /** Where the dataset is exported at the end (default .synthq/dataset). */
+  datasetDir?: string
 }
 
 const DEMO_SAMPLE_SIZE = 400
@@ -152,13 +154,13 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
 
 /** Writes the sample as a dataset beside the database (`.synthq/dataset`) and prints its figures. */
 async function exportSample (synth: EmbeddedRunner, opts: StartOptions, options: PipelineOptions): Promise<void> {
-  const outDir = join(dirname(dirname(opts.db)), 'dataset')
+  const outDir = opts.datasetDir ?? join(process.cwd(), '.synthq', 'dataset')
   const { sample, state } = synth.log.db.transaction(() => ({ sample: [...synth.log.scan(topicName('sample', opts.prefix))], state: [...synth.log.scan(topicName('sinkState', opts.prefix))] }))()
   const contents = await readSinkContents(synth.serde, opts.prefix, sample, state)
   const { result, report } = exportContents(contents, { outDir, format: 'jsonl', config: { pipeline: options } })
   out(`synthq: dataset — ${result.rows} instructions in ${report?.topics.length ?? 0} topics → ${join(outDir, result.files[0]!)} with its card ${join(outDir, 'README.md')} (Parquet, other thresholds: npx synthq export --help)`)
   if (report) {
-    for (const line of formatSinkReport(report).split('\n').slice(0, 7)) out(`synthq: ${line.trim()}`)
+    for (const line of formatSinkReport(report).split('\n').slice(0, 8)) out(`synthq: ${line.trim()}`)
   }
 }
 

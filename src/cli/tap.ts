@@ -65,7 +65,7 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
         const rows = log.read(topic, from, Math.min(500, limit - printed))
         if (rows.length === 0) break
         for (const r of rows) {
-          write(r.offset, 0, r.key, (await serde.decodeAny(r.value)).value)
+          write(r.offset, 0, r.key, r.value === null ? null : (await serde.decodeAny(r.value)).value) // null: a tombstone
           printed++
         }
         from = Number(rows[rows.length - 1]!.offset) + 1
@@ -94,7 +94,7 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
         const high = remaining.get(partition)
         if (high === undefined || printed >= limit) return
         if (Number(message.offset) < high) {
-          write(message.offset, partition, message.key?.toString() ?? null, (await serde.decodeAny(message.value)).value)
+          write(message.offset, partition, message.key?.toString() ?? null, message.value === null ? null : (await serde.decodeAny(message.value)).value)
           printed++
         }
         if (Number(message.offset) >= high - 1) remaining.delete(partition)

@@ -27,6 +27,8 @@ import { SchemaCatalog } from '../../src/serde/schema-catalog.ts'
 import { DEFAULT_PIPELINE_OPTIONS } from '../../src/topologies/options.ts'
 import { TOPOLOGIES } from '../../src/topologies/registry.ts'
 import { llmStages } from '../../src/topologies/topology.ts'
+import { readSinkContents, type SinkContents } from '../../src/sink/sample-store.ts'
+import { readTopicToEnd as readRaw } from '../../src/runtime/kafka/read-topic.ts'
 import { topicName, type TopicName } from '../../src/topics.ts'
 import { testInfra, testTmpDir, unique } from '../helpers/env.ts'
 import { testLogger } from '../helpers/kafka.ts'
@@ -81,7 +83,7 @@ const DUPLICATE_PAIRS = (): string[][] => [[docs[1]!.id, 'dup-1'], [docs[2]!.id,
 function llmClient (dbPath?: string): LlmClient {
   const stages = [...llmStages(TOPOLOGIES.attribution!(context())), ...llmStages(TOPOLOGIES.synthesis!(context()))]
   const settings = resolveLlmSettings({
-    stages, env: {}, file: { defaults: { model: 'sim-chat-8b' } },
+    stages, env: {}, file: { defaults: { model: 'sim-chat-8b' } }, embeddingStages: ['sink'], fallbackEmbeddingModel: 'sim-embed-small',
     fallbackEndpoint: { name: 'sim', baseUrl: sim.url, apiKeySource: 'none', noAuth: true, structuredOutputs: 'json_schema', maxConcurrency: 64, initialConcurrency: 16, adaptiveConcurrency: true },
   })
   return new LlmClient({ settings, logger: testLogger(), ...(dbPath ? { dbPath } : {}) })
@@ -156,6 +158,38 @@ async function checkOutcome (r: Reader): Promise<void> {
   }
 }
 
+/**
+ * The sink read every scored instruction once and kept all that pass (K is far above their
+ * number): the sample is the scored instructions with total ≥ 3, minus counted duplicates,
+ * each with its topic and a lineage back to its scored instruction.
+ */
+async function checkSink (c: SinkContents, r: Reader): Promise<void> {
+  const scored = await r.all<Scored>('scoredInstructions')
+  assert.ok(c.state, 'the sink has checkpointed')
+  const s = c.state
+  assert.equal(s.counters.seen, scored.length, 'the sink read each scored instruction once')
+  const eligible = scored.filter((x) => x.value.total >= 3)
+  assert.equal(s.counters.dropped.below_min_score, scored.length - eligible.length)
+  const dups = s.counters.dropped.duplicate_id + s.counters.dropped.duplicate_text
+  assert.equal(c.rows.length, eligible.length - dups, `sample = eligible − duplicates (${eligible.length} − ${dups})`)
+  assert.equal(c.missing, 0)
+  const byId = new Map(scored.map((x) => [x.value.id, x.value]))
+  const topics = new Set<number>()
+  for (const row of c.rows) {
+    const src = byId.get(row.id)
+    assert.ok(src, `sample row ${row.id} is a scored instruction`)
+    assert.equal(row.instruction, src.instruction)
+    assert.ok(row.total >= 3)
+    assert.equal(row.vectors, 'sim/sim-embed-small')
+    assert.ok(row.topic_label.length > 0)
+    assert.equal(row.lineage.stage, 'sink')
+    assert.ok(row.lineage.upstream.some((u) => u.id === row.id), 'lineage points at the scored instruction')
+    assert.equal(row.lineage.simulated, true)
+    topics.add(row.topic)
+  }
+  assert.ok(topics.size >= 2, `instructions fall into several topics (${topics.size})`)
+}
+
 describe('end to end on the embedded runner', () => {
   test('attribution then synthesis: every input accounted for, lineage complete', async () => {
     const path = join(testTmpDir('e2e-embedded'), 'synthq.db')
@@ -174,6 +208,10 @@ describe('end to end on the embedded runner', () => {
         return await Promise.all(rows.map(async (x) => ({ key: x.key, value: await synth.serde.decode<T>(topicName(t), x.value) })))
       }
       await checkOutcome({ count: async (t) => synth.log.head(topicName(t)), all: read })
+      // Fewer instructions than the topic warm-up: end of input releases them.
+      await synth.flush()
+      await waitFor('sink', async () => synth.idle())
+      await checkSink(await readSinkContents(synth.serde, 'synthq', synth.log.scan(topicName('sample')), synth.log.scan(topicName('sinkState'))), { count: async (t) => synth.log.head(topicName(t)), all: read })
       const m = synth.metrics()
       assert.equal(m['document-hygiene']?.exactDuplicates, 2)
       assert.ok((m['situation-envisioning']?.prefixReuseShare ?? 0) > 0.3, `prompts share their prefix within a draw (${m['situation-envisioning']?.prefixReuseShare})`)
@@ -233,6 +271,12 @@ describe('end to end on Kafka (exactly-once, registry-encoded Avro)', () => {
         throw new Error(`${err.message}; missing ${missing.length}: ${missing.slice(0, 10).join(' | ')}; ${JSON.stringify(synth.stats())}`)
       })
       await checkOutcome({ count, all: read })
+      const scoredCount = (await read<unknown>('scoredInstructions')).length
+      await waitFor('sink', async () => synth.metrics().sink?.seen === scoredCount)
+      await synth.flush()
+      const state = await readRaw(kafka, topicName('sinkState', prefix))
+      const sample = await readRaw(kafka, topicName('sample', prefix))
+      await checkSink(await readSinkContents(serde, prefix, sample, state), { count, all: read })
     } finally {
       await producer.disconnect()
       await synth.stop()

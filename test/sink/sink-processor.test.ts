@@ -543,3 +543,22 @@ describe('vectors', () => {
     assert.throws(() => new TopicBalancedSink({ vectors: 'embeddings', dedup: SMALL_DEDUP }).init(stateful(ctx)), ConfigError)
   })
 })
+
+describe('vector source', () => {
+  it('a sample built from lexical vectors refuses to continue with an embedding model (and names both)', async () => {
+    const ctx = context()
+    const lexical = new TopicBalancedSink({ vectors: 'lexical', dedup: { capacity: 10_000, falsePositiveRate: 1e-4 } })
+    lexical.init(stateful(ctx))
+    lexical.restore(null, stateful(ctx))
+    await feed(lexical, kept(5), 5, ctx)
+    const snap = lexical.snapshot()
+    const fake = { settings: { endpoint: { name: 'gpu' }, model: 'bge-small' } } as unknown as StageLlm
+    const withModel = context({ llm: () => fake })
+    const embedding = new TopicBalancedSink({ vectors: 'auto', dedup: { capacity: 10_000, falsePositiveRate: 1e-4 } })
+    embedding.init(stateful(withModel))
+    assert.throws(() => embedding.restore(snap, stateful(withModel)), (e: unknown) => e instanceof ConfigError && /built from lexical vectors/.test(e.message) && /gpu\/bge-small/.test(e.message))
+    const again = new TopicBalancedSink({ vectors: 'lexical', dedup: { capacity: 10_000, falsePositiveRate: 1e-4 } })
+    again.init(stateful(ctx))
+    again.restore(snap, stateful(ctx))
+  })
+})

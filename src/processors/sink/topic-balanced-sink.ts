@@ -21,7 +21,7 @@
  *
  *   sink: { k: 100000, policy: top, minScore: 3, vectors: auto,
  *           topics: { warmup: 500, maxTopics: 256, maxWarmupMs: 60000 },
- *           dedup: { capacity: 10000000, falsePositiveRate: 0.000001 } }
+ *           dedup: { capacity: 1000000, falsePositiveRate: 0.00001 } }   # items: 2 per instruction
  */
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { ConfigError, RecordInvalidError } from '../../errors.ts'
@@ -205,6 +205,10 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
       if (s.options[field] !== this.options[field]) {
         throw new ConfigError(`sink: the saved sample was built with ${field} ${String(s.options[field])}, the configuration says ${String(this.options[field])}; use the same ${field}, or a new topic prefix to start a new sample`)
       }
+    }
+    const now = this.#llm ? `${this.#llm.settings.endpoint.name}/${this.#llm.settings.model}` : 'lexical'
+    if (s.vectors !== null && s.vectors !== now && (s.vectors === 'lexical' || now === 'lexical' || s.vectors.split('/').pop() !== now.split('/').pop())) {
+      throw new ConfigError(`sink: the saved sample's topics were built from ${s.vectors} vectors, and this run would use ${now}; vectors of another model do not fit its topics. Configure the same embedding model (llm.stages.${ctx.stage}.model), or use a new topic prefix to start a new sample`)
     }
     this.#counters = s.counters
     this.#reservoir = TopicBalancedReservoir.restore(s.reservoir)

@@ -117,7 +117,7 @@ export function datasetCard (rows: DatasetRow[], o: ExportOptions, files: string
       ? [`- health: ${o.stats.health.healthy ? 'healthy' : '**UNHEALTHY**'}`, ...o.stats.health.checks.map((c) => `  - ${c.ok ? 'ok' : '**failed**'} ${c.name}: ${c.message}`)]
       : []),
     '',
-    'Fields: `instruction`, `scene`, `query_compositions`, `criteria` (seven `{analysis, score}`), `total` (0–7), `topic`, `topic_label`, `document_id`, `document_url`, `lineage` (the records, prompts, models and demonstrations behind the row), `simulated`.',
+    'Fields: `id`, `instruction`, `scene`, `query_compositions`, `criteria` (seven `{analysis, score}`), `total` (0–7), `topic`, `topic_label`, `document_id`, `document_url`, `lineage` (the records, prompts, models and demonstrations behind the row), `simulated`.',
     '',
     '## Score histogram',
     '',

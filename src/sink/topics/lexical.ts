@@ -33,7 +33,7 @@ import { contentWords } from './words.ts'
 export const LEXICAL_NOTICE = 'no embedding endpoint: lexical vectors'
 
 export interface LexicalOptions {
-  /** Vector length (default 512). */
+  /** Vector length (default 1,024). */
   dims?: number
   /** Counters per Count-Min row (default 32,768). */
   width?: number
