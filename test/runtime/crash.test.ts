@@ -20,6 +20,7 @@ import { AvroSerde } from '../../src/serde/avro-serde.ts'
 import { RegistryClient } from '../../src/serde/registry-client.ts'
 import { SchemaCatalog } from '../../src/serde/schema-catalog.ts'
 import { topicName, type TopicName } from '../../src/topics.ts'
+import { mulberry32 } from '../../src/util/hash.ts'
 import { testInfra, testTmpDir, unique } from '../helpers/env.ts'
 import { testLogger } from '../helpers/kafka.ts'
 import { readTopicToEnd, type Read } from '../helpers/runners.ts'
@@ -28,17 +29,7 @@ import { doc } from '../helpers/test-topology.ts'
 const SEED = Number(process.env.SYNTHQ_CRASH_SEED ?? 20261125)
 const ROUNDS = Number(process.env.SYNTHQ_CRASH_ROUNDS ?? 4)
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const prng = mulberry32
 
 interface Inputs { good: string[], poison: string[], records: Array<{ key: string, value?: unknown, raw?: Buffer }> }
 

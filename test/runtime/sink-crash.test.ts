@@ -23,6 +23,7 @@ import { AvroSerde } from '../../src/serde/avro-serde.ts'
 import { RegistryClient } from '../../src/serde/registry-client.ts'
 import { SchemaCatalog } from '../../src/serde/schema-catalog.ts'
 import { topicName } from '../../src/topics.ts'
+import { mulberry32 } from '../../src/util/hash.ts'
 import { testInfra, testTmpDir, unique } from '../helpers/env.ts'
 import { testLogger } from '../helpers/kafka.ts'
 import { comparable, referenceState, sinkInputs, type SinkInput } from '../helpers/sink-topology.ts'
@@ -31,16 +32,7 @@ const SEED = Number(process.env.SYNTHQ_CRASH_SEED ?? 20261125)
 const ROUNDS = Number(process.env.SYNTHQ_CRASH_ROUNDS ?? 4)
 const RECORDS = Number(process.env.SYNTHQ_SINK_CRASH_RECORDS ?? 1500)
 
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const prng = mulberry32
 
 function startWorker (args: string[]): { child: ChildProcess, ready: Promise<void>, fenced: Promise<void>, exited: Promise<number | null> } {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/crash/sink-worker.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } })

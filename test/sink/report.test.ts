@@ -19,21 +19,13 @@ import type { StatefulContext } from '../../src/processors/stateful.ts'
 import { COLLAPSE_SHARE, formatSinkReport, REJECTION_LIMIT, sinkReport, type HealthCheck, type SinkReport } from '../../src/sink/report.ts'
 import { SAMPLES } from '../fixtures/records.ts'
 import { referenceState, sinkInputs } from '../helpers/sink-topology.ts'
+import { THEMES, VERBS } from '../fixtures/instruction-themes.ts'
 
 const BASE = SAMPLES.scoredInstructions as unknown as ScoredInstructionValue
 const SMALL_DEDUP = { capacity: 100_000, falsePositiveRate: 1e-6 }
 /** No diversity probe unless a test asks for one: the counting tests do not need the Vendi score. */
 const NO_PROBE = 0
 
-const THEMES = [
-  ['tide', 'harbour', 'estuary', 'salinity', 'current', 'coastline'],
-  ['sourdough', 'fermentation', 'starter', 'gluten', 'crumb', 'oven'],
-  ['invoice', 'freelancer', 'deduction', 'vat', 'receipt', 'accountant'],
-  ['chord', 'voicing', 'fretboard', 'guitar', 'scale', 'arpeggio'],
-  ['index', 'query', 'postgres', 'planner', 'btree', 'vacuum'],
-  ['castle', 'siege', 'trebuchet', 'moat', 'garrison', 'rampart'],
-]
-const VERBS = ['Explain', 'Compare', 'Design', 'Critique', 'Estimate', 'Outline', 'Summarise']
 
 function textOf (i: number, theme: number): string {
   const words = THEMES[theme % THEMES.length]!

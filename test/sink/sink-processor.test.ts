@@ -25,6 +25,7 @@ import type { StatefulContext } from '../../src/processors/stateful.ts'
 import { LEXICAL_NOTICE } from '../../src/sink/topics/index.ts'
 import { SAMPLES } from '../fixtures/records.ts'
 import { testTmpDir } from '../helpers/env.ts'
+import { THEMES, VERBS } from '../fixtures/instruction-themes.ts'
 
 const BASE = SAMPLES.scoredInstructions as unknown as ScoredInstructionValue
 /** Record timestamps start here (the warm-up deadline counts from the first one). */
@@ -51,19 +52,10 @@ function stateful (ctx: ProcessorContext): StatefulContext {
   return rest
 }
 
-const TOPICS = [
-  ['tide', 'harbour', 'estuary', 'salinity', 'current', 'coastline'],
-  ['sourdough', 'fermentation', 'starter', 'gluten', 'crumb', 'oven'],
-  ['invoice', 'freelancer', 'deduction', 'vat', 'receipt', 'accountant'],
-  ['chord', 'voicing', 'fretboard', 'guitar', 'scale', 'arpeggio'],
-  ['index', 'query', 'postgres', 'planner', 'btree', 'vacuum'],
-  ['castle', 'siege', 'trebuchet', 'moat', 'garrison', 'rampart'],
-]
-const VERBS = ['Explain', 'Compare', 'Design', 'Critique', 'Estimate', 'Outline', 'Summarise']
 
 /** The text of instruction i: topic words of topic i mod 6, and a number that makes it unique. */
 function textOf (i: number): string {
-  const words = TOPICS[i % TOPICS.length]!
+  const words = THEMES[i % THEMES.length]!
   const pick = (j: number): string => words[(i * 7 + j * 3) % words.length]!
   return `${VERBS[(i * 5) % VERBS.length]} the ${pick(0)} and ${pick(1)} of ${pick(2)} case ${i}`
 }

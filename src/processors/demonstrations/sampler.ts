@@ -13,6 +13,7 @@
  */
 import type { TableView } from '../processor.ts'
 import { formatDemonstration, type DemonstrationRecord } from './format.ts'
+import { mulberry32 } from '../../util/hash.ts'
 
 export interface TokenCounter {
   count (text: string): number
@@ -53,18 +54,6 @@ function mixSeed (seed: number, epoch: number): number {
   return (h ^ (h >>> 16)) >>> 0
 }
 
-/** mulberry32: small, fast, good enough for sampling. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 export class DemonstrationSampler {
   readonly #o: SamplerOptions
   #current: DemonstrationSet | undefined
@@ -99,7 +88,7 @@ export class DemonstrationSampler {
     const seed = mixSeed(this.#o.seed, epoch)
     const ids = [...table.keys()].sort()
     this.#drawnFrom = ids.length
-    const rand = prng(seed)
+    const rand = mulberry32(seed)
     const want = Math.min(this.#o.k, ids.length)
     // Partial Fisher–Yates: the first `want` positions become a uniform sample without replacement.
     for (let i = 0; i < want; i++) {

@@ -12,18 +12,10 @@
  */
 import type { AdaptiveLimit } from '../../../src/llm/flow/adaptive-limit.ts'
 import type { ManualClock } from './manual-clock.ts'
+import { mulberry32 } from '../../../src/util/hash.ts'
 
 /** Deterministic uniform [0, 1) (mulberry32). */
-export function random (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const random = mulberry32
 
 export interface ServerOptions {
   knee: number
