@@ -51,6 +51,18 @@ export interface CheckpointPart {
   written_at: number
 }
 
+/** How a runner paces a stateful stage: the stage's settings over the defaults. */
+export interface StatefulPacing {
+  batchSize: number
+  checkpointIntervalMs: number
+  checkpointRecords: number
+  punctuateMs: number
+}
+
+export function pacingOf (s: StatefulStageSpec): StatefulPacing {
+  return { batchSize: s.batchSize ?? 256, checkpointIntervalMs: s.checkpointIntervalMs ?? 5_000, checkpointRecords: s.checkpointRecords ?? 20_000, punctuateMs: s.punctuateMs ?? 1_000 }
+}
+
 export interface RestoredCheckpoint {
   generation: number
   offsets: Map<number, number>

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../../log.ts'
 import type { RawRecord } from '../stage-engine.ts'
-import type { StatefulEngine } from '../stateful-engine.ts'
+import { pacingOf, type StatefulEngine } from '../stateful-engine.ts'
 import type { EmbeddedLog } from './embedded-log.ts'
 
 export interface EmbeddedStatefulStageOptions {
@@ -55,11 +55,11 @@ export class EmbeddedStatefulStage {
   constructor (o: EmbeddedStatefulStageOptions) {
     this.#o = o
     this.#logger = o.logger.child({ stage: o.engine.stage.name })
-    const s = o.engine.stage
-    this.#batch = s.batchSize ?? 256
-    this.#interval = s.checkpointIntervalMs ?? 5_000
-    this.#maxRecords = s.checkpointRecords ?? 20_000
-    this.#punctuateMs = s.punctuateMs ?? 1_000
+    const pace = pacingOf(o.engine.stage)
+    this.#batch = pace.batchSize
+    this.#interval = pace.checkpointIntervalMs
+    this.#maxRecords = pace.checkpointRecords
+    this.#punctuateMs = pace.punctuateMs
   }
 
   async start (): Promise<void> {

@@ -20,7 +20,7 @@ import type { Consumer, Kafka, Offsets, Producer } from 'kafkajs'
 import { SynthqError } from '../../errors.ts'
 import type { Logger } from '../../log.ts'
 import type { RawRecord } from '../stage-engine.ts'
-import type { StatefulEngine } from '../stateful-engine.ts'
+import { pacingOf, type StatefulEngine } from '../stateful-engine.ts'
 import type { StatefulStageStats } from '../embedded/embedded-stateful-stage.ts'
 import { readTopicToEnd } from './read-topic.ts'
 
@@ -60,11 +60,11 @@ export class KafkaStatefulStage {
   constructor (o: KafkaStatefulStageOptions) {
     this.#o = o
     this.#logger = o.logger.child({ stage: o.engine.stage.name, group: o.groupId })
-    const s = o.engine.stage
-    this.#batch = s.batchSize ?? 256
-    this.#interval = s.checkpointIntervalMs ?? 5_000
-    this.#maxRecords = s.checkpointRecords ?? 20_000
-    this.#punctuateMs = s.punctuateMs ?? 1_000
+    const pace = pacingOf(o.engine.stage)
+    this.#batch = pace.batchSize
+    this.#interval = pace.checkpointIntervalMs
+    this.#maxRecords = pace.checkpointRecords
+    this.#punctuateMs = pace.punctuateMs
   }
 
   async start (): Promise<void> {
