@@ -2,7 +2,7 @@
  * Builds KafkaJS clients from a {@link KafkaConnection}. This folder is the only place that
  * knows KafkaJS: processors and topologies never see it.
  */
-import kafkajs, { type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs'
+import kafkajs, { type KafkaConfig, type LogEntry, type Producer, type SASLOptions } from 'kafkajs'
 import type { KafkaConnection } from '../../config/connection.ts'
 import { readPem } from '../../config/connection.ts'
 import type { Logger } from '../../log.ts'
@@ -53,4 +53,23 @@ export function kafkaConfig (conn: KafkaConnection, logger?: Logger, tuning: Kaf
 
 export function createKafka (conn: KafkaConnection, logger?: Logger, tuning?: KafkaTuning): InstanceType<typeof Kafka> {
   return new Kafka(kafkaConfig(conn, logger, tuning))
+}
+
+/**
+ * A connected transactional producer that has fenced every earlier producer with its
+ * transactional id. KafkaJS sends InitProducerId for the transactional id only at the first
+ * transaction(), not at connect(), so until then a zombie with the same id could still commit:
+ * an empty transaction, begun and aborted, does the initialisation now.
+ */
+export async function connectFencing (kafka: InstanceType<typeof Kafka>, transactionalId: string, transactionTimeout = 60_000): Promise<Producer> {
+  const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout })
+  await producer.connect()
+  try {
+    const tx = await producer.transaction()
+    await tx.abort()
+  } catch (err) {
+    await producer.disconnect().catch(() => {})
+    throw err
+  }
+  return producer
 }

@@ -21,6 +21,7 @@ import type { Consumer, Kafka, Offsets, Producer } from 'kafkajs'
 import type { Logger } from '../../log.ts'
 import { PartitionProgress, METADATA_INTAKE_LIMIT, decodeCompleted } from '../offset-tracker.ts'
 import { Scheduler, sharedAbortController, withDeadline } from '../scheduler.ts'
+import { connectFencing } from './client.ts'
 import type { EncodedRecord, RawRecord, StageEngine } from '../stage-engine.ts'
 
 export type DeliveryMode = 'exactly-once' | 'at-least-once'
@@ -181,14 +182,7 @@ export class KafkaStage {
   }
 
   async #newProducer (partition: number): Promise<Producer> {
-    const producer = this.#o.kafka.producer({
-      transactionalId: `${this.#o.groupId}.${this.#topic}.${partition}`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: 60_000,
-    })
-    await producer.connect()
-    return producer
+    return await connectFencing(this.#o.kafka, `${this.#o.groupId}.${this.#topic}.${partition}`)
   }
 
   async #work (state: PartitionState, raw: RawRecord, offset: number, size: number): Promise<void> {

@@ -22,6 +22,7 @@ import type { Logger } from '../../log.ts'
 import type { RawRecord } from '../stage-engine.ts'
 import { pacingOf, type StatefulEngine } from '../stateful-engine.ts'
 import type { StatefulStageStats } from '../embedded/embedded-stateful-stage.ts'
+import { connectFencing } from './client.ts'
 import { readTopicToEnd } from './read-topic.ts'
 
 export interface KafkaStatefulStageOptions {
@@ -55,6 +56,7 @@ export class KafkaStatefulStage {
   #lastCheckpoint = Date.now()
   #lastInput = 0
   #busy = false
+  #memberId: string | undefined
   readonly stats = { processed: 0, checkpoints: 0, rollbacks: 0 }
 
   constructor (o: KafkaStatefulStageOptions) {
@@ -70,8 +72,7 @@ export class KafkaStatefulStage {
   async start (): Promise<void> {
     const { kafka, engine, groupId } = this.#o
     // Fence any earlier instance before reading the state it may still be writing.
-    this.#producer = kafka.producer({ transactionalId: `${groupId}.state`, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 })
-    await this.#producer.connect()
+    this.#producer = await connectFencing(kafka, `${groupId}.state`)
     const records = await readTopicToEnd(kafka, engine.stateTopic)
     await engine.restore(records)
     await this.#startConsumer()
@@ -83,6 +84,7 @@ export class KafkaStatefulStage {
     const consumer = kafka.consumer({ groupId, readUncommitted: false, maxBytesPerPartition: 1024 * 1024, sessionTimeout: sessionTimeoutMs, rebalanceTimeout: Math.max(10_000, 2 * sessionTimeoutMs), heartbeatInterval: Math.max(500, Math.floor(sessionTimeoutMs / 10)) })
     this.#consumer = consumer
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.#memberId = e.payload.memberId
       this.#logger.info({ partitions: e.payload.memberAssignment[engine.inputTopic] ?? [] }, 'partitions assigned')
       // A rebalance may mean another instance of this stage has started (and fenced this one),
       // and a member with no partitions would never find out by committing. A checkpoint now —
@@ -184,10 +186,14 @@ export class KafkaStatefulStage {
       await tx.commit()
     } catch (err) {
       await tx.abort().catch(() => {})
-      const e = err as Error & { type?: string }
-      if (e.type === 'PRODUCER_FENCED' || e.type === 'INVALID_PRODUCER_EPOCH' || /fenced/i.test(e.message)) {
+      // A commit error of unknown cause while another member is in the group: a newer instance
+      // (it joins the group right after fencing us) — re-initialising the id would fence it back.
+      const fencedForSure = isFenced(err)
+      if (fencedForSure || await this.#othersInGroup()) {
         this.#fenced = true
-        const fenced = new SynthqError('SYNTHQ_STATE_FENCED', `stage ${engine.stage.name}: another instance of this stage started and took over its state (producer fenced); this one stops`, { cause: err })
+        const fenced = new SynthqError('SYNTHQ_STATE_FENCED', fencedForSure
+          ? `stage ${engine.stage.name}: another instance of this stage started and took over its state (producer fenced); this one stops`
+          : `stage ${engine.stage.name}: a checkpoint failed (${(err as Error).message}) while another member is in group ${groupId}; this one stops rather than take the state back from what may be a newer instance — restart it once that member has gone`, { cause: err })
         this.#logger.error(fenced.message)
         void this.#consumer?.disconnect().catch(() => {})
         this.#o.onFenced?.(fenced)
@@ -196,13 +202,25 @@ export class KafkaStatefulStage {
       // Fate unknown: a fresh producer with the same id aborts whatever was open; the state is
       // rolled back so the records since the last checkpoint are read and written again.
       await producer.disconnect().catch(() => {})
-      this.#producer = this.#o.kafka.producer({ transactionalId: `${groupId}.state`, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 })
-      await this.#producer.connect()
+      this.#producer = await connectFencing(this.#o.kafka, `${groupId}.state`)
       throw err
     }
     engine.committed()
     this.stats.checkpoints++
     this.#lastCheckpoint = Date.now()
+  }
+
+  async #othersInGroup (): Promise<boolean> {
+    const admin = this.#o.kafka.admin()
+    try {
+      await admin.connect()
+      const { groups } = await admin.describeGroups([this.#o.groupId])
+      return (groups[0]?.members ?? []).some((m) => m.memberId !== this.#memberId)
+    } catch {
+      return false
+    } finally {
+      await admin.disconnect().catch(() => {})
+    }
   }
 
   /** End of input: the processor releases what it holds, and a checkpoint makes it durable. */
@@ -237,4 +255,13 @@ export class KafkaStatefulStage {
     await this.#consumer?.disconnect().catch(() => {})
     await this.#producer?.disconnect().catch(() => {})
   }
+}
+
+/** The broker says a newer producer with this transactional id exists (anywhere in the cause chain). */
+function isFenced (err: unknown): boolean {
+  for (let e = err as { type?: string, message?: string, cause?: unknown, originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.type === 'PRODUCER_FENCED' || e.type === 'INVALID_PRODUCER_EPOCH' || /fenced|newer producer/i.test(e.message ?? '')) return true
+    e = (e.cause ?? e.originalError) as typeof e
+  }
+  return false
 }
