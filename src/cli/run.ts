@@ -100,7 +100,14 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     })
     out(`synthq: running topology "${topology.name}" on Kafka ${connection.brokers.join(',')} (${opts.mode})`)
   }
-  await runner.start()
+  try {
+    await runner.start()
+  } catch (err) {
+    // Nothing may keep the process alive after a failed start (half-started stages, the simulator).
+    await runner.stop().catch(() => {})
+    await llm?.close()
+    throw err
+  }
   if (embedded && opts.demoData && embedded.log.head(topicName('documents', opts.prefix)) === 0) {
     const docs = demoDocuments()
     await embedded.produce('documents', docs)

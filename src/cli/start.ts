@@ -123,7 +123,14 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   await untilIdle([attr], () => stopping)
   out(`synthq: attribution caught up after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${attr.log.head(topicName('demonstrations', opts.prefix))} demonstrations`)
 
-  await synth.start()
+  try {
+    await synth.start()
+  } catch (err) {
+    // E.g. a saved sample whose vectors came from another model: stop everything, say why.
+    await stopAll().catch(() => {})
+    await llm.close()
+    throw err
+  }
   if (opts.demoData && synth.log.head(topicName('documents', opts.prefix)) === 0) {
     let n = 0
     for (const file of SHIPPED_DOCUMENTS) {

@@ -63,6 +63,14 @@ export class EmbeddedRunner {
   async start (): Promise<void> {
     const { logger } = this.#o
     await this.serde.registerAll()
+    // Stateful stages first: a state that cannot be restored stops the start before anything runs.
+    for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
+      const engine = new StatefulEngine({ stage: spec, serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
+      await engine.init()
+      const stage = new EmbeddedStatefulStage({ log: this.log, engine, consumer: `${this.prefix}.${spec.name}`, pollMs: this.#o.pollMs ?? 100, logger })
+      await stage.start()
+      this.#stateful.push({ engine, stage })
+    }
     for (const name of this.topology.tables) {
       const t = new EmbeddedTable(this.log, this.serde, topicName(name, this.prefix), logger)
       await t.start(this.#o.pollMs ?? 100)
@@ -81,13 +89,6 @@ export class EmbeddedRunner {
       })
       stage.start()
       this.#stages.push(stage)
-    }
-    for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
-      const engine = new StatefulEngine({ stage: spec, serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
-      await engine.init()
-      const stage = new EmbeddedStatefulStage({ log: this.log, engine, consumer: `${this.prefix}.${spec.name}`, pollMs: this.#o.pollMs ?? 100, logger })
-      await stage.start()
-      this.#stateful.push({ engine, stage })
     }
     logger.info({ topology: this.topology.name, stages: [...engines.map((e) => e.stage.name), ...this.#stateful.map((s) => s.engine.stage.name)], runId: this.runId, db: this.#o.path }, 'topology running on the embedded log')
   }

@@ -80,6 +80,14 @@ export class KafkaRunner {
       await admin.disconnect()
     }
     await this.#o.serde.registerAll()
+    // Stateful stages first: a state that cannot be restored stops the start before anything runs.
+    for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
+      const engine = new StatefulEngine({ stage: spec, serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
+      await engine.init()
+      const stage = new KafkaStatefulStage({ kafka: this.#kafka, engine, groupId: `${this.#prefix}.${spec.name}`, sessionTimeoutMs: this.#o.sessionTimeoutMs ?? 30_000, logger, ...(this.#o.onFenced ? { onFenced: this.#o.onFenced } : {}) })
+      await stage.start()
+      this.#stateful.push({ engine, stage })
+    }
     for (const name of this.topology.tables) {
       const t = new KafkaTable(this.#kafka, this.#o.serde, topicName(name, this.#prefix), logger)
       await t.start()
@@ -104,13 +112,6 @@ export class KafkaRunner {
       })
       await stage.start()
       this.#stages.push(stage)
-    }
-    for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
-      const engine = new StatefulEngine({ stage: spec, serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
-      await engine.init()
-      const stage = new KafkaStatefulStage({ kafka: this.#kafka, engine, groupId: `${this.#prefix}.${spec.name}`, sessionTimeoutMs: this.#o.sessionTimeoutMs ?? 30_000, logger, ...(this.#o.onFenced ? { onFenced: this.#o.onFenced } : {}) })
-      await stage.start()
-      this.#stateful.push({ engine, stage })
     }
     logger.info({ topology: this.topology.name, stages: [...engines.map((e) => e.stage.name), ...this.#stateful.map((s) => s.engine.stage.name)], runId: this.runId, mode: this.#o.mode ?? 'exactly-once' }, 'topology running on Kafka')
   }
