@@ -245,7 +245,7 @@ export class LlmClient {
         checked.set(s.endpoint.name, models)
       }
       if (models.size > 0 && !models.has(s.model)) {
-        throw new ConfigError(`stage ${name}: model "${s.model}" is not served by ${s.endpoint.baseUrl}; it serves: ${[...models].slice(0, 20).join(', ')}. Set the model with SYNTHQ_LLM_MODEL or llm.stages.${name}.model`)
+        throw new ConfigError(`stage ${name}: model "${s.model}" is not served by ${s.endpoint.baseUrl}; it serves: ${[...models].slice(0, 20).join(', ')}. Set the model with llm.stages.${name}.model or SYNTHQ_LLM_${name.toUpperCase().replace(/-/g, '_')}_MODEL`)
       }
     }
   }
