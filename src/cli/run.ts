@@ -154,8 +154,8 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
   }
   await stopping
   if (llm) {
+    const u = llm.client.usage() // before close(): the ledger lives in the database it closes
     await llm.close()
-    const u = llm.client.usage()
     if (u.length) out(`synthq: LLM usage — ${u.map((r) => `${r.stage}: ${r.requests} requests, ${r.promptTokens}+${r.completionTokens} tokens, ${r.cacheHits} cache hits${r.costUsd ? `, $${r.costUsd.toFixed(4)}` : ''}`).join(' | ')}`)
   }
   out('synthq: stopped cleanly')

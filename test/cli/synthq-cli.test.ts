@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { REPO_ROOT } from '../../deploy/local/lib/paths.ts'
 import { TOPICS, topicName } from '../../src/topics.ts'
-import { testInfra, unique } from '../helpers/env.ts'
+import { testInfra, testTmpDir, unique } from '../helpers/env.ts'
 
 function synthq (args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null, out: string, err: string } {
   const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/synthq.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env }, cwd: REPO_ROOT })
@@ -48,4 +48,12 @@ test('synthq reports usage errors with exit 2 and bad settings with exit 1, sayi
   const help = synthq(['--help'])
   assert.equal(help.code, 0)
   assert.match(help.out, /examples:/)
+})
+
+test('synthq run synthesis --llm sim --until-idle stops cleanly, prints LLM usage and exits 0 (the sink included)', () => {
+  const db = join(testTmpDir('run-until-idle'), 'synthq.db')
+  const r = synthq(['run', 'synthesis', '--llm', 'sim', '--until-idle', '--db', db], { SYNTHQ_INFRA_DIR: '/nonexistent', SYNTHQ_KAFKA_BROKERS: '', SYNTHQ_REGISTRY_URL: '' })
+  assert.equal(r.code, 0, r.err)
+  assert.match(r.err, /stage sink → sim .* model sim-embed-small/)
+  assert.match(r.err, /stopped cleanly/)
 })
