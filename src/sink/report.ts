@@ -16,6 +16,7 @@
 import type { SinkState } from '../processors/sink/topic-balanced-sink.ts'
 import { topicEntropy, vendiScore } from './diversity/index.ts'
 import { TopicBalancedReservoir } from './reservoir/index.ts'
+import { ScalableBloomFilter } from './dedup/index.ts'
 import { TopicLabeler } from './topics/index.ts'
 
 export interface HealthCheck {
@@ -110,8 +111,7 @@ export function sinkReport (s: SinkState): SinkReport {
 }
 
 function estimatedFpr (s: SinkState): number {
-  const bits = Buffer.from(s.dedup.bits, 'base64').length * 8
-  return (1 - Math.exp(-s.dedup.hashes * s.dedup.added / bits)) ** s.dedup.hashes
+  return ScalableBloomFilter.restore(s.dedup).estimatedFalsePositiveRate()
 }
 
 /** The report as lines for a terminal. */
@@ -122,7 +122,7 @@ export function formatSinkReport (r: SinkReport): string {
     `  dropped: below min score ${r.dropped.below_min_score} (${pct(r.dropped.below_min_score ?? 0, r.seen)}), duplicate id ${r.dropped.duplicate_id}, duplicate text ${r.dropped.duplicate_text}; rejected ${r.rejected}; waiting for warm-up ${r.warmupBuffered}`,
     `  topics: ${r.topics.length}, entropy ${r.topicEntropy.nats.toFixed(3)} nats (effective ${r.topicEntropy.effective.toFixed(1)} topics), balance max/min ${r.balanceRatio === null ? '-' : r.balanceRatio.toFixed(3)}; vectors ${r.vectors ?? '-'}${r.simulated ? ' (SIMULATED)' : ''}`,
     `  scores in the sample: ${r.scoreHistogram.map((n, i) => `${i}:${n}`).join(' ')}`,
-    `  diversity: ${r.vendi ? `Vendi ${r.vendi.score.toFixed(2)} over ${r.vendi.n} vectors (peak ${r.vendi.peak.toFixed(2)})` : '-'}; duplicate filter false-positive rate now ~${r.duplicateFilterFalsePositiveRate.toExponential(1)} (raise pipeline.sink.dedup.capacity if it grows)`,
+    `  diversity: ${r.vendi ? `Vendi ${r.vendi.score.toFixed(2)} over ${r.vendi.n} vectors (peak ${r.vendi.peak.toFixed(2)})` : '-'}; duplicate filter false-positive rate ~${r.duplicateFilterFalsePositiveRate.toExponential(1)}`,
     `  health: ${r.health.healthy ? 'healthy' : 'UNHEALTHY'}`,
     ...r.health.checks.map((c) => `    ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.message}`),
     '  largest topics:',

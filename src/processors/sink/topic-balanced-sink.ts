@@ -21,13 +21,13 @@
  *
  *   sink: { k: 100000, policy: top, minScore: 3, vectors: auto,
  *           topics: { warmup: 500, maxTopics: 256, maxWarmupMs: 60000 },
- *           dedup: { capacity: 1000000, falsePositiveRate: 0.00001 } }   # items: 2 per instruction
+ *           dedup: { capacity: 1000000, falsePositiveRate: 0.00001 } }   # first slice; it grows
  */
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { ConfigError, RecordInvalidError } from '../../errors.ts'
 import { LlmOutputError, LlmRejectedError } from '../../llm/errors.ts'
 import type { EmbedResult, StageLlm } from '../../llm/client.ts'
-import { BloomFilter, textKey, type BloomSnapshot } from '../../sink/dedup/index.ts'
+import { ScalableBloomFilter, textKey, type ScalableBloomSnapshot } from '../../sink/dedup/index.ts'
 import { vendiScore } from '../../sink/diversity/index.ts'
 import { TopicBalancedReservoir, type Policy, type ReservoirSnapshot } from '../../sink/reservoir/index.ts'
 import { hash32 } from '../../sink/reservoir/hash.ts'
@@ -63,8 +63,8 @@ export const DEFAULT_SINK_OPTIONS: SinkOptions = {
   minScore: 3,
   vectors: 'auto',
   topics: { warmup: 500, maxTopics: 256, maxWarmupMs: 60_000, newTopicThreshold: 'auto' },
-  // 1M items at 1e-5: 24 bits each, a 3 MB bit array in every checkpoint. A longer run raises
-  // the capacity (synthq sink reports the filter's estimated false-positive rate).
+  // A scalable filter: its first slice holds 1M items (two per instruction: id and text) in
+  // 3 MB; it grows by slices of twice the capacity, keeping the whole under 1e-5.
   dedup: { capacity: 1_000_000, falsePositiveRate: 1e-5 },
   labelWords: 4,
   diversityProbe: 1_000,
@@ -117,7 +117,7 @@ export interface SinkState {
   topics: OnlineTopicSnapshot
   labels: TopicLabelerSnapshot
   lexical: LexicalSnapshot | null
-  dedup: BloomSnapshot
+  dedup: ScalableBloomSnapshot
   /** Rows waiting for warm-up to end: id → row (topic fields not yet set). */
   pending: Array<[string, PendingRow]>
   /** Sample members in the diversity probe: id → base64 float32 vector. */
@@ -147,7 +147,7 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
   #topics!: OnlineTopicModel
   #labeler!: TopicLabeler
   #lexical: LexicalVectorizer | null = null
-  #dedup!: BloomFilter
+  #dedup!: ScalableBloomFilter
   #pending = new Map<string, PendingRow>()
   #probe = new Map<string, Float32Array>()
   #peakVendi = 0
@@ -172,7 +172,7 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
     this.#topics = new OnlineTopicModel({ warmup: o.topics.warmup, maxTopics: o.topics.maxTopics, maxWarmupMs: o.topics.maxWarmupMs, newTopicThreshold: o.topics.newTopicThreshold, seed: o.seed })
     this.#labeler = new TopicLabeler()
     this.#lexical = null
-    this.#dedup = new BloomFilter(o.dedup)
+    this.#dedup = new ScalableBloomFilter(o.dedup)
     this.#pending.clear()
     this.#probe.clear()
     this.#probeMax = undefined
@@ -221,7 +221,7 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
     this.#topics = OnlineTopicModel.restore(s.topics)
     this.#labeler = TopicLabeler.restore(s.labels)
     this.#lexical = s.lexical ? LexicalVectorizer.restore(s.lexical) : null
-    this.#dedup = BloomFilter.restore(s.dedup)
+    this.#dedup = ScalableBloomFilter.restore(s.dedup)
     this.#pending = new Map(s.pending)
     this.#probe = new Map(s.probe.map(([id, v]) => [id, decodeF32(v)]))
     this.#probeVector = new Map(s.pendingProbe.map(([id, v]) => [id, decodeF32(v)]))
