@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import { REPO_ROOT } from '../../deploy/local/lib/paths.ts'
 import { readSinkState, type SinkState } from '../../src/processors/sink/topic-balanced-sink.ts'
 import { EmbeddedLog } from '../../src/runtime/embedded/embedded-log.ts'
@@ -34,6 +34,10 @@ const RECORDS = Number(process.env.SYNTHQ_SINK_CRASH_RECORDS ?? 1500)
 
 const prng = mulberry32
 
+/** Workers still alive when the tests end (a failed assertion skips the kills) are killed then. */
+const children = new Set<ChildProcess>()
+after(() => { for (const c of children) c.kill('SIGKILL') })
+
 function startWorker (args: string[]): { child: ChildProcess, ready: Promise<void>, fenced: Promise<void>, exited: Promise<number | null> } {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/crash/sink-worker.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } })
   let out = ''
@@ -42,6 +46,8 @@ function startWorker (args: string[]): { child: ChildProcess, ready: Promise<voi
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); check() })
     child.once('exit', () => reject(new Error(`worker exited before "${word}"`)))
   })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
   const ready = waitFor('ready')
   const fenced = waitFor('fenced')
   fenced.catch(() => {})
