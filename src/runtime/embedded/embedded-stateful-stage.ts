@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../../log.ts'
 import type { RawRecord } from '../stage-engine.ts'
-import { pacingOf, type StatefulEngine } from '../stateful-engine.ts'
+import { pacingOf, type StatefulEngine, type StatefulPacing } from '../stateful-engine.ts'
 import type { EmbeddedLog } from './embedded-log.ts'
 
 export interface EmbeddedStatefulStageOptions {
@@ -37,10 +37,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export class EmbeddedStatefulStage {
   readonly #o: EmbeddedStatefulStageOptions
   readonly #logger: Logger
-  readonly #batch: number
-  readonly #interval: number
-  readonly #maxRecords: number
-  readonly #punctuateMs: number
+  readonly #pace: StatefulPacing
   #loop: Promise<void> | undefined
   #stopping = false
   #wake: (() => void) | undefined
@@ -55,11 +52,7 @@ export class EmbeddedStatefulStage {
   constructor (o: EmbeddedStatefulStageOptions) {
     this.#o = o
     this.#logger = o.logger.child({ stage: o.engine.stage.name })
-    const pace = pacingOf(o.engine.stage)
-    this.#batch = pace.batchSize
-    this.#interval = pace.checkpointIntervalMs
-    this.#maxRecords = pace.checkpointRecords
-    this.#punctuateMs = pace.punctuateMs
+    this.#pace = pacingOf(o.engine.stage)
   }
 
   async start (): Promise<void> {
@@ -73,18 +66,18 @@ export class EmbeddedStatefulStage {
     const { log, engine } = this.#o
     let failures = 0
     while (!this.#stopping) {
-      const rows = log.read(engine.inputTopic, engine.next(0), this.#batch)
+      const rows = log.read(engine.inputTopic, engine.next(0), this.#pace.batchSize)
       try {
         if (rows.length > 0) {
           this.#caughtUp = false
           const raws: RawRecord[] = rows.map((r) => ({ key: r.key === null ? null : Buffer.from(r.key, 'utf8'), value: r.value, partition: 0, offset: String(r.offset), timestamp: r.timestamp }))
           this.#busy = true
           try { this.stats.processed += await engine.process(raws) } finally { this.#busy = false }
-          if (engine.uncheckpointed >= this.#maxRecords || Date.now() - this.#lastCheckpoint >= this.#interval) await this.#checkpoint()
+          if (engine.uncheckpointed >= this.#pace.checkpointRecords || Date.now() - this.#lastCheckpoint >= this.#pace.checkpointIntervalMs) await this.#checkpoint()
           failures = 0
           continue
         }
-        if (Date.now() - this.#lastPunctuate >= this.#punctuateMs) {
+        if (Date.now() - this.#lastPunctuate >= this.#pace.punctuateMs) {
           this.#lastPunctuate = Date.now()
           await engine.punctuate()
         }
@@ -107,7 +100,7 @@ export class EmbeddedStatefulStage {
         continue
       }
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(this.#o.pollMs, this.#punctuateMs))
+        const t = setTimeout(resolve, Math.min(this.#o.pollMs, this.#pace.punctuateMs))
         this.#wake = () => { clearTimeout(t); resolve() }
       })
       this.#wake = undefined

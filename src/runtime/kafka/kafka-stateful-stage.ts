@@ -20,7 +20,7 @@ import type { Consumer, Kafka, Offsets, Producer } from 'kafkajs'
 import { SynthqError } from '../../errors.ts'
 import type { Logger } from '../../log.ts'
 import type { RawRecord } from '../stage-engine.ts'
-import { pacingOf, type StatefulEngine } from '../stateful-engine.ts'
+import { pacingOf, type StatefulEngine, type StatefulPacing } from '../stateful-engine.ts'
 import type { StatefulStageStats } from '../embedded/embedded-stateful-stage.ts'
 import { connectFencing } from './client.ts'
 import { readTopicToEnd } from './read-topic.ts'
@@ -40,10 +40,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export class KafkaStatefulStage {
   readonly #o: KafkaStatefulStageOptions
   readonly #logger: Logger
-  readonly #batch: number
-  readonly #interval: number
-  readonly #maxRecords: number
-  readonly #punctuateMs: number
+  readonly #pace: StatefulPacing
   #producer: Producer | undefined
   #consumer: Consumer | undefined
   #timer: NodeJS.Timeout | undefined
@@ -62,11 +59,7 @@ export class KafkaStatefulStage {
   constructor (o: KafkaStatefulStageOptions) {
     this.#o = o
     this.#logger = o.logger.child({ stage: o.engine.stage.name, group: o.groupId })
-    const pace = pacingOf(o.engine.stage)
-    this.#batch = pace.batchSize
-    this.#interval = pace.checkpointIntervalMs
-    this.#maxRecords = pace.checkpointRecords
-    this.#punctuateMs = pace.punctuateMs
+    this.#pace = pacingOf(o.engine.stage)
   }
 
   async start (): Promise<void> {
@@ -76,7 +69,7 @@ export class KafkaStatefulStage {
     const records = await readTopicToEnd(kafka, engine.stateTopic)
     await engine.restore(records)
     await this.#startConsumer()
-    this.#timer = setInterval(() => { void this.#serial(async () => await this.#tick()) }, Math.min(this.#punctuateMs, this.#interval))
+    this.#timer = setInterval(() => { void this.#serial(async () => await this.#tick()) }, Math.min(this.#pace.punctuateMs, this.#pace.checkpointIntervalMs))
   }
 
   async #startConsumer (): Promise<void> {
@@ -102,9 +95,9 @@ export class KafkaStatefulStage {
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         await this.#serial(async () => {
-          for (let i = 0; i < batch.messages.length; i += this.#batch) {
+          for (let i = 0; i < batch.messages.length; i += this.#pace.batchSize) {
             if (this.#stopping || this.#fenced || this.#restarting || !isRunning() || isStale()) return
-            const chunk = batch.messages.slice(i, i + this.#batch)
+            const chunk = batch.messages.slice(i, i + this.#pace.batchSize)
             const raws: RawRecord[] = chunk.map((m) => ({
               key: m.key, value: m.value, partition: batch.partition, offset: m.offset, timestamp: Number(m.timestamp),
               headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('utf8') : String(v)])),
@@ -122,7 +115,7 @@ export class KafkaStatefulStage {
             resolveOffset(chunk[chunk.length - 1]!.offset)
             this.#lastInput = Date.now()
             await heartbeat()
-            if (engine.uncheckpointed >= this.#maxRecords) {
+            if (engine.uncheckpointed >= this.#pace.checkpointRecords) {
               try { await this.#checkpoint() } catch (err) { this.#fail(err as Error); return }
             }
           }
@@ -142,9 +135,9 @@ export class KafkaStatefulStage {
     if (this.#stopping || this.#fenced || this.#restarting) return
     const { engine } = this.#o
     try {
-      if (Date.now() - this.#lastInput >= this.#punctuateMs) await engine.punctuate()
-      if (engine.uncheckpointed > 0 && Date.now() - this.#lastCheckpoint >= this.#interval) await this.#checkpoint()
-      else if (engine.uncheckpointed > 0 && Date.now() - this.#lastInput >= this.#punctuateMs) await this.#checkpoint() // input idle: make it visible now
+      if (Date.now() - this.#lastInput >= this.#pace.punctuateMs) await engine.punctuate()
+      if (engine.uncheckpointed > 0 && Date.now() - this.#lastCheckpoint >= this.#pace.checkpointIntervalMs) await this.#checkpoint()
+      else if (engine.uncheckpointed > 0 && Date.now() - this.#lastInput >= this.#pace.punctuateMs) await this.#checkpoint() // input idle: make it visible now
     } catch (err) {
       this.#fail(err as Error)
     }
