@@ -274,9 +274,16 @@ describe('end to end on Kafka (exactly-once, registry-encoded Avro)', () => {
       const scoredCount = (await read<unknown>('scoredInstructions')).length
       await waitFor('sink', async () => synth.metrics().sink?.seen === scoredCount)
       await synth.flush()
-      const state = await readRaw(kafka, topicName('sinkState', prefix))
-      const sample = await readRaw(kafka, topicName('sample', prefix))
-      await checkSink(await readSinkContents(serde, prefix, sample, state), { count, all: read })
+      // A committed transaction becomes readable (read_committed) once its markers are written,
+      // which the broker does after the commit returns: read until the flushed sample shows.
+      let contents = await readSinkContents(serde, prefix, [], [])
+      await waitFor('the flushed sample', async () => {
+        const state = await readRaw(kafka, topicName('sinkState', prefix))
+        const sample = await readRaw(kafka, topicName('sample', prefix))
+        contents = await readSinkContents(serde, prefix, sample, state)
+        return (contents.state?.pending.length ?? 1) === 0 && contents.missing === 0
+      }, 60_000)
+      await checkSink(contents, { count, all: read })
     } finally {
       await producer.disconnect()
       await synth.stop()

@@ -219,8 +219,10 @@ export class KafkaStatefulStage {
   /** End of input: the processor releases what it holds, and a checkpoint makes it durable. */
   async flush (): Promise<void> {
     await this.#serial(async () => {
+      if (this.#fenced) throw new SynthqError('SYNTHQ_STATE_FENCED', `stage ${this.#o.engine.stage.name} was fenced by another instance: nothing to flush here`)
       await this.#o.engine.flush()
       await this.#checkpoint()
+      if (this.#fenced) throw new SynthqError('SYNTHQ_STATE_FENCED', `stage ${this.#o.engine.stage.name} was fenced by another instance while flushing`)
     })
   }
 
