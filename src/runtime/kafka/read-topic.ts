@@ -3,6 +3,13 @@
  * (read_committed), and returns key and value bytes in log order per partition. For the
  * stateful stages' checkpoints and for `synthq export`, which need a compacted topic's latest
  * values once rather than a live table.
+ *
+ * "Committed" means stable when read: a transaction whose commit has just returned becomes
+ * visible only once the broker has written its markers, a moment later. Until then the
+ * partition's last stable offset stays below its end, KafkaJS reports the empty read_committed
+ * batch as reaching the high watermark, and this returns without that transaction. A caller
+ * that must see its own commit polls (as the end-to-end test does); a stateful stage restoring
+ * its state is safe without: fencing (InitProducerId) waits for the previous owner's markers.
  */
 import { randomUUID } from 'node:crypto'
 import type { Kafka } from 'kafkajs'
