@@ -6,6 +6,7 @@
  */
 export type SynthqErrorCode =
   | 'SYNTHQ_CONFIG'
+  | 'SYNTHQ_USAGE'
   | 'SYNTHQ_SCHEMA_NOT_FOUND'
   | 'SYNTHQ_SCHEMA_INVALID'
   | 'SYNTHQ_SCHEMA_INCOMPATIBLE'
@@ -48,6 +49,13 @@ export class SynthqError extends Error {
 export class ConfigError extends SynthqError {
   constructor (message: string, opts: SynthqErrorOptions = {}) {
     super('SYNTHQ_CONFIG', message, opts)
+  }
+}
+
+/** A command line that cannot be run as written (unknown option, bad value): exit code 2. */
+export class UsageError extends SynthqError {
+  constructor (message: string, opts: SynthqErrorOptions = {}) {
+    super('SYNTHQ_USAGE', message, opts)
   }
 }
 

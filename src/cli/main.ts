@@ -39,6 +39,8 @@ import { RegistryClient } from '../serde/registry-client.ts'
 import { SchemaCatalog } from '../serde/schema-catalog.ts'
 import { DEFAULT_TOPIC_PREFIX, valueSubject } from '../topics.ts'
 import { runExport, runSinkStatus } from './export.ts'
+import { runStatus } from './status.ts'
+import { metricsSettings } from '../metrics/process-endpoint.ts'
 
 const HELP = `synthq — synthesize instruction-tuning data from real documents, on Kafka
 
@@ -119,6 +121,7 @@ async function main (argv: string[]): Promise<number> {
   if (argv[0] === 'tap') return await runTap(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
   if (argv[0] === 'index') return await runIndexCommand(argv.slice(1))
   if (argv[0] === 'export') return await runExport(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
+  if (argv[0] === 'status') return await runStatus(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
   if (argv[0] === 'sink') return await runSinkStatus(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
   const { values, positionals } = parseArgs({
     args: argv,
@@ -129,6 +132,7 @@ async function main (argv: string[]): Promise<number> {
       'at-least-once': { type: 'boolean' }, 'drain-timeout': { type: 'string' }, 'no-demo-data': { type: 'boolean' },
       config: { type: 'string' }, llm: { type: 'string' }, stage: { type: 'string', multiple: true },
       'resample-every': { type: 'string' }, 'seed-gate': { type: 'string' }, out: { type: 'string' },
+      'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' }, 'no-metrics': { type: 'boolean' },
     },
   })
   const opts: Options = {
@@ -162,6 +166,7 @@ async function main (argv: string[]): Promise<number> {
       demoData: !values['no-demo-data'],
       ...(values.out ? { datasetDir: values.out } : {}),
       pipeline,
+      metrics: metricsSettings({ host: values['metrics-host'], port: values['metrics-port'], disabled: values['no-metrics'] }),
       ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
       ...(config ? { config } : {}),
     }, quiet)
@@ -187,6 +192,7 @@ async function main (argv: string[]): Promise<number> {
       ...(llmMode ? { llm: llmMode } : {}),
       ...(values.stage ? { stages: values.stage } : {}),
       pipeline,
+      metrics: metricsSettings({ host: values['metrics-host'], port: values['metrics-port'], disabled: values['no-metrics'] }),
     }, logger)
   }
   if (cmd === 'llm' && sub === 'check') {

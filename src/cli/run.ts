@@ -11,10 +11,12 @@ import { fileURLToPath } from 'node:url'
 import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
 import { localInfraAddresses } from '../config/local-infra.ts'
 import { ConfigError } from '../errors.ts'
-import { LlmClient } from '../llm/client.ts'
+import { LlmClient, type LlmObserver } from '../llm/client.ts'
 import { readLlmConfigFile, resolveLlmSettings, type EndpointSettings } from '../llm/config.ts'
 import { startLlmSim, type LlmSim } from '../llm/sim/server.ts'
 import type { Logger } from '../log.ts'
+import { processEndpoint, type MetricsSettings } from '../metrics/process-endpoint.ts'
+import { createKafka } from '../runtime/kafka/client.ts'
 import { EmbeddedRunner } from '../runtime/embedded/embedded-runner.ts'
 import { KafkaRunner } from '../runtime/kafka/kafka-runner.ts'
 import type { DeliveryMode } from '../runtime/kafka/kafka-stage.ts'
@@ -54,6 +56,8 @@ export interface RunOptions {
   /** Run only these stages (default: all). */
   stages?: string[]
   pipeline?: PipelineOptions
+  /** The Prometheus endpoint (default on, 127.0.0.1, any free port). */
+  metrics?: MetricsSettings
 }
 
 const out = (line: string): void => { process.stderr.write(`${line}\n`) }
@@ -67,7 +71,7 @@ export function demoDocuments (): Array<{ key: string, value: Record<string, unk
   })
 }
 
-type AnyRunner = { start (): Promise<void>, stop (): Promise<void>, stats (): Record<string, { processed: number, deadLettered: number, inFlight: number, queued: number }> }
+type AnyRunner = { start (): Promise<void>, stop (): Promise<void>, stats (): Record<string, { processed: number, deadLettered: number, inFlight: number, queued: number }>, metrics (): Record<string, Record<string, number>> }
 
 export async function runTopology (opts: RunOptions, logger: Logger): Promise<number> {
   const make = TOPOLOGIES[opts.topology]
@@ -77,17 +81,19 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     const unknown = opts.stages.filter((st) => !stageNames(topology).includes(st))
     if (unknown.length) throw new ConfigError(`--stage ${unknown.join(', ')}: no such stage in topology ${topology.name} (stages: ${stageNames(topology).join(', ')})`)
   }
-  const llm = await startLlm(llmStages(topology, opts.stages), opts, logger, embeddingStages(topology))
+  const endpoint = processEndpoint(opts.metrics ?? { enabled: true, host: '127.0.0.1', port: 0 }, { runner: opts.runner }, logger)
+  const llm = await startLlm(llmStages(topology, opts.stages), opts, logger, embeddingStages(topology), endpoint.metrics)
   let runner: AnyRunner
+  let connection: ReturnType<typeof kafkaConnectionFromEnv> | undefined
   let embedded: EmbeddedRunner | undefined
   if (opts.runner === 'embedded') {
-    embedded = new EmbeddedRunner(topology, { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(llm ? { llm: llm.client } : {}), ...(opts.stages ? { stages: opts.stages } : {}) })
+    embedded = new EmbeddedRunner(topology, { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(llm ? { llm: llm.client } : {}), ...(opts.stages ? { stages: opts.stages } : {}), observer: endpoint.metrics })
     runner = embedded
     out(`synthq: running topology "${topology.name}" on the embedded runner (${opts.db})`)
   } else {
     if (opts.untilIdle) throw new ConfigError('--until-idle works with the embedded runner only (a Kafka topic has no end)')
     const local = localInfraAddresses()
-    const connection = kafkaConnectionFromEnv(process.env, local.brokers ? { brokers: local.brokers } : {})
+    connection = kafkaConnectionFromEnv(process.env, local.brokers ? { brokers: local.brokers } : {})
     const registry = new RegistryClient(registryConnectionFromEnv(process.env, local.url ? { url: local.url } : {}))
     runner = new KafkaRunner(topology, {
       connection, serde: new AvroSerde(registry, SchemaCatalog.load(), { prefix: opts.prefix }), logger, prefix: opts.prefix, mode: opts.mode,
@@ -95,6 +101,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
       ...(llm ? { llm: llm.client } : {}),
       ...(opts.stages ? { stages: opts.stages } : {}),
+      observer: endpoint.metrics,
       // Another process started this topology's stateful stage (the sink) and took it over.
       onFenced: (err) => { fatal = err; out(`synthq: ${err.message} — stopping`); process.kill(process.pid, 'SIGTERM') },
     })
@@ -102,9 +109,16 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
   }
   try {
     await runner.start()
+    endpoint.metrics.addRunner(topology.name, runner)
+    if (llm) endpoint.metrics.addLlm(llm.client)
+    await endpoint.start(embedded
+      ? { topologies: [topology.name], prefix: opts.prefix, runner: 'embedded', log: embedded.log, db: opts.db }
+      : { topologies: [topology.name], prefix: opts.prefix, runner: 'kafka', kafka: createKafka(connection!, logger), brokers: connection!.brokers })
+    if (endpoint.url) out(`synthq: metrics at ${endpoint.url} (synthq status, synthq dashboard)`)
   } catch (err) {
     // Nothing may keep the process alive after a failed start (half-started stages, the simulator).
     await runner.stop().catch(() => {})
+    await endpoint.close()
     await llm?.close()
     throw err
   }
@@ -153,6 +167,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     if (!idle) announcedIdle = false
   }
   await stopping
+  await endpoint.close()
   if (llm) {
     const u = llm.client.usage() // before close(): the ledger lives in the database it closes
     await llm.close()
@@ -163,7 +178,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
 }
 
 /** Resolves the LLM settings of the topology's LLM stages, starts the simulator if asked, and checks every endpoint. */
-export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config' | 'llm' | 'runner' | 'db'>, logger: Logger, embeddingStages: string[] = []): Promise<{ client: LlmClient, close (): Promise<void> } | undefined> {
+export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config' | 'llm' | 'runner' | 'db'>, logger: Logger, embeddingStages: string[] = [], observer?: LlmObserver): Promise<{ client: LlmClient, close (): Promise<void> } | undefined> {
   if (stages.length === 0) return undefined
   const file = opts.config ? readLlmConfigFile(opts.config) : undefined
   let sim: LlmSim | undefined
@@ -176,7 +191,7 @@ export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config
   const settings = resolveLlmSettings({ stages, embeddingStages, ...(file ? { file } : {}), ...(fallback ? { fallbackEndpoint: fallback, fallbackModel: 'sim-chat-8b', fallbackEmbeddingModel: 'sim-embed-small' } : {}) })
   const dbPath = settings.cache.path ?? (opts.runner === 'embedded' ? opts.db : join(process.cwd(), '.synthq', 'llm', 'llm.db'))
   const client = new LlmClient({
-    settings, logger, dbPath,
+    settings, logger, dbPath, ...(observer ? { observer } : {}),
     onFatal: (err) => { fatal = err; out(`synthq: ${err.message} — stopping`); process.kill(process.pid, 'SIGTERM') },
   })
   try {

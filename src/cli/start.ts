@@ -26,6 +26,7 @@ import { TOPOLOGIES } from '../topologies/registry.ts'
 import { embeddingStages, llmStages, type Topology } from '../topologies/topology.ts'
 import { topicName, type TopicName } from '../topics.ts'
 import { defaultSearchIndex, startLlm } from './run.ts'
+import { processEndpoint, type MetricsSettings } from '../metrics/process-endpoint.ts'
 import { exportContents } from './export.ts'
 import { formatSinkReport } from '../sink/report.ts'
 import { readSinkContents } from '../sink/sample-store.ts'
@@ -49,6 +50,8 @@ export interface StartOptions {
   demoData: boolean
   /** Where the dataset is exported at the end (default .synthq/dataset). */
   datasetDir?: string
+  /** The Prometheus endpoint (default on, 127.0.0.1, any free port). */
+  metrics?: MetricsSettings
 }
 
 const DEMO_SAMPLE_SIZE = 400
@@ -94,9 +97,10 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   const context = { options, searchIndex: index }
   const attribution: Topology = attributionTopology({ options, search: async () => (await import('../search/config.ts')).searchBackendFromEnv(process.env, { defaultIndexPath: index }) })
   const synthesis: Topology = TOPOLOGIES.synthesis!(context)
-  const llm = await startLlm([...llmStages(attribution), ...llmStages(synthesis)], { llm: 'sim', runner: 'embedded', db: opts.db, ...(opts.config ? { config: opts.config } : {}) }, logger, embeddingStages(synthesis))
+  const endpoint = processEndpoint(opts.metrics ?? { enabled: true, host: '127.0.0.1', port: 0 }, { runner: 'embedded' }, logger)
+  const llm = await startLlm([...llmStages(attribution), ...llmStages(synthesis)], { llm: 'sim', runner: 'embedded', db: opts.db, ...(opts.config ? { config: opts.config } : {}) }, logger, embeddingStages(synthesis), endpoint.metrics)
   if (!llm) throw new ConfigError('the pipeline has no LLM stages')
-  const common = { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, llm: llm.client, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) }
+  const common = { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, llm: llm.client, observer: endpoint.metrics, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) }
   const attr = new EmbeddedRunner(TOPOLOGIES.attribution!(context), common)
   const synth = new EmbeddedRunner(synthesis, common)
 
@@ -115,6 +119,11 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
 
   const t0 = Date.now()
   await attr.start()
+  endpoint.metrics.addRunner('attribution', attr)
+  endpoint.metrics.addRunner('synthesis', synth)
+  endpoint.metrics.addLlm(llm.client)
+  await endpoint.start({ topologies: ['attribution', 'synthesis'], prefix: opts.prefix, runner: 'embedded', log: attr.log, db: opts.db })
+  if (endpoint.url) out(`synthq: metrics at ${endpoint.url} — watch with: npx synthq status, npx synthq dashboard`)
   if (opts.demoData && attr.log.head(topicName('realInstructions', opts.prefix)) === 0) {
     const seeds = readFileSync(SHIPPED_SEEDS, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string, prompt: string, source: string })
     await attr.produce('realInstructions', seeds.map((s) => ({ key: s.id, value: { id: s.id, prompt: s.prompt, source: s.source, metadata: {}, ingested_at: Date.now() } })))
@@ -128,6 +137,7 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   } catch (err) {
     // E.g. a saved sample whose vectors came from another model: stop everything, say why.
     await stopAll().catch(() => {})
+    await endpoint.close()
     await llm.close()
     throw err
   }
@@ -154,6 +164,7 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
     out('synthq: waiting for new records (Ctrl-C to stop)')
     while (!stopping) await sleep(200)
   }
+  await endpoint.close()
   await llm.close()
   out('synthq: stopped cleanly')
   return 0

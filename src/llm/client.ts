@@ -121,6 +121,23 @@ export interface LlmClientOptions {
   onFatal?: (err: LlmRejectedError) => void
   /** Called when the budget is reached and the pipeline pauses. */
   onPause?: (reason: string) => void
+  /** Told of every HTTP answer and failure (the process's metrics, src/metrics/). */
+  observer?: LlmObserver
+}
+
+/** One chat or embeddings request as the metrics see it. */
+export interface LlmRequestEvent {
+  stage: string
+  model: string
+  endpoint: string
+  kind: 'chat' | 'embeddings'
+  /** 'ok', or the failure's classification (rate_limit, server_error, timeout, …). */
+  outcome: string
+  seconds: number
+}
+
+export interface LlmObserver {
+  request (e: LlmRequestEvent): void
 }
 
 interface EndpointRuntime {
@@ -385,6 +402,7 @@ export class LlmClient {
           const { data, response } = await rt.openai.embeddings.create({ model: s.model, input, ...(req.dimensions ? { dimensions: req.dimensions } : {}) }, { timeout: s.timeoutMs, ...(req.signal ? { signal: req.signal } : {}) }).withResponse()
           const promptTokens = data.usage?.prompt_tokens ?? estimated
           ticket.success({ latencyMs: Date.now() - t0, outputTokens: 0, totalTokens: promptTokens, headers: response.headers })
+          this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'embeddings', outcome: 'ok', seconds: (Date.now() - t0) / 1000 })
           stats.promptTokens += promptTokens
           stats.costUsd += this.#ledger.recordRequest({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, promptTokens, completionTokens: 0, cachedPromptTokens: 0, estimated: !data.usage })
           if (data.data.length !== input.length) throw new LlmOutputError(`stage ${s.stage}: the endpoint returned ${data.data.length} embeddings for ${input.length} inputs`, '', 1)
@@ -394,6 +412,7 @@ export class LlmClient {
           const f = classifyFailure(err, s.endpoint.apiKey)
           ticket.failure(f, (err as { headers?: Headers }).headers)
           stats.failures[f.reason] = (stats.failures[f.reason] ?? 0) + 1
+          this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'embeddings', outcome: f.reason, seconds: (Date.now() - t0) / 1000 })
           throw this.#failureToError(f, s, rt, where, err)
         }
       })
@@ -450,6 +469,7 @@ export class LlmClient {
         const promptTokens = usage?.prompt_tokens ?? estimatedPrompt
         const completionTokens = usage?.completion_tokens ?? this.#estimate(content)
         ticket.success({ latencyMs, outputTokens: completionTokens, totalTokens: promptTokens + completionTokens, headers: response.headers })
+        this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'chat', outcome: 'ok', seconds: latencyMs / 1000 })
         stats.latency.count++
         stats.latency.totalMs += latencyMs
         stats.latency.maxMs = Math.max(stats.latency.maxMs, latencyMs)
@@ -465,6 +485,7 @@ export class LlmClient {
         const f = classifyFailure(err, s.endpoint.apiKey)
         ticket.failure(f, (err as { headers?: Headers }).headers)
         stats.failures[f.reason] = (stats.failures[f.reason] ?? 0) + 1
+        this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'chat', outcome: f.reason, seconds: (Date.now() - t0) / 1000 })
         throw this.#failureToError(f, s, rt, where, err)
       }
     })

@@ -13,6 +13,7 @@ import type { InputRecord, Processor, ProcessorContext, ProcessResult, TableView
 import type { AvroSerde } from '../serde/avro-serde.ts'
 import type { StageSpec, Topology } from '../topologies/topology.ts'
 import { topicName, topicSpec, type TopicName } from '../topics.ts'
+import type { StageObserver } from './observer.ts'
 import { DEFAULT_RETRY, NotRetried, RetriesExhausted, withRetry, type RetryPolicy } from './retry.ts'
 
 /** A record as the transport holds it: bytes and position. */
@@ -50,6 +51,7 @@ export interface StageEngineOptions {
   retry?: RetryPolicy
   now?: () => number
   llm?: LlmClient
+  observer?: StageObserver
 }
 
 export interface Failure {
@@ -73,6 +75,7 @@ export class StageEngine {
   readonly #processor: Processor
   readonly #dlqTopic: string
   readonly #llm: StageLlm | undefined
+  readonly #observer: StageObserver | undefined
 
   constructor (opts: StageEngineOptions) {
     this.stage = opts.stage
@@ -87,6 +90,7 @@ export class StageEngine {
     this.inputTopic = topicName(opts.stage.input, opts.prefix)
     this.#dlqTopic = topicName('deadLetters', opts.prefix)
     this.#llm = opts.stage.llm && opts.llm ? opts.llm.stage(opts.stage.name) : undefined
+    this.#observer = opts.observer
   }
 
   #context (signal: AbortSignal): ProcessorContext {
@@ -127,6 +131,14 @@ export class StageEngine {
 
   /** Runs one record to an outcome. Throws only when `signal` aborts (the work is abandoned). */
   async run (raw: RawRecord, signal: AbortSignal): Promise<Outcome> {
+    if (!this.#observer) return await this.#run(raw, signal)
+    const t0 = performance.now()
+    const outcome = await this.#run(raw, signal)
+    this.#observer.recordDone(this.stage.name, outcome.deadLettered ? 'dead_lettered' : 'processed', (performance.now() - t0) / 1000, outcome.attempts)
+    return outcome
+  }
+
+  async #run (raw: RawRecord, signal: AbortSignal): Promise<Outcome> {
     let value: unknown
     try {
       value = await this.#serde.decode(this.inputTopic, raw.value)
@@ -229,6 +241,8 @@ export interface EngineSetup {
   stages?: string[]
   /** The process's LLM client, for stages that declare `llm: true`. */
   llm?: LlmClient
+  /** Told of every record's outcome (the process's metrics). */
+  observer?: StageObserver
 }
 
 /**
@@ -243,7 +257,7 @@ export async function createEngines (topology: Topology, tables: ReadonlyMap<Top
   }
   const engines: StageEngine[] = []
   for (const spec of topology.stages.filter((s) => !o.stages || o.stages.includes(s.name))) {
-    const engine = new StageEngine({ stage: spec, serde: o.serde, prefix: o.prefix, runId: o.runId, logger: o.logger, tables: table, ...(o.retry ? { retry: o.retry } : {}), ...(o.llm ? { llm: o.llm } : {}) })
+    const engine = new StageEngine({ stage: spec, serde: o.serde, prefix: o.prefix, runId: o.runId, logger: o.logger, tables: table, ...(o.retry ? { retry: o.retry } : {}), ...(o.llm ? { llm: o.llm } : {}), ...(o.observer ? { observer: o.observer } : {}) })
     await engine.init()
     engines.push(engine)
   }

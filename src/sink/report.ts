@@ -46,6 +46,8 @@ export interface SinkReport {
   topicEntropy: { nats: number, normalized: number, effective: number }
   /** Rows of the sample by total, index 0–7. */
   scoreHistogram: number[]
+  /** Every valid scored instruction the sink has seen, by total 0–7 (null: a checkpoint from before this was counted). */
+  seenHistogram: number[] | null
   vendi: { score: number, n: number, peak: number } | null
   duplicateFilterFalsePositiveRate: number
   health: { healthy: boolean, checks: HealthCheck[] }
@@ -104,6 +106,7 @@ export function sinkReport (s: SinkState): SinkReport {
     balanceRatio: stats.balanceRatio,
     topicEntropy: { nats: entropy.nats, normalized: entropy.normalized, effective: entropy.effective },
     scoreHistogram: hist,
+    seenHistogram: s.counters.byTotal ? [...s.counters.byTotal] : null,
     vendi: vendi ? { score: vendi.score, n: vendi.n, peak } : null,
     duplicateFilterFalsePositiveRate: estimatedFpr(s),
     health: { healthy: checks.every((c) => c.ok), checks },

@@ -105,6 +105,8 @@ export interface SinkCounters {
   evicted: number
   /** Records dead-lettered (unreadable, or no vector could be made). */
   rejected: number
+  /** Valid scored instructions seen, by total 0–7 (absent in checkpoints older than this count). */
+  byTotal?: number[]
 }
 
 /** The checkpointed state (gzip-compressed JSON). */
@@ -284,6 +286,8 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
         rejected.push({ record: r, reason: 'not a scored instruction (id, instruction and an integer total are required)', errorClass: 'InvalidRecord' })
         continue
       }
+      const byTotal = this.#counters.byTotal ??= new Array<number>(8).fill(0)
+      byTotal[Math.max(0, Math.min(7, v.total))]!++
       if (v.total < this.options.minScore) { this.#counters.dropped.below_min_score++; continue }
       if (this.#dedup.has(`id\u0000${v.id}`)) { this.#counters.dropped.duplicate_id++; continue }
       const tk = `text\u0000${textKey(v.instruction)}`
@@ -440,7 +444,7 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
 }
 
 function emptyCounters (): SinkCounters {
-  return { seen: 0, dropped: { below_min_score: 0, duplicate_id: 0, duplicate_text: 0 }, offered: 0, admitted: 0, evicted: 0, rejected: 0 }
+  return { seen: 0, dropped: { below_min_score: 0, duplicate_id: 0, duplicate_text: 0 }, offered: 0, admitted: 0, evicted: 0, rejected: 0, byTotal: new Array<number>(8).fill(0) }
 }
 
 /**

@@ -13,6 +13,7 @@ import { SchemaCatalog } from '../../serde/schema-catalog.ts'
 import type { Topology } from '../../topologies/topology.ts'
 import { DEFAULT_TOPIC_PREFIX, TOPICS, topicName, type TopicName } from '../../topics.ts'
 import type { RetryPolicy } from '../retry.ts'
+import type { StageObserver } from '../observer.ts'
 import { createEngines, type StageEngine } from '../stage-engine.ts'
 import { StatefulEngine } from '../stateful-engine.ts'
 import { EmbeddedLog } from './embedded-log.ts'
@@ -36,6 +37,8 @@ export interface EmbeddedRunnerOptions {
   stages?: string[]
   /** The LLM client for stages declared with `llm: true` (the caller owns and closes it). */
   llm?: LlmClient
+  /** Told of every record's outcome (the process's metrics, src/metrics/). */
+  observer?: StageObserver
 }
 
 export class EmbeddedRunner {
@@ -76,7 +79,7 @@ export class EmbeddedRunner {
       await t.start(this.#o.pollMs ?? 100)
       this.#tables.set(name, t)
     }
-    const engines = await createEngines(this.topology, this.#tables, { serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
+    const engines = await createEngines(this.topology, this.#tables, { serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}), ...(this.#o.observer ? { observer: this.#o.observer } : {}) })
     for (const engine of engines) {
       const spec = engine.stage
       this.#engines.push(engine)

@@ -13,6 +13,7 @@ import type { AvroSerde } from '../../serde/avro-serde.ts'
 import type { Topology } from '../../topologies/topology.ts'
 import { DEFAULT_TOPIC_PREFIX, topicName, type TopicName } from '../../topics.ts'
 import type { RetryPolicy } from '../retry.ts'
+import type { StageObserver } from '../observer.ts'
 import { createEngines, type StageEngine } from '../stage-engine.ts'
 import { StatefulEngine } from '../stateful-engine.ts'
 import type { StatefulStageStats } from '../embedded/embedded-stateful-stage.ts'
@@ -45,6 +46,8 @@ export interface KafkaRunnerOptions {
   stages?: string[]
   /** The LLM client for stages declared with `llm: true` (the caller owns and closes it). */
   llm?: LlmClient
+  /** Told of every record's outcome (the process's metrics, src/metrics/). */
+  observer?: StageObserver
   /** Tests only: abort this share of transactions at random (see KafkaStage). */
   abortRate?: number
   /** A stateful stage was fenced by another instance of it (it has stopped). */
@@ -93,7 +96,7 @@ export class KafkaRunner {
       await t.start()
       this.#tables.set(name, t)
     }
-    const engines = await createEngines(this.topology, this.#tables, { serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
+    const engines = await createEngines(this.topology, this.#tables, { serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}), ...(this.#o.observer ? { observer: this.#o.observer } : {}) })
     for (const engine of engines) {
       const spec = engine.stage
       this.#engines.push(engine)

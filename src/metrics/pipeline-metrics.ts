@@ -1,0 +1,190 @@
+/**
+ * The Prometheus metrics of one synthq process, on prom-client: per-stage counters and
+ * histograms, the LLM client's requests, latencies, tokens and cache, the sink's sample, and
+ * Node's process metrics. docs/metrics.md lists every series; deploy/grafana/ charts them.
+ *
+ * Two ways figures arrive. Events that carry a duration (a record finished, an LLM request
+ * answered) are pushed through {@link StageObserver} / {@link LlmObserver} into histograms.
+ * Everything else — counts the runners and the LLM client already keep — is pulled when
+ * Prometheus scrapes, so the hot path pays nothing for it: counters advance by the difference
+ * since the last scrape, gauges take the current value.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { LlmClient, LlmObserver, LlmRequestEvent } from '../llm/client.ts'
+import type { StageObserver } from '../runtime/observer.ts'
+
+/** What a runner offers the metrics (both runners have these). */
+export interface MetricsRunner {
+  stats (): Record<string, { processed: number, deadLettered: number, inFlight: number, queued: number, skipped?: number }>
+  metrics (): Record<string, Record<string, number>>
+}
+
+/** Records of an input topic a stage has not yet committed. */
+export interface StageLag { stage: string, topic: string, lag: number }
+
+export interface PipelineMetricsOptions {
+  /** Labels on every series, e.g. { topology: 'synthesis', runner: 'kafka' }. */
+  labels?: Record<string, string>
+  /** Node's own metrics (CPU, memory, event-loop lag, GC); default true. */
+  processMetrics?: boolean
+}
+
+/** Seconds: from a cached LLM answer (~ms) to a 70B model writing 1,000 tokens (minutes). */
+const LLM_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120]
+const RECORD_BUCKETS = [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120]
+
+/** Failure reasons become a label: keep it to the reason's name ("connection failed (ECONNRESET)" → "connection failed"). */
+const reasonLabel = (r: string): string => r.replace(/\s*\(.*\)$/, '').slice(0, 40)
+
+export class PipelineMetrics implements StageObserver, LlmObserver {
+  readonly registry = new Registry()
+  readonly #runners: Array<{ topology: string, runner: MetricsRunner }> = []
+  readonly #llm: LlmClient[] = []
+  #lag: (() => Promise<StageLag[]>) | undefined
+  /** Last pulled value of each counter series, to advance counters by differences. */
+  readonly #pulled = new Map<string, number>()
+
+  readonly #recordSeconds: Histogram<'stage' | 'outcome'>
+  readonly #retries: Counter<'stage'>
+  readonly #llmSeconds: Histogram<'stage' | 'model' | 'kind'>
+  readonly #llmRequests: Counter<'stage' | 'model' | 'endpoint' | 'outcome'>
+
+  constructor (o: PipelineMetricsOptions = {}) {
+    if (o.labels) this.registry.setDefaultLabels(o.labels)
+    if (o.processMetrics ?? true) collectDefaultMetrics({ register: this.registry })
+    const r = [this.registry]
+    this.#recordSeconds = new Histogram({ name: 'synthq_stage_record_duration_seconds', help: 'Time from a record entering a stage to its outcome, retries included', labelNames: ['stage', 'outcome'], buckets: RECORD_BUCKETS, registers: r })
+    this.#retries = new Counter({ name: 'synthq_stage_retries_total', help: 'Retried attempts of records after transient failures', labelNames: ['stage'], registers: r })
+    this.#llmSeconds = new Histogram({ name: 'synthq_llm_request_duration_seconds', help: 'LLM HTTP request latency (answered requests)', labelNames: ['stage', 'model', 'kind'], buckets: LLM_BUCKETS, registers: r })
+    this.#llmRequests = new Counter({ name: 'synthq_llm_requests_total', help: 'LLM HTTP requests by outcome (ok or the failure reason)', labelNames: ['stage', 'model', 'endpoint', 'outcome'], registers: r })
+
+    const self = this // prom-client calls collect() with the metric as `this`
+    const pullCounter = (key: string, metric: Counter<string>, labels: Record<string, string>, value: number): void => {
+      const id = `${key}\u0000${JSON.stringify(labels)}`
+      const delta = value - (this.#pulled.get(id) ?? 0)
+      this.#pulled.set(id, value)
+      if (delta > 0) metric.inc(labels, delta)
+    }
+
+    const records: Counter<'stage' | 'topology' | 'outcome'> = new Counter({
+      name: 'synthq_stage_records_total', help: 'Input records finished by a stage: processed, dead_lettered, or skipped (already done before a restart)', labelNames: ['stage', 'topology', 'outcome'], registers: r,
+      collect () {
+        for (const { topology, runner } of self.#runners) {
+          for (const [stage, s] of Object.entries(runner.stats())) {
+            pullCounter('records', records, { stage, topology, outcome: 'processed' }, s.processed)
+            pullCounter('records', records, { stage, topology, outcome: 'dead_lettered' }, s.deadLettered)
+            if (s.skipped !== undefined) pullCounter('records', records, { stage, topology, outcome: 'skipped' }, s.skipped)
+          }
+        }
+      },
+    })
+    const inFlight: Gauge<'stage'> = new Gauge({
+      name: 'synthq_stage_in_flight', help: 'Records a stage is working on now', labelNames: ['stage'], registers: r,
+      collect () { for (const { runner } of self.#runners) for (const [stage, s] of Object.entries(runner.stats())) inFlight.set({ stage }, s.inFlight) },
+    })
+    const queued: Gauge<'stage'> = new Gauge({
+      name: 'synthq_stage_queued', help: 'Records fetched and waiting for a free slot', labelNames: ['stage'], registers: r,
+      collect () { for (const { runner } of self.#runners) for (const [stage, s] of Object.entries(runner.stats())) queued.set({ stage }, s.queued) },
+    })
+    const figures: Gauge<'stage' | 'figure'> = new Gauge({
+      name: 'synthq_processor_figure', help: "A processor's own figure since the process started (e.g. scoring total_5, document-hygiene admitted, sink kept)", labelNames: ['stage', 'figure'], registers: r,
+      collect () {
+        for (const { runner } of self.#runners) {
+          for (const [stage, m] of Object.entries(runner.metrics())) for (const [figure, v] of Object.entries(m)) if (Number.isFinite(v)) figures.set({ stage, figure }, v)
+        }
+      },
+    })
+    const lag: Gauge<'stage' | 'topic'> = new Gauge({
+      name: 'synthq_stage_lag_records', help: "Records of a stage's input topic not yet committed by it", labelNames: ['stage', 'topic'], registers: r,
+      async collect () {
+        if (!self.#lag) return
+        lag.reset()
+        for (const l of await self.#lag()) lag.set({ stage: l.stage, topic: l.topic }, l.lag)
+      },
+    })
+    const tokens: Counter<'stage' | 'model' | 'kind'> = new Counter({
+      name: 'synthq_llm_tokens_total', help: 'LLM tokens by kind (prompt, completion), as the endpoint reported them', labelNames: ['stage', 'model', 'kind'], registers: r,
+      collect () {
+        for (const c of self.#llm) {
+          for (const [stage, s] of Object.entries(c.stats().stages)) {
+            const model = modelOf(c, stage)
+            pullCounter('tokens', tokens, { stage, model, kind: 'prompt' }, s.promptTokens)
+            pullCounter('tokens', tokens, { stage, model, kind: 'completion' }, s.completionTokens)
+          }
+        }
+      },
+    })
+    const cost: Counter<'stage' | 'model'> = new Counter({
+      name: 'synthq_llm_cost_usd_total', help: 'LLM spend in USD from the configured prices (0 without prices)', labelNames: ['stage', 'model'], registers: r,
+      collect () { for (const c of self.#llm) for (const [stage, s] of Object.entries(c.stats().stages)) pullCounter('cost', cost, { stage, model: modelOf(c, stage) }, s.costUsd) },
+    })
+    const cache: Counter<'stage' | 'result'> = new Counter({
+      name: 'synthq_llm_cache_lookups_total', help: 'LLM response-cache lookups by result (hit, miss)', labelNames: ['stage', 'result'], registers: r,
+      collect () {
+        for (const c of self.#llm) {
+          for (const [stage, s] of Object.entries(c.stats().stages)) {
+            pullCounter('cache', cache, { stage, result: 'hit' }, s.cacheHits)
+            pullCounter('cache', cache, { stage, result: 'miss' }, s.cacheMisses)
+          }
+        }
+      },
+    })
+    const repairs: Counter<'stage'> = new Counter({
+      name: 'synthq_llm_repairs_total', help: 'Answers that failed their JSON schema and were asked again with the error', labelNames: ['stage'], registers: r,
+      collect () { for (const c of self.#llm) for (const [stage, s] of Object.entries(c.stats().stages)) pullCounter('repairs', repairs, { stage }, s.repairs) },
+    })
+    const limit: Gauge<'endpoint'> = new Gauge({
+      name: 'synthq_llm_concurrency_limit', help: 'Requests the client lets run at once against an endpoint (adaptive)', labelNames: ['endpoint'], registers: r,
+      collect () { for (const c of self.#llm) for (const e of c.stats().endpoints) limit.set({ endpoint: e.endpoint }, e.concurrencyLimit) },
+    })
+    const llmInFlight: Gauge<'endpoint'> = new Gauge({
+      name: 'synthq_llm_in_flight', help: 'LLM requests running now', labelNames: ['endpoint'], registers: r,
+      collect () { for (const c of self.#llm) for (const e of c.stats().endpoints) llmInFlight.set({ endpoint: e.endpoint }, e.inFlight) },
+    })
+    const circuit: Gauge<'endpoint'> = new Gauge({
+      name: 'synthq_llm_circuit_open', help: '1 while the circuit breaker holds requests to an endpoint', labelNames: ['endpoint'], registers: r,
+      collect () { for (const c of self.#llm) for (const e of c.stats().endpoints) circuit.set({ endpoint: e.endpoint }, e.circuit === 'closed' ? 0 : 1) },
+    })
+    const paused: Gauge = new Gauge({
+      name: 'synthq_llm_budget_paused', help: '1 while the LLM budget is spent and calls are held', registers: r,
+      collect () { paused.set(self.#llm.some((c) => c.stats().budgetPaused) ? 1 : 0) },
+    })
+  }
+
+  /** Pull this runner's figures on every scrape. */
+  addRunner (topology: string, runner: MetricsRunner): void {
+    this.#runners.push({ topology, runner })
+  }
+
+  addLlm (client: LlmClient): void {
+    this.#llm.push(client)
+  }
+
+  /** Where lag comes from (embedded log positions, or Kafka group offsets). Called at most once per scrape. */
+  setLagSource (source: () => Promise<StageLag[]>): void {
+    this.#lag = source
+  }
+
+  recordDone (stage: string, outcome: 'processed' | 'dead_lettered', seconds: number, attempts: number): void {
+    this.#recordSeconds.observe({ stage, outcome }, seconds)
+    if (attempts > 1) this.#retries.inc({ stage }, attempts - 1)
+  }
+
+  request (e: LlmRequestEvent): void {
+    this.#llmRequests.inc({ stage: e.stage, model: e.model, endpoint: e.endpoint, outcome: e.outcome === 'ok' ? 'ok' : reasonLabel(e.outcome) })
+    if (e.outcome === 'ok') this.#llmSeconds.observe({ stage: e.stage, model: e.model, kind: e.kind }, e.seconds)
+  }
+
+  /** The text exposition format, as served on /metrics. */
+  async text (): Promise<string> {
+    return await this.registry.metrics()
+  }
+}
+
+function modelOf (c: LlmClient, stage: string): string {
+  try {
+    return c.settings.stage(stage).model
+  } catch {
+    return 'unknown'
+  }
+}

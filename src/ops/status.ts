@@ -1,0 +1,385 @@
+/**
+ * Takes {@link StatusSnapshot}s of a pipeline for `synthq status` and `synthq dashboard`.
+ *
+ * Durable figures come from where the pipeline keeps its state, so they are right even when
+ * nothing runs: topic sizes and each stage's committed position (lag), the dead-letter topic,
+ * the LLM usage ledger (requests, tokens, cost, cache hits), the sink's latest checkpoint
+ * (filter acceptance, score histogram, sample balance and diversity) and the newest scored
+ * instructions. Live figures — throughput, records in flight, retries, LLM latency — come from
+ * the Prometheus endpoints of the running processes (found in the run directory, or named with
+ * `metricsUrls`); throughput is the difference between two collects, so the first snapshot of
+ * a collector has none (`synthq status` samples twice, `--window` apart).
+ *
+ * A collector keeps its database handle, Kafka clients and read positions between collects:
+ * dead letters and the newest instructions are read incrementally, and the sink's report is
+ * recomputed only when a new checkpoint appears.
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Admin, Kafka } from 'kafkajs'
+import { request } from 'undici'
+import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
+import { localInfraAddresses } from '../config/local-infra.ts'
+import { ConfigError } from '../errors.ts'
+import { openLlmDatabase, type LlmDatabase } from '../llm/store.ts'
+import { UsageLedger, type UsageRow } from '../llm/usage.ts'
+import type { Logger } from '../log.ts'
+import { histogramQuantile, parseExposition, sumOf, type Sample } from '../metrics/exposition.ts'
+import { EmbeddedLog } from '../runtime/embedded/embedded-log.ts'
+import { EmbeddedRegistry } from '../runtime/embedded/embedded-registry.ts'
+import { createKafka } from '../runtime/kafka/client.ts'
+import { readTopicToEnd } from '../runtime/kafka/read-topic.ts'
+import { AvroSerde } from '../serde/avro-serde.ts'
+import { RegistryClient } from '../serde/registry-client.ts'
+import { SchemaCatalog } from '../serde/schema-catalog.ts'
+import { sinkReport, type SinkReport } from '../sink/report.ts'
+import { readSinkContents } from '../sink/sample-store.ts'
+import { TOPICS, topicName } from '../topics.ts'
+import { defaultRunDir, discover } from './discovery.ts'
+import { KafkaTail, type TailRecord } from './kafka-tail.ts'
+import { embeddedLag, kafkaLag, pipelineStages, type PipelineStage, type StageLagFigures } from './lag.ts'
+import type { HealthCheck, LatestInstruction, ProcessStatus, StageStatus, StatusSnapshot } from './status-model.ts'
+
+export interface StatusCollectorOptions {
+  runner: 'embedded' | 'kafka'
+  /** embedded: the database file. */
+  db?: string
+  prefix: string
+  /** Endpoints of processes not in the run directory (other machines). */
+  metricsUrls?: string[]
+  /** Newest scored instructions to include (default 20). */
+  latest?: number
+  /** Topologies whose stages to report (default attribution and synthesis). */
+  topologies?: string[]
+  runDir?: string
+  /** Kafka: the LLM database of this machine's processes (default .synthq/llm/llm.db when it exists). */
+  llmDb?: string
+  /** Kafka: re-read the sink's checkpoint at most this often (default 10 s). */
+  sinkRefreshMs?: number
+}
+
+/** A stage dead-letters more than this share of what it commits: unhealthy (judged from 20 records on). */
+export const DEAD_LETTER_LIMIT = 0.1
+const DEAD_LETTER_MIN = 20
+
+interface Scrape { at: number, samples: Sample[] }
+interface ScoredValue { id: string, instruction: string, total: number, document: { id: string, url: string | null }, lineage: { simulated: boolean, demonstration_ids: string[], created_at: number, steps: Array<{ stage: string, prompt: { id: string, version: string } | null, model: { name: string } | null }>, prompt: { id: string, version: string } | null, model: { name: string } | null, stage: string } }
+
+export class StatusCollector {
+  readonly #o: StatusCollectorOptions
+  readonly #logger: Logger
+  readonly #stages: PipelineStage[]
+  #log: EmbeddedLog | undefined
+  #serde: AvroSerde | undefined
+  #kafka: Kafka | undefined
+  #admin: Admin | undefined
+  #tails: KafkaTail[] = []
+  #llmDb: LlmDatabase | undefined
+  /** Previous scrape per metrics URL, for throughput. */
+  #previous = new Map<string, Scrape>()
+  readonly #deadLetters = new Map<string, Map<string, number>>()
+  #dlqCursor = 0
+  #latest: LatestInstruction[] = []
+  #sink: { key: string, report: SinkReport | null, at: number } | undefined
+  #started = false
+  readonly #pendingDecodes: Array<Promise<void>> = []
+
+  constructor (o: StatusCollectorOptions, logger: Logger) {
+    this.#o = o
+    this.#logger = logger
+    this.#stages = pipelineStages(o.prefix, o.topologies)
+  }
+
+  async #start (): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    const o = this.#o
+    if (o.runner === 'embedded') {
+      if (!o.db || !existsSync(o.db)) throw new ConfigError(`no synthq database at ${o.db ?? '(none given)'}: run \`npm start\` (or synthq run … ) first, or pass --db FILE`)
+      this.#log = new EmbeddedLog(o.db)
+      this.#serde = new AvroSerde(new EmbeddedRegistry(this.#log.db, o.db), SchemaCatalog.load(), { prefix: o.prefix })
+      this.#llmDb = openLlmDatabase(o.db)
+      return
+    }
+    const local = localInfraAddresses()
+    this.#kafka = createKafka(kafkaConnectionFromEnv(process.env, local.brokers ? { brokers: local.brokers } : {}), this.#logger)
+    this.#serde = new AvroSerde(new RegistryClient(registryConnectionFromEnv(process.env, local.url ? { url: local.url } : {})), SchemaCatalog.load(), { prefix: o.prefix })
+    this.#admin = this.#kafka.admin()
+    await this.#admin.connect()
+    const llmDb = o.llmDb ?? join(process.cwd(), '.synthq', 'llm', 'llm.db')
+    if (existsSync(llmDb)) this.#llmDb = openLlmDatabase(llmDb)
+    const serde = this.#serde
+    const dlq = topicName('deadLetters', o.prefix)
+    const scored = topicName('scoredInstructions', o.prefix)
+    const latest = o.latest ?? 20
+    const tails = [
+      new KafkaTail(this.#kafka, dlq, (r) => { this.#pendingDecodes.push(this.#countDeadLetter(serde, dlq, r.value)) }),
+      new KafkaTail(this.#kafka, scored, (r) => { this.#pendingDecodes.push(this.#addLatest(serde, scored, r)) }, { fromEnd: latest }),
+    ]
+    this.#tails = tails
+    await Promise.all(tails.map(async (t) => await t.start()))
+    await Promise.all(tails.map(async (t) => await t.waitCaughtUp()))
+  }
+
+  async #countDeadLetter (serde: AvroSerde, topic: string, value: Buffer | null): Promise<void> {
+    if (!value) return
+    try {
+      const l = await serde.decode<{ stage: string, error_class: string }>(topic, value)
+      const m = this.#deadLetters.get(l.stage) ?? new Map<string, number>()
+      m.set(l.error_class, (m.get(l.error_class) ?? 0) + 1)
+      this.#deadLetters.set(l.stage, m)
+    } catch (err) {
+      this.#logger.warn({ err, topic }, 'status: a dead letter could not be decoded')
+    }
+  }
+
+  async #addLatest (serde: AvroSerde, topic: string, r: Pick<TailRecord, 'value' | 'timestamp'>): Promise<void> {
+    if (!r.value) return
+    try {
+      const v = await serde.decode<ScoredValue>(topic, r.value)
+      this.#latest.push({
+        id: v.id,
+        instruction: v.instruction,
+        total: v.total,
+        documentId: v.document.id,
+        documentUrl: v.document.url,
+        demonstrationIds: v.lineage.demonstration_ids,
+        steps: [...v.lineage.steps, { stage: v.lineage.stage, prompt: v.lineage.prompt, model: v.lineage.model }].map((s) => `${s.stage}${s.prompt ? `@${s.prompt.version}` : ''}${s.model ? ` (${s.model.name})` : ''}`),
+        simulated: v.lineage.simulated,
+        at: v.lineage.created_at ?? r.timestamp,
+      })
+      const keep = this.#o.latest ?? 20
+      if (this.#latest.length > keep * 4) this.#latest = this.#latest.slice(-keep)
+    } catch (err) {
+      this.#logger.warn({ err, topic }, 'status: a scored instruction could not be decoded')
+    }
+  }
+
+  async collect (): Promise<StatusSnapshot> {
+    await this.#start()
+    const o = this.#o
+    const at = Date.now()
+    const [processes, scrapes] = await this.#scrape()
+    let lags: StageLagFigures[]
+    let topics: Array<{ topic: string, records: number }>
+    if (this.#log) {
+      const log = this.#log
+      await this.#readEmbeddedIncrements(log)
+      lags = embeddedLag(log, this.#stages)
+      topics = log.topics().filter((t) => t.topic.startsWith(`${o.prefix}.`))
+    } else {
+      lags = await kafkaLag(this.#admin!, this.#stages)
+      topics = await this.#kafkaTopicSizes()
+    }
+    await Promise.all(this.#pendingDecodes.splice(0))
+    const usage = this.#llmDb ? new UsageLedger(this.#llmDb, new Map()).rows() : []
+    const report = await this.#sinkReport()
+
+    const live = scrapes.filter((s) => s.current)
+    const stages: StageStatus[] = lags.map((l) => this.#stageStatus(l, live, usage, processes))
+    const latest = [...this.#latest].sort((a, b) => a.at - b.at).slice(-(o.latest ?? 20)).reverse()
+    const totalUsage = usage.reduce((t, u) => ({ requests: t.requests + u.requests, promptTokens: t.promptTokens + u.promptTokens, completionTokens: t.completionTokens + u.completionTokens, costUsd: t.costUsd + u.costUsd, hits: t.hits + u.cacheHits, calls: t.calls + u.cacheHits + u.cacheMisses }), { requests: 0, promptTokens: 0, completionTokens: 0, costUsd: 0, hits: 0, calls: 0 })
+
+    const snapshot: StatusSnapshot = {
+      at,
+      runner: o.runner,
+      source: o.runner === 'embedded' ? o.db! : 'kafka',
+      prefix: o.prefix,
+      processes,
+      stages,
+      topics,
+      filter: report
+        ? {
+            minScore: report.minScore,
+            scored: report.seen - report.rejected,
+            accepted: report.seen - report.rejected - (report.dropped.below_min_score ?? 0),
+            acceptanceRate: report.seen - report.rejected > 0 ? 1 - (report.dropped.below_min_score ?? 0) / (report.seen - report.rejected) : null,
+            scoreHistogram: report.seenHistogram ?? report.scoreHistogram,
+          }
+        : null,
+      sample: report
+        ? {
+            size: report.kept,
+            k: report.k,
+            topics: report.topics.map((t) => ({ label: t.label, kept: t.kept, quota: t.quota, seen: t.seen })),
+            balanceRatio: report.balanceRatio,
+            topicEntropy: report.topicEntropy.normalized,
+            effectiveTopics: report.topicEntropy.effective,
+            vendi: report.vendi?.score ?? null,
+            simulated: report.simulated,
+          }
+        : null,
+      llm: { requests: totalUsage.requests, promptTokens: totalUsage.promptTokens, completionTokens: totalUsage.completionTokens, costUsd: totalUsage.costUsd, cacheHitRate: totalUsage.calls ? totalUsage.hits / totalUsage.calls : null },
+      latest,
+      health: { healthy: true, checks: [] },
+    }
+    snapshot.health = healthOf(snapshot, report, live.map((s) => s.current!.samples), new Map(lags.map((l) => [l.stage, l.partitions ?? 0])))
+    return snapshot
+  }
+
+  /** Scrapes every known process; returns their status and this and the previous scrape of each. */
+  async #scrape (): Promise<[ProcessStatus[], Array<{ url: string, current: Scrape | undefined, previous: Scrape | undefined }>]> {
+    const o = this.#o
+    const found = discover({ runner: o.runner, ...(o.db ? { db: o.db } : {}), prefix: o.prefix }, o.runDir ?? defaultRunDir())
+    const listed = [
+      ...found.map((a) => ({ pid: a.pid, metricsUrl: a.metricsUrl, topology: a.topology, runner: a.runner })),
+      ...(o.metricsUrls ?? []).filter((u) => !found.some((a) => a.metricsUrl === u)).map((u) => ({ pid: null, metricsUrl: u, topology: null, runner: null })),
+    ]
+    const processes: ProcessStatus[] = []
+    const scrapes: Array<{ url: string, current: Scrape | undefined, previous: Scrape | undefined }> = []
+    await Promise.all(listed.map(async (p) => {
+      try {
+        const res = await request(p.metricsUrl, { headersTimeout: 3_000, bodyTimeout: 3_000 })
+        if (res.statusCode !== 200) {
+          await res.body.dump()
+          throw new Error(`HTTP ${res.statusCode}`)
+        }
+        const current: Scrape = { at: Date.now(), samples: parseExposition(await res.body.text()) }
+        const topology = p.topology ?? current.samples.find((s) => s.labels.topology)?.labels.topology ?? null
+        processes.push({ ...p, topology, up: true })
+        scrapes.push({ url: p.metricsUrl, current, previous: this.#previous.get(p.metricsUrl) })
+        this.#previous.set(p.metricsUrl, current)
+      } catch (err) {
+        processes.push({ ...p, up: false, error: (err as Error).message })
+        scrapes.push({ url: p.metricsUrl, current: undefined, previous: undefined })
+      }
+    }))
+    return [processes.sort((a, b) => a.metricsUrl.localeCompare(b.metricsUrl)), scrapes]
+  }
+
+  #stageStatus (l: StageLagFigures, live: Array<{ current: Scrape | undefined, previous: Scrape | undefined }>, usage: UsageRow[], processes: ProcessStatus[]): StageStatus {
+    const byStage = { stage: l.stage }
+    const has = live.some((s) => s.current!.samples.some((x) => x.labels.stage === l.stage && x.name.startsWith('synthq_stage_')))
+    let throughput: number | null = null
+    for (const s of live) {
+      if (!s.previous) continue
+      const now = sumOf(s.current!.samples, 'synthq_stage_records_total', byStage) - sumOf(s.current!.samples, 'synthq_stage_records_total', { ...byStage, outcome: 'skipped' })
+      const before = sumOf(s.previous.samples, 'synthq_stage_records_total', byStage) - sumOf(s.previous.samples, 'synthq_stage_records_total', { ...byStage, outcome: 'skipped' })
+      const dt = (s.current!.at - s.previous.at) / 1000
+      if (dt <= 0 || now < before) continue // a restarted process: its counters began again
+      throughput = (throughput ?? 0) + (now - before) / dt
+    }
+    const samples = live.flatMap((s) => s.current!.samples)
+    const u = usage.filter((r) => r.stage === l.stage)
+    const letters = this.#deadLetters.get(l.stage) ?? new Map<string, number>()
+    const p50 = histogramQuantile(samples, 'synthq_llm_request_duration_seconds', 0.5, byStage)
+    const p95 = histogramQuantile(samples, 'synthq_llm_request_duration_seconds', 0.95, byStage)
+    const calls = u.reduce((n, r) => n + r.cacheHits + r.cacheMisses, 0)
+    return {
+      stage: l.stage,
+      topology: l.topology,
+      input: l.input,
+      lag: l.lag,
+      committed: l.committed,
+      throughputPerSec: has ? (throughput ?? (live.some((s) => s.previous) ? 0 : null)) : null,
+      inFlight: has ? sumOf(samples, 'synthq_stage_in_flight', byStage) : null,
+      queued: has ? sumOf(samples, 'synthq_stage_queued', byStage) : null,
+      retries: has ? sumOf(samples, 'synthq_stage_retries_total', byStage) : null,
+      deadLetters: [...letters.values()].reduce((a, b) => a + b, 0),
+      deadLetterReasons: [...letters].map(([errorClass, count]) => ({ errorClass, count })).sort((a, b) => b.count - a.count),
+      consumers: l.consumers ?? processes.filter((p) => p.up && (p.topology ?? '').split('+').includes(l.topology)).length,
+      llm: u.length
+        ? {
+            model: [...new Set(u.map((r) => r.model))].join(', '),
+            requests: u.reduce((n, r) => n + r.requests, 0),
+            promptTokens: u.reduce((n, r) => n + r.promptTokens, 0),
+            completionTokens: u.reduce((n, r) => n + r.completionTokens, 0),
+            costUsd: u.reduce((n, r) => n + r.costUsd, 0),
+            cacheHitRate: calls ? u.reduce((n, r) => n + r.cacheHits, 0) / calls : null,
+            latencyP50Ms: p50 === null ? null : p50 * 1000,
+            latencyP95Ms: p95 === null ? null : p95 * 1000,
+          }
+        : null,
+    }
+  }
+
+  /** Embedded: dead letters since the last collect, and the newest scored instructions. */
+  async #readEmbeddedIncrements (log: EmbeddedLog): Promise<void> {
+    const serde = this.#serde!
+    const dlq = topicName('deadLetters', this.#o.prefix)
+    for (;;) {
+      const rows = log.read(dlq, this.#dlqCursor, 1000)
+      if (rows.length === 0) break
+      for (const r of rows) await this.#countDeadLetter(serde, dlq, r.value)
+      this.#dlqCursor = rows[rows.length - 1]!.offset + 1
+    }
+    const scored = topicName('scoredInstructions', this.#o.prefix)
+    const n = this.#o.latest ?? 20
+    this.#latest = []
+    for (const r of log.read(scored, Math.max(0, log.head(scored) - n), n)) await this.#addLatest(serde, scored, r)
+  }
+
+  async #kafkaTopicSizes (): Promise<Array<{ topic: string, records: number }>> {
+    const admin = this.#admin!
+    const existing = new Set(await admin.listTopics())
+    const out: Array<{ topic: string, records: number }> = []
+    for (const t of TOPICS) {
+      const topic = topicName(t.name, this.#o.prefix)
+      if (!existing.has(topic)) continue
+      const offsets = await admin.fetchTopicOffsets(topic)
+      out.push({ topic, records: offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0) })
+    }
+    return out
+  }
+
+  /** The sink's report from its newest checkpoint (recomputed only when a new one is there). */
+  async #sinkReport (): Promise<SinkReport | null> {
+    const prefix = this.#o.prefix
+    const serde = this.#serde!
+    if (this.#log) {
+      const log = this.#log
+      const stateTopic = topicName('sinkState', prefix)
+      const key = `${log.head(stateTopic)}`
+      if (this.#sink?.key === key) return this.#sink.report
+      const state = [...log.scan(stateTopic)]
+      const contents = await readSinkContents(serde, prefix, [], state)
+      const report = contents.state ? sinkReport(contents.state) : null
+      this.#sink = { key, report, at: Date.now() }
+      return report
+    }
+    if (this.#sink && Date.now() - this.#sink.at < (this.#o.sinkRefreshMs ?? 10_000)) return this.#sink.report
+    const state = await readTopicToEnd(this.#kafka!, topicName('sinkState', prefix)).catch((err: unknown) => {
+      if (/does not host this topic-partition|UNKNOWN_TOPIC/i.test(String((err as Error).message))) return []
+      throw err
+    })
+    const contents = await readSinkContents(serde, prefix, [], state)
+    const key = `${contents.generation ?? 'none'}`
+    const report = this.#sink?.key === key ? this.#sink.report : (contents.state ? sinkReport(contents.state) : null)
+    this.#sink = { key, report, at: Date.now() }
+    return report
+  }
+
+  async close (): Promise<void> {
+    await Promise.all(this.#tails.map(async (t) => await t.close()))
+    await this.#admin?.disconnect().catch(() => {})
+    this.#log?.close()
+    this.#llmDb?.close()
+  }
+}
+
+/** The checks `synthq status` exits 3 on, and the dashboard shows red. */
+export function healthOf (s: StatusSnapshot, report: SinkReport | null, live: Sample[][], slack: ReadonlyMap<string, number> = new Map()): { healthy: boolean, checks: HealthCheck[] } {
+  // slack: on Kafka, a stopped exactly-once stage keeps up to one transaction marker per partition as "lag".
+  const checks: HealthCheck[] = []
+  for (const p of s.processes) {
+    if (!p.up) checks.push({ name: 'process_down', ok: false, message: `${p.metricsUrl}${p.pid ? ` (pid ${p.pid})` : ''} did not answer: ${p.error ?? 'no response'}` })
+  }
+  for (const st of s.stages) {
+    const judged = st.committed ?? 0
+    if (judged >= DEAD_LETTER_MIN && st.deadLetters / judged > DEAD_LETTER_LIMIT) {
+      const top = st.deadLetterReasons[0]
+      checks.push({ name: 'dead_letters', ok: false, message: `${st.stage}: ${st.deadLetters} of ${judged} records dead-lettered (${(100 * st.deadLetters / judged).toFixed(1)} %, unhealthy above ${DEAD_LETTER_LIMIT * 100} %)${top ? `, mostly ${top.errorClass}` : ''} — see synthq dlq summary` })
+    }
+    if ((st.lag ?? 0) > (s.runner === 'kafka' ? (slack.get(st.stage) ?? 0) : 0) && st.consumers === 0) {
+      checks.push({ name: 'stalled', ok: false, message: s.runner === 'kafka'
+        ? `${st.stage}: ${st.lag} records wait in ${st.input} and its consumer group has no members — start it with synthq run ${st.topology} --runner kafka`
+        : `${st.stage}: ${st.lag} records wait in ${st.input} and no synthq process runs ${st.topology} on this database — start it with synthq run ${st.topology}` })
+    }
+  }
+  for (const samples of live) {
+    for (const c of samples.filter((x) => x.name === 'synthq_llm_circuit_open' && x.value > 0)) checks.push({ name: 'llm_circuit_open', ok: false, message: `LLM endpoint ${c.labels.endpoint} is failing: its circuit breaker holds requests (consumption paused)` })
+    if (samples.some((x) => x.name === 'synthq_llm_budget_paused' && x.value > 0)) checks.push({ name: 'llm_budget', ok: false, message: 'the LLM budget is spent: calls are held (raise llm.budget, or wait for the new period)' })
+  }
+  if (report) for (const c of report.health.checks) checks.push({ name: c.name, ok: c.ok, message: c.message })
+  return { healthy: checks.every((c) => c.ok), checks }
+}
