@@ -275,6 +275,9 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'E
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: unknown) => {
   const e = err as Error & { code?: string }
-  process.stderr.write(`synthq: ${e.message}${e.code?.startsWith('SYNTHQ_') ? ` [${e.code}]` : ''}\n`)
-  process.exitCode = 1
+  // A command line that cannot run as written: exit 2, and point at the command's help.
+  const usage = e.code === 'SYNTHQ_USAGE' || e.code?.startsWith('ERR_PARSE_ARGS_') === true
+  const command = process.argv[2] && !process.argv[2].startsWith('-') ? ` ${process.argv[2]}` : ''
+  process.stderr.write(`synthq: ${e.message}${e.code?.startsWith('SYNTHQ_') ? ` [${e.code}]` : ''}${usage ? `\n(synthq${command} --help lists the options)` : ''}\n`)
+  process.exitCode = usage ? 2 : 1
 })

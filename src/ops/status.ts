@@ -56,6 +56,9 @@ export interface StatusCollectorOptions {
   llmDb?: string
   /** Kafka: re-read the sink's checkpoint at most this often (default 10 s). */
   sinkRefreshMs?: number
+  /** Kafka: clients to use (default: from SYNTHQ_KAFKA_* / SYNTHQ_REGISTRY_* or the local infrastructure). */
+  kafka?: Kafka
+  serde?: AvroSerde
 }
 
 /** A stage dead-letters more than this share of what it commits: unhealthy (judged from 20 records on). */
@@ -102,8 +105,8 @@ export class StatusCollector {
       return
     }
     const local = localInfraAddresses()
-    this.#kafka = createKafka(kafkaConnectionFromEnv(process.env, local.brokers ? { brokers: local.brokers } : {}), this.#logger)
-    this.#serde = new AvroSerde(new RegistryClient(registryConnectionFromEnv(process.env, local.url ? { url: local.url } : {})), SchemaCatalog.load(), { prefix: o.prefix })
+    this.#kafka = o.kafka ?? createKafka(kafkaConnectionFromEnv(process.env, local.brokers ? { brokers: local.brokers } : {}), this.#logger)
+    this.#serde = o.serde ?? new AvroSerde(new RegistryClient(registryConnectionFromEnv(process.env, local.url ? { url: local.url } : {})), SchemaCatalog.load(), { prefix: o.prefix })
     this.#admin = this.#kafka.admin()
     await this.#admin.connect()
     const llmDb = o.llmDb ?? join(process.cwd(), '.synthq', 'llm', 'llm.db')
