@@ -58,7 +58,6 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
     this.#llmSeconds = new Histogram({ name: 'synthq_llm_request_duration_seconds', help: 'LLM HTTP request latency (answered requests)', labelNames: ['stage', 'model', 'kind'], buckets: LLM_BUCKETS, registers: r })
     this.#llmRequests = new Counter({ name: 'synthq_llm_requests_total', help: 'LLM HTTP requests by outcome (ok or the failure reason)', labelNames: ['stage', 'model', 'endpoint', 'outcome'], registers: r })
 
-    const self = this // prom-client calls collect() with the metric as `this`
     const pullCounter = (key: string, metric: Counter<string>, labels: Record<string, string>, value: number): void => {
       const id = `${key}\u0000${JSON.stringify(labels)}`
       const delta = value - (this.#pulled.get(id) ?? 0)
@@ -68,8 +67,8 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
 
     const records: Counter<'stage' | 'topology' | 'outcome'> = new Counter({
       name: 'synthq_stage_records_total', help: 'Input records finished by a stage: processed, dead_lettered, or skipped (already done before a restart)', labelNames: ['stage', 'topology', 'outcome'], registers: r,
-      collect () {
-        for (const { topology, runner } of self.#runners) {
+      collect: () => {
+        for (const { topology, runner } of this.#runners) {
           for (const [stage, s] of Object.entries(runner.stats())) {
             pullCounter('records', records, { stage, topology, outcome: 'processed' }, s.processed)
             pullCounter('records', records, { stage, topology, outcome: 'dead_lettered' }, s.deadLettered)
@@ -80,32 +79,32 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
     })
     const inFlight: Gauge<'stage'> = new Gauge({
       name: 'synthq_stage_in_flight', help: 'Records a stage is working on now', labelNames: ['stage'], registers: r,
-      collect () { for (const { runner } of self.#runners) for (const [stage, s] of Object.entries(runner.stats())) inFlight.set({ stage }, s.inFlight) },
+      collect: () => { for (const { runner } of this.#runners) for (const [stage, s] of Object.entries(runner.stats())) inFlight.set({ stage }, s.inFlight) },
     })
     const queued: Gauge<'stage'> = new Gauge({
       name: 'synthq_stage_queued', help: 'Records fetched and waiting for a free slot', labelNames: ['stage'], registers: r,
-      collect () { for (const { runner } of self.#runners) for (const [stage, s] of Object.entries(runner.stats())) queued.set({ stage }, s.queued) },
+      collect: () => { for (const { runner } of this.#runners) for (const [stage, s] of Object.entries(runner.stats())) queued.set({ stage }, s.queued) },
     })
     const figures: Gauge<'stage' | 'figure'> = new Gauge({
       name: 'synthq_processor_figure', help: "A processor's own figure since the process started (e.g. scoring total_5, document-hygiene admitted, sink kept)", labelNames: ['stage', 'figure'], registers: r,
-      collect () {
-        for (const { runner } of self.#runners) {
+      collect: () => {
+        for (const { runner } of this.#runners) {
           for (const [stage, m] of Object.entries(runner.metrics())) for (const [figure, v] of Object.entries(m)) if (Number.isFinite(v)) figures.set({ stage, figure }, v)
         }
       },
     })
     const lag: Gauge<'stage' | 'topic'> = new Gauge({
       name: 'synthq_stage_lag_records', help: "Records of a stage's input topic not yet committed by it", labelNames: ['stage', 'topic'], registers: r,
-      async collect () {
-        if (!self.#lag) return
+      collect: async () => {
+        if (!this.#lag) return
         lag.reset()
-        for (const l of await self.#lag()) lag.set({ stage: l.stage, topic: l.topic }, l.lag)
+        for (const l of await this.#lag()) lag.set({ stage: l.stage, topic: l.topic }, l.lag)
       },
     })
     const tokens: Counter<'stage' | 'model' | 'kind'> = new Counter({
       name: 'synthq_llm_tokens_total', help: 'LLM tokens by kind (prompt, completion), as the endpoint reported them', labelNames: ['stage', 'model', 'kind'], registers: r,
-      collect () {
-        for (const c of self.#llm) {
+      collect: () => {
+        for (const c of this.#llm) {
           for (const [stage, s] of Object.entries(c.stats().stages)) {
             const model = modelOf(c, stage)
             pullCounter('tokens', tokens, { stage, model, kind: 'prompt' }, s.promptTokens)
@@ -116,12 +115,12 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
     })
     const cost: Counter<'stage' | 'model'> = new Counter({
       name: 'synthq_llm_cost_usd_total', help: 'LLM spend in USD from the configured prices (0 without prices)', labelNames: ['stage', 'model'], registers: r,
-      collect () { for (const c of self.#llm) for (const [stage, s] of Object.entries(c.stats().stages)) pullCounter('cost', cost, { stage, model: modelOf(c, stage) }, s.costUsd) },
+      collect: () => { for (const c of this.#llm) for (const [stage, s] of Object.entries(c.stats().stages)) pullCounter('cost', cost, { stage, model: modelOf(c, stage) }, s.costUsd) },
     })
     const cache: Counter<'stage' | 'result'> = new Counter({
       name: 'synthq_llm_cache_lookups_total', help: 'LLM response-cache lookups by result (hit, miss)', labelNames: ['stage', 'result'], registers: r,
-      collect () {
-        for (const c of self.#llm) {
+      collect: () => {
+        for (const c of this.#llm) {
           for (const [stage, s] of Object.entries(c.stats().stages)) {
             pullCounter('cache', cache, { stage, result: 'hit' }, s.cacheHits)
             pullCounter('cache', cache, { stage, result: 'miss' }, s.cacheMisses)
@@ -131,23 +130,23 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
     })
     const repairs: Counter<'stage'> = new Counter({
       name: 'synthq_llm_repairs_total', help: 'Answers that failed their JSON schema and were asked again with the error', labelNames: ['stage'], registers: r,
-      collect () { for (const c of self.#llm) for (const [stage, s] of Object.entries(c.stats().stages)) pullCounter('repairs', repairs, { stage }, s.repairs) },
+      collect: () => { for (const c of this.#llm) for (const [stage, s] of Object.entries(c.stats().stages)) pullCounter('repairs', repairs, { stage }, s.repairs) },
     })
     const limit: Gauge<'endpoint'> = new Gauge({
       name: 'synthq_llm_concurrency_limit', help: 'Requests the client lets run at once against an endpoint (adaptive)', labelNames: ['endpoint'], registers: r,
-      collect () { for (const c of self.#llm) for (const e of c.stats().endpoints) limit.set({ endpoint: e.endpoint }, e.concurrencyLimit) },
+      collect: () => { for (const c of this.#llm) for (const e of c.stats().endpoints) limit.set({ endpoint: e.endpoint }, e.concurrencyLimit) },
     })
     const llmInFlight: Gauge<'endpoint'> = new Gauge({
       name: 'synthq_llm_in_flight', help: 'LLM requests running now', labelNames: ['endpoint'], registers: r,
-      collect () { for (const c of self.#llm) for (const e of c.stats().endpoints) llmInFlight.set({ endpoint: e.endpoint }, e.inFlight) },
+      collect: () => { for (const c of this.#llm) for (const e of c.stats().endpoints) llmInFlight.set({ endpoint: e.endpoint }, e.inFlight) },
     })
     const circuit: Gauge<'endpoint'> = new Gauge({
       name: 'synthq_llm_circuit_open', help: '1 while the circuit breaker holds requests to an endpoint', labelNames: ['endpoint'], registers: r,
-      collect () { for (const c of self.#llm) for (const e of c.stats().endpoints) circuit.set({ endpoint: e.endpoint }, e.circuit === 'closed' ? 0 : 1) },
+      collect: () => { for (const c of this.#llm) for (const e of c.stats().endpoints) circuit.set({ endpoint: e.endpoint }, e.circuit === 'closed' ? 0 : 1) },
     })
     const paused: Gauge = new Gauge({
       name: 'synthq_llm_budget_paused', help: '1 while the LLM budget is spent and calls are held', registers: r,
-      collect () { paused.set(self.#llm.some((c) => c.stats().budgetPaused) ? 1 : 0) },
+      collect: () => { paused.set(this.#llm.some((c) => c.stats().budgetPaused) ? 1 : 0) },
     })
   }
 
