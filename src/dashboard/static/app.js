@@ -3,7 +3,7 @@
 // that /api/status, /api/history and /api/events serve (see docs/dashboard.md).
 /* global document, fetch, EventSource */
 import { TimeChart, colorOf } from './charts.js'
-import { fmtCompact, fmtInt, fmtMs, fmtPct, fmtRate, fmtUsd, renderHealth, renderHistogram, renderLatest, renderProcesses, renderStages, renderTopics, setText } from './render.js'
+import { fmtCompact, fmtInt, fmtMs, fmtPct, fmtRate, fmtUsd, openInstructions, renderHealth, renderHistogram, renderLatest, renderProcesses, renderStages, renderTopics, setText } from './render.js'
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`)
 
@@ -112,6 +112,15 @@ function setConnection (s, text) {
   c.dataset.state = s
   c.textContent = text
 }
+
+// A click on a long instruction shows it whole (and again clamps it).
+document.addEventListener('click', (e) => {
+  const text = e.target.closest?.('[data-testid="latest-instruction"]')
+  if (!text) return
+  const id = text.closest('tr').dataset.id
+  if (!openInstructions.delete(id)) openInstructions.add(id)
+  text.classList.toggle('open', openInstructions.has(id))
+})
 
 async function start () {
   try {

@@ -1,7 +1,7 @@
 // Time-series charts drawn with uPlot (served from node_modules/uplot, never a CDN).
 // A TimeChart owns one uPlot instance; it is rebuilt only when its set of series changes
 // (a stage appears), otherwise each update just swaps the data.
-/* global document, getComputedStyle, ResizeObserver */
+/* global document, getComputedStyle, ResizeObserver, setTimeout */
 import uPlot from './vendor/uPlot.esm.js'
 
 // Tableau 10 plus two: distinct in light and dark themes.
@@ -46,9 +46,18 @@ export class TimeChart {
       this.plot?.destroy()
       this.key = key
       this.plot = new uPlot(this.options(series), data, this.el)
+      // When the pointer leaves, the legend goes back to the newest values.
+      this.plot.over.addEventListener('mouseleave', () => setTimeout(() => this.showLatest(), 0))
     } else {
       this.plot.setData(data)
     }
+    this.showLatest()
+  }
+
+  /** The legend shows the newest values unless the pointer is over the chart. */
+  showLatest () {
+    const u = this.plot
+    if (u && u.cursor.left < 0 && u.data[0].length) u.setLegend({ idx: u.data[0].length - 1 })
   }
 
   options (series) {

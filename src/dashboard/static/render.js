@@ -105,7 +105,15 @@ function link (url, text) {
   return text
 }
 
+/** Ids of instructions shown whole (clicked); the others are clamped to three lines. */
+export const openInstructions = new Set()
+let latestKey = ''
+
 export function renderLatest (tbody, latest) {
+  // Unchanged rows are not rebuilt: a selection or an expanded text survives the refresh.
+  const key = latest.map((r) => r.id).join('\n') + '|' + [...openInstructions].join('\n')
+  if (key === latestKey && tbody.childElementCount) return
+  latestKey = key
   if (latest.length === 0) {
     tbody.replaceChildren(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'no scored instruction yet')))
     return
@@ -113,14 +121,14 @@ export function renderLatest (tbody, latest) {
   tbody.replaceChildren(...latest.map((r) => h('tr', { 'data-testid': 'latest-row', 'data-id': r.id },
     h('td', { class: 'num' }, h('span', { class: `score s${r.total}`, 'data-testid': 'latest-score', 'data-value': r.total }, `${r.total}/7`)),
     h('td', { class: 'instr' },
-      h('div', { class: 'text', 'data-testid': 'latest-instruction' }, r.instruction),
+      h('div', { class: `text${openInstructions.has(r.id) ? ' open' : ''}`, 'data-testid': 'latest-instruction', title: 'click to show it all or clamp it' }, r.instruction),
       h('div', { class: 'muted small mono' }, r.id, ' · ', new Date(r.at).toLocaleTimeString())),
     h('td', { class: 'small' },
       h('div', { class: 'mono', 'data-testid': 'latest-document' }, r.documentId),
       r.documentUrl ? h('div', { class: 'url' }, link(r.documentUrl, r.documentUrl)) : null),
-    h('td', { class: 'small' },
+    h('td', { class: 'small lineage' },
       r.simulated ? h('span', { class: 'badge sim', 'data-testid': 'simulated-badge' }, 'SIMULATED') : null,
-      h('div', { class: 'muted' }, `${r.demonstrationIds.length} demonstration${r.demonstrationIds.length === 1 ? '' : 's'}`),
+      h('span', { class: 'muted', title: r.demonstrationIds.join(', ') }, ` ${r.demonstrationIds.length} demonstration${r.demonstrationIds.length === 1 ? '' : 's'}`),
       h('ol', { class: 'steps' }, r.steps.map((s) => h('li', {}, s)))),
   )))
 }
