@@ -40,6 +40,8 @@ import { SchemaCatalog } from '../serde/schema-catalog.ts'
 import { DEFAULT_TOPIC_PREFIX, valueSubject } from '../topics.ts'
 import { runExport, runSinkStatus } from './export.ts'
 import { runStatus } from './status.ts'
+import { runIngest } from './ingest.ts'
+import { runDashboard } from './dashboard.ts'
 import { metricsSettings } from '../metrics/process-endpoint.ts'
 
 const HELP = `synthq — synthesize instruction-tuning data from real documents, on Kafka
@@ -121,6 +123,9 @@ async function main (argv: string[]): Promise<number> {
   if (argv[0] === 'tap') return await runTap(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
   if (argv[0] === 'index') return await runIndexCommand(argv.slice(1))
   if (argv[0] === 'export') return await runExport(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
+  const quietLog = (): ReturnType<typeof createLogger> => createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2))
+  if (argv[0] === 'ingest') return await runIngest(argv.slice(1), { db: defaultDbPath() }, quietLog())
+  if (argv[0] === 'dashboard') return await runDashboard(argv.slice(1), { db: defaultDbPath() }, quietLog())
   if (argv[0] === 'status') return await runStatus(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
   if (argv[0] === 'sink') return await runSinkStatus(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
   const { values, positionals } = parseArgs({
