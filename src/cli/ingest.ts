@@ -224,7 +224,9 @@ export async function runIngest (argv: string[], defaults: { db: string }, logge
       const connection = kafkaConnectionFromEnv(env, local.brokers ? { brokers: local.brokers } : {})
       const serde = new AvroSerde(new RegistryClient(registryConnectionFromEnv(env, local.url ? { url: local.url } : {})), SchemaCatalog.load(), { prefix: opts.prefix })
       if (opts.dedup) say(`reading the keys already in ${topic} (once per run; --no-dedup skips this)…`)
-      const kafkaTarget = await KafkaTarget.open({ connection, serde, logger, prefix: opts.prefix, name, topic, dedup: opts.dedup, partitions: opts.partitions, replicationFactor: opts.replication })
+      // KafkaJS logs transient coordinator errors it retries; real failures reach us as errors.
+      const kafkaLogger = env.SYNTHQ_LOG_LEVEL ? logger : logger.child({}, { level: 'silent' })
+      const kafkaTarget = await KafkaTarget.open({ connection, serde, logger: kafkaLogger, prefix: opts.prefix, name, topic, dedup: opts.dedup, partitions: opts.partitions, replicationFactor: opts.replication })
       if (opts.dedup) say(`${topic} holds ${kafkaTarget.existing} key(s)`)
       target = kafkaTarget
     }

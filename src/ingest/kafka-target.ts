@@ -58,9 +58,10 @@ export class KafkaTarget implements IngestTarget {
 
   static async open (o: KafkaTargetOptions): Promise<KafkaTarget> {
     const t = new KafkaTarget(o)
-    // Few retries: a broker that is down should say so in seconds, not minutes.
-    const kafka: Kafka = createKafka(o.connection, o.logger, { retry: { retries: 4, initialRetryTime: 300 }, connectionTimeout: 5000 })
-    const admin = kafka.admin()
+    const kafka: Kafka = createKafka(o.connection, o.logger)
+    // The first contact with few retries: a broker that is down should say so in seconds, not
+    // minutes. (The producer keeps KafkaJS's default retries, which idempotence needs.)
+    const admin = createKafka(o.connection, o.logger, { retry: { retries: 3, initialRetryTime: 300 }, connectionTimeout: 5000 }).admin()
     try {
       await admin.connect()
       const plan = topicPlan({ prefix: o.prefix, partitions: o.partitions, replicationFactor: o.replicationFactor }).find((p) => p.topic === o.topic)!

@@ -36,7 +36,7 @@ export function formatSummary (s: SummaryInput): string {
     if (f.error) out.push(`  ${f.source}: NOT READ — ${f.error}`)
     else if (f.empty) out.push(`  ${f.source}: empty`)
   }
-  out.push(`target: ${s.topic} in ${s.where}${s.dryRun ? '' : `: ${n(s.ingested)} new, ${n(s.duplicates)} already there`}`)
+  out.push(s.dryRun ? `target: ${s.topic} — not written (dry run): ${n(s.ingested)} would be new, ${n(s.duplicates)} repeated within this run` : `target: ${s.topic} in ${s.where}: ${n(s.ingested)} new, ${n(s.duplicates)} already there`)
   out.push(`dedup: ${s.dedup}`)
   out.push(s.rejectsFile ? `rejects: ${n(s.rejected)} record(s) → ${s.rejectsFile} (one JSON line each: source, line, reason, raw)` : 'rejects: none')
   if (s.unreported) out.push(`  (${n(s.unreported)} more rejects than shown above are in that file)`)

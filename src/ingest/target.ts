@@ -28,7 +28,7 @@ export interface IngestTarget {
 /** --dry-run: nothing is written; duplicates are only those within this run. */
 export class DryRunTarget implements IngestTarget {
   readonly topic: string
-  readonly where = 'nowhere (--dry-run)'
+  readonly where = 'no database or cluster (--dry-run)'
   readonly dedupNote = 'dry run: duplicates counted within this run only; the topic is not read'
   readonly #seen = new Set<string>()
 
