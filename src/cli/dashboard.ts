@@ -13,6 +13,7 @@ import { ConfigError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { createDashboardServer, isLoopback } from '../dashboard/server.ts'
 import { StatusCollector } from '../ops/status.ts'
+import type { StatusSnapshot } from '../ops/status-model.ts'
 import { DEFAULT_TOPIC_PREFIX } from '../topics.ts'
 
 export const DASHBOARD_HELP = `synthq dashboard — a live web dashboard of the pipeline
@@ -66,10 +67,28 @@ export async function runDashboard (argv: string[], defaults: { db: string }, lo
   const prefix = values.prefix ?? DEFAULT_TOPIC_PREFIX
   const db = values.db ?? defaults.db
 
-  const collector = new StatusCollector({ runner, ...(runner === 'embedded' || values.db ? { db } : {}), prefix, metricsUrls }, logger)
+  const make = (): StatusCollector => new StatusCollector({ runner, ...(runner === 'embedded' || values.db ? { db } : {}), prefix, metricsUrls }, logger)
+  let collector = make()
+  // A collector that failed before its first snapshot (no database yet, Kafka unreachable) is
+  // replaced by a fresh one for the next try: the dashboard may be started before the pipeline.
+  let collected = false
+  const collect = async (): Promise<StatusSnapshot> => {
+    try {
+      const snapshot = await collector.collect()
+      collected = true
+      return snapshot
+    } catch (err) {
+      if (!collected) {
+        const failed = collector
+        collector = make()
+        await failed.close().catch(() => {})
+      }
+      throw err
+    }
+  }
   let server
   try {
-    server = await createDashboardServer({ collect: () => collector.collect(), intervalMs: intervalS * 1000, host, port, logger })
+    server = await createDashboardServer({ collect, intervalMs: intervalS * 1000, host, port, logger })
   } catch (err) {
     await collector.close()
     const e = err as NodeJS.ErrnoException
