@@ -111,7 +111,7 @@ test('JSON array: a bad element is rejected by index; a truncated array ends the
   const r = await run('arr.json', arr, ['--preset', 'c4'])
   assert.deepEqual(r.texts, texts.slice(0, 2))
   assert.deepEqual(r.rejects.map((x) => [x.position.replace(/^.*arr\.json/, ''), x.reason]), [[' [1]', 'expected a JSON object, got number'], [' [2]', 'field "text" must be a string, got number']])
-  const cut = await run('cut.json', `[${good[0]}, ${good[1].slice(0, 50)}`)
+  const cut = await run('cut.json', `[${good[0]}, ${good[1]!.slice(0, 50)}`)
   assert.deepEqual(cut.texts, texts.slice(0, 1))
   assert.match(cut.rejects[0]!.reason, /ends inside the array \(at element \[1\]\)/)
 })
