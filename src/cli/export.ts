@@ -21,9 +21,15 @@ import { SchemaCatalog } from '../serde/schema-catalog.ts'
 import { exportDataset, type DatasetFormat, type ExportResult } from '../sink/export/dataset.ts'
 import { formatSinkReport, sinkReport, type SinkReport } from '../sink/report.ts'
 import { datasetRows, readSinkContents, type SinkContents } from '../sink/sample-store.ts'
-import { DEFAULT_TOPIC_PREFIX, topicName } from '../topics.ts'
+import { topicName } from '../topics.ts'
+import { prefixOf, runnerOf } from '../config/defaults.ts'
 
 export const EXPORT_HELP = `synthq export — write the current sample as a dataset with its card
+
+usage: synthq export --out DIR [options]
+
+The sample is read as the sink's newest checkpoint lists it: export while the pipeline runs,
+or after it stopped. The card (README.md) carries the sample's figures and health checks.
 
 options:
   --out DIR          where to write data/train.jsonl or data/train-00000.parquet and README.md (required)
@@ -32,9 +38,31 @@ options:
   --name NAME        dataset name in the card (default synthq-instructions)
   --runner R         embedded (default: the database of npm start) or kafka
   --db FILE          embedded database (default .synthq/embedded/synthq.db or $SYNTHQ_DB)
-  --prefix P         topic prefix (default synthq)
+  --prefix P         topic prefix (default synthq, or $SYNTHQ_PREFIX)
 
-synthq sink [--json] prints the sink's counts, topics, balance, diversity and health checks.
+exit codes: 0 written · 3 written, but the sample is unhealthy (see the card) · 1 error · 2 usage
+
+examples:
+  synthq export --out ./dataset
+  synthq export --out ./dataset-6 --format parquet --min-score 6
+  synthq export --runner kafka --prefix prod --out /data/synthq/$(date +%F)
+`
+
+export const SINK_HELP = `synthq sink — the sink's counts, topics, balance, diversity and health checks
+
+usage: synthq sink [options]
+
+options:
+  --json             the report as one JSON object
+  --runner R         embedded (default) or kafka
+  --db FILE          embedded database (default .synthq/embedded/synthq.db or $SYNTHQ_DB)
+  --prefix P         topic prefix (default synthq, or $SYNTHQ_PREFIX)
+
+exit codes: 0 healthy · 3 a health check failed · 1 no checkpoint yet, or an error · 2 usage
+
+examples:
+  synthq sink
+  synthq sink --json | jq '.topics | length'
 `
 
 interface Source { runner: string, db: string, prefix: string }
@@ -92,7 +120,7 @@ export async function runExport (argv: string[], defaults: { db: string }, logge
     minScore = Number(values['min-score'])
     if (!Number.isInteger(minScore) || minScore < 0 || minScore > 7) throw new ConfigError(`--min-score must be an integer from 0 to 7, got "${values['min-score']}"`)
   }
-  const contents = await readSink({ runner: values.runner ?? 'embedded', db: values.db ?? defaults.db, prefix: values.prefix ?? DEFAULT_TOPIC_PREFIX }, logger)
+  const contents = await readSink({ runner: runnerOf(values.runner), db: values.db ?? defaults.db, prefix: prefixOf(values.prefix) }, logger)
   if (!contents.state) process.stderr.write('synthq export: the sink has not checkpointed yet (no state found); exporting what the sample topic holds\n')
   const { result, report } = exportContents(contents, { outDir: values.out, format, ...(minScore !== undefined ? { minScore } : {}), ...(values.name ? { name: values.name } : {}) })
   process.stdout.write(`synthq export: ${result.rows} rows → ${result.files.map((f) => `${values.out}/${f}`).join(', ')}${contents.missing ? ` (${contents.missing} sample members were committed while reading; export again for them)` : ''}\n`)
@@ -102,8 +130,8 @@ export async function runExport (argv: string[], defaults: { db: string }, logge
 
 export async function runSinkStatus (argv: string[], defaults: { db: string }, logger: Logger): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, runner: { type: 'string' }, db: { type: 'string' }, prefix: { type: 'string' }, help: { type: 'boolean', short: 'h' } } })
-  if (values.help) { process.stdout.write(EXPORT_HELP); return 0 }
-  const contents = await readSink({ runner: values.runner ?? 'embedded', db: values.db ?? defaults.db, prefix: values.prefix ?? DEFAULT_TOPIC_PREFIX }, logger)
+  if (values.help) { process.stdout.write(SINK_HELP); return 0 }
+  const contents = await readSink({ runner: runnerOf(values.runner), db: values.db ?? defaults.db, prefix: prefixOf(values.prefix) }, logger)
   if (!contents.state) { process.stdout.write('sink: no checkpoint yet (has synthesis run?)\n'); return 1 }
   const report = sinkReport(contents.state)
   process.stdout.write(values.json ? `${JSON.stringify({ generation: contents.generation, ...report })}\n` : `${formatSinkReport(report)}\n`)

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
 import { localInfraAddresses } from '../config/local-infra.ts'
-import { SynthqError } from '../errors.ts'
+import { UsageError } from '../errors.ts'
 import { createLogger } from '../log.ts'
 import { defaultDbPath, defaultSearchIndex, runTopology, TOPOLOGIES } from './run.ts'
 import { startPipeline } from './start.ts'
@@ -37,73 +37,23 @@ import { ensureTopics, topicPlan } from '../runtime/kafka/topic-admin.ts'
 import { AvroSerde } from '../serde/avro-serde.ts'
 import { RegistryClient } from '../serde/registry-client.ts'
 import { SchemaCatalog } from '../serde/schema-catalog.ts'
-import { DEFAULT_TOPIC_PREFIX, valueSubject } from '../topics.ts'
+import { valueSubject } from '../topics.ts'
 import { runExport, runSinkStatus } from './export.ts'
 import { runStatus } from './status.ts'
 import { runIngest } from './ingest.ts'
 import { runDashboard } from './dashboard.ts'
+import { applyConfigFile, configPathFrom } from '../config/config-file.ts'
+import { prefixOf, runnerOf } from '../config/defaults.ts'
+import { COMMAND_HELP, HELP } from './help.ts'
 import { metricsSettings } from '../metrics/process-endpoint.ts'
 
-const HELP = `synthq — synthesize instruction-tuning data from real documents, on Kafka
-
-usage: synthq <command> [options]
-
-commands:
-  start                  the whole method on the shipped real data, on the embedded runner (no
-                         servers): attribution of 345 real prompts, then synthesis from 900
-                         documents; LLM stages use configured endpoints, else the simulator
-  run <topology>         run a topology until Ctrl-C; topologies: attribution, synthesis, demo
-  topics                 print the topic map: topic, key, value schema, cleanup, writer → readers
-  topics create          create the pipeline's topics (existing ones are left alone)
-  schemas register       register every topic's Avro value schema (subjects <topic>-value)
-  schemas check          test the local schemas against the registry; exit 1 if any is incompatible
-  llm check <topology>   resolve every LLM stage's endpoint and model, and check each endpoint
-                         answers (reachable, key accepted, model served); exit 1 if not
-  llm usage              prompt/completion tokens, cost and cache hits per stage and model,
-                         from the database (--db)
-  tap <topic>            print a topic's records as decoded JSON lines (embedded or --runner kafka):
-                         synthq tap --help
-  export --out DIR       write the current sample as a dataset (JSONL or Parquet) with its card;
-                         --format parquet, --min-score N: synthq export --help
-  sink [--json]          the sink's counts, topics, balance, diversity and health checks
-  index build <files>    build the embedded BM25 search index that search-retrieval uses
-  index search <words>   try a query against it
-  llm-sim                serve the OpenAI-compatible LLM SIMULATOR (synthetic answers, model
-                         names sim-*): synthq llm-sim --help
-
-options:
-  --runner R             run: embedded (default) or kafka
-  --db FILE              embedded: database file (default .synthq/embedded/synthq.db, or $SYNTHQ_DB)
-  --until-idle           embedded: stop when every record is processed
-  --concurrency N        records in flight per stage (default 64)
-  --at-least-once        kafka: no transactions (default exactly-once)
-  --drain-timeout S      seconds Ctrl-C waits for records in flight (default 30)
-  --config FILE          YAML/JSON config file: llm: (endpoints, models, limits, prices, budget;
-                         docs/llm.md) and pipeline: (docs/pipeline.md), or $SYNTHQ_CONFIG
-  --llm sim              LLM stages with no configured endpoint use the built-in simulator
-  --stage NAME           run only this stage of the topology (repeatable), to scale out
-  --resample-every M     synthesis: draw new demonstrations every M documents (default 50; 1 =
-                         a fresh draw per document, as the method — no prompt prefix reuse)
-  --seed-gate N          attribution: keep only real instructions scoring at least N of 7
-  --out DIR              start: where the dataset is exported at the end (default .synthq/dataset)
-  --prefix P             topic name prefix (default "${DEFAULT_TOPIC_PREFIX}")
-  --partitions N         topics create: partitions per topic (default 6)
-  --replication N        topics create: replication factor (default 1)
-  -h, --help             this help
-
-examples:
-  synthq start                                   (= npm start)
-  synthq run demo --runner kafka --concurrency 128
-  npm run infra:up && synthq topics create && synthq schemas register
-  SYNTHQ_KAFKA_BROKERS=kafka:9092 SYNTHQ_REGISTRY_URL=http://sr:8081 synthq schemas check
-`
 
 interface Options { prefix: string, partitions: number, replication: number }
 
 function positiveInt (name: string, v: string | undefined, fallback: number): number {
   if (v === undefined) return fallback
   const n = Number(v)
-  if (!Number.isInteger(n) || n < 1) throw new SynthqError('SYNTHQ_CONFIG', `--${name} must be a positive integer, got "${v}"`)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${v}"`)
   return n
 }
 
@@ -117,7 +67,24 @@ function printTopicMap (opts: Options): void {
   process.stdout.write(`\n${rows.length} topics; value subjects are <topic>-value; all ${rows.length} Avro contracts in schemas/ parse.\n`)
 }
 
-async function main (argv: string[]): Promise<number> {
+/** Commands whose options main.ts parses itself (the others get argv without --config). */
+const OWN_COMMANDS = new Set(['start', 'run', 'topics', 'schemas', 'llm'])
+
+function withoutConfigFlag (argv: string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--config') { i++; continue }
+    if (argv[i]!.startsWith('--config=')) continue
+    out.push(argv[i]!)
+  }
+  return out
+}
+
+async function main (rawArgv: string[]): Promise<number> {
+  // The config file fills the environment where it is silent: flags > env > file > defaults.
+  const configPath = configPathFrom(rawArgv)
+  if (configPath) applyConfigFile(configPath)
+  const argv = OWN_COMMANDS.has(rawArgv[0] ?? '') ? rawArgv : withoutConfigFlag(rawArgv)
   if (argv[0] === 'llm-sim') return await runLlmSim(argv.slice(1))
   // tap's stdout is data: its logs go to stderr.
   if (argv[0] === 'tap') return await runTap(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
@@ -141,26 +108,26 @@ async function main (argv: string[]): Promise<number> {
     },
   })
   const opts: Options = {
-    prefix: values.prefix ?? DEFAULT_TOPIC_PREFIX,
+    prefix: prefixOf(values.prefix),
     partitions: positiveInt('partitions', values.partitions, 6),
     replication: positiveInt('replication', values.replication, 1),
   }
   const [cmd, sub] = positionals
   if (values.help || !cmd) {
-    process.stdout.write(HELP)
+    process.stdout.write((cmd && COMMAND_HELP[cmd]) || HELP)
     return 0
   }
   const logger = createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' })
   const config = values.config ?? process.env.SYNTHQ_CONFIG
   const llmMode = values.llm
-  if (llmMode !== undefined && llmMode !== 'sim') throw new SynthqError('SYNTHQ_CONFIG', `--llm takes only "sim" (the built-in simulator); configure real endpoints with --config or SYNTHQ_LLM_* variables`)
+  if (llmMode !== undefined && llmMode !== 'sim') throw new UsageError(`--llm takes only "sim" (the built-in simulator); configure real endpoints with --config or SYNTHQ_LLM_* variables`)
   const pipeline = pipelineOptions(config, {
     ...(values['resample-every'] ? { demonstrations: { resampleEvery: positiveInt('resample-every', values['resample-every'], 50) } } : {}),
     ...(values['seed-gate'] !== undefined ? { seedGate: Number(values['seed-gate']) } : {}),
   })
-  if (values['seed-gate'] !== undefined && !(Number.isInteger(pipeline.seedGate) && pipeline.seedGate! >= 0 && pipeline.seedGate! <= 7)) throw new SynthqError('SYNTHQ_CONFIG', `--seed-gate must be an integer from 0 to 7, got "${values['seed-gate']}"`)
+  if (values['seed-gate'] !== undefined && !(Number.isInteger(pipeline.seedGate) && pipeline.seedGate! >= 0 && pipeline.seedGate! <= 7)) throw new UsageError(`--seed-gate must be an integer from 0 to 7, got "${values['seed-gate']}"`)
   if (cmd === 'start') {
-    if (values.runner && values.runner !== 'embedded') throw new SynthqError('SYNTHQ_CONFIG', 'synthq start runs on the embedded runner; use synthq run attribution|synthesis --runner kafka for Kafka')
+    if (values.runner && values.runner !== 'embedded') throw new UsageError('synthq start runs on the embedded runner; use synthq run attribution|synthesis --runner kafka for Kafka')
     // Dead letters are summarised at the end; per-record warnings only when asked for.
     const quiet = process.env.SYNTHQ_LOG_LEVEL ? logger : createLogger({ level: 'error' })
     return await startPipeline({
@@ -177,10 +144,9 @@ async function main (argv: string[]): Promise<number> {
     }, quiet)
   }
   if (cmd === 'run') {
-    const runnerKind = values.runner ?? 'embedded'
-    if (runnerKind !== 'embedded' && runnerKind !== 'kafka') throw new SynthqError('SYNTHQ_CONFIG', `--runner must be embedded or kafka, got "${runnerKind}"`)
+    const runnerKind = runnerOf(values.runner)
     const topology = sub
-    if (!topology) throw new SynthqError('SYNTHQ_CONFIG', `synthq run needs a topology name, e.g. synthq run demo (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
+    if (!topology) throw new UsageError(`synthq run needs a topology name, e.g. synthq run demo (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
     return runTopology({
       topology,
       runner: runnerKind,
@@ -203,7 +169,7 @@ async function main (argv: string[]): Promise<number> {
   if (cmd === 'llm' && sub === 'check') {
     const name = positionals[2]
     const make = name ? TOPOLOGIES[name] : undefined
-    if (!make) throw new SynthqError('SYNTHQ_CONFIG', `synthq llm check needs a topology name (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
+    if (!make) throw new UsageError(`synthq llm check needs a topology name (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
     const topo = make({ options: DEFAULT_PIPELINE_OPTIONS, searchIndex: defaultSearchIndex() })
     const stages = llmStages(topo)
     const embedding = embeddingStages(topo)
@@ -271,7 +237,7 @@ async function main (argv: string[]): Promise<number> {
     }
     return bad ? 1 : 0
   }
-  process.stderr.write(`synthq: unknown command "${positionals.join(' ')}"\n\n${HELP}`)
+  process.stderr.write(`synthq: unknown command "${positionals.join(' ')}" — synthq --help lists the commands\n`)
   return 2
 }
 

@@ -174,7 +174,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     if (u.length) out(`synthq: LLM usage — ${u.map((r) => `${r.stage}: ${r.requests} requests, ${r.promptTokens}+${r.completionTokens} tokens, ${r.cacheHits} cache hits${r.costUsd ? `, $${r.costUsd.toFixed(4)}` : ''}`).join(' | ')}`)
   }
   out('synthq: stopped cleanly')
-  return fatal ? 2 : 0
+  return fatal ? 4 : 0 // 4: stopped by a condition a restart does not fix (fenced, LLM configuration rejected)
 }
 
 /** Resolves the LLM settings of the topology's LLM stages, starts the simulator if asked, and checks every endpoint. */

@@ -5,6 +5,7 @@
  * fails, so scripts and cron jobs can act on it.
  */
 import { parseArgs } from 'node:util'
+import { prefixOf, runnerOf } from '../config/defaults.ts'
 import { UsageError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { StatusCollector } from '../ops/status.ts'
@@ -54,14 +55,13 @@ export async function runStatus (argv: string[], defaults: { db: string }, logge
     process.stdout.write(STATUS_HELP)
     return 0
   }
-  const runner = values.runner ?? 'embedded'
-  if (runner !== 'embedded' && runner !== 'kafka') throw new UsageError(`--runner must be embedded or kafka, got "${runner}"`)
+  const runner = runnerOf(values.runner)
   const windowS = Number(values.window ?? 2)
   if (!(windowS >= 0)) throw new UsageError(`--window must be a number of seconds ≥ 0, got "${values.window}"`)
   const watchS = values.watch === undefined ? undefined : Number(values.watch)
   if (watchS !== undefined && !(watchS > 0)) throw new UsageError(`--watch must be a number of seconds > 0, got "${values.watch}"`)
   const collector = new StatusCollector({
-    runner, prefix: values.prefix ?? DEFAULT_TOPIC_PREFIX,
+    runner, prefix: prefixOf(values.prefix),
     ...(runner === 'embedded' ? { db: values.db ?? defaults.db } : {}),
     ...(values['metrics-url'] ? { metricsUrls: values['metrics-url'] } : {}),
     ...(values.topology ? { topologies: values.topology } : {}),
