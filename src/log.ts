@@ -6,10 +6,12 @@ import { pino, type DestinationStream, type Logger } from 'pino'
 
 export type { Logger }
 
+const SECRET_KEYS = ['password', 'apiKey', 'api_key', 'token', 'accessToken', 'secret', 'keyPassword', 'authorization', '"x-api-key"']
+
+/** Secret-named fields at the top and two levels down (pino's paths take one `*` per level). */
 export const REDACT_PATHS = [
-  'password', '*.password', '*.*.password',
-  'apiKey', '*.apiKey', '*.*.apiKey',
-  'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
+  ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`].map((p) => p.replace(/\.(".*")$/, '[$1]'))),
+  'headers.authorization', '*.headers.authorization', '*.*.headers.authorization',
 ]
 
 export function createLogger (opts: { level?: string, name?: string } = {}, destination?: DestinationStream): Logger {
