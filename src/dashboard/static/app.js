@@ -3,7 +3,7 @@
 // that /api/status, /api/history and /api/events serve (see docs/dashboard.md).
 /* global document, fetch, EventSource */
 import { TimeChart, colorOf } from './charts.js'
-import { fmtCompact, fmtInt, fmtMs, fmtPct, fmtRate, fmtUsd, openInstructions, renderHealth, renderHistogram, renderLatest, renderProcesses, renderStages, renderTopics, setText } from './render.js'
+import { fmtCompact, fmtInt, fmtMs, fmtPct, fmtRate, fmtUsd, fmtUsdTick, openInstructions, renderHealth, renderHistogram, renderLatest, renderProcesses, renderStages, renderTopics, setText } from './render.js'
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`)
 
@@ -17,7 +17,7 @@ const charts = {
   throughput: new TimeChart($('throughput-chart'), { fmt: fmtRate, legend: false }),
   lag: new TimeChart($('lag-chart'), { fmt: fmtCompact, legend: false }),
   latency: new TimeChart($('latency-chart'), { fmt: fmtMs, legend: false }),
-  tokens: new TimeChart($('tokens-chart'), { fmt: fmtCompact, fmt2: fmtUsd }),
+  tokens: new TimeChart($('tokens-chart'), { fmt: fmtCompact, fmt2: fmtUsdTick }),
   acceptance: new TimeChart($('acceptance-chart'), { fmt: (v) => `${Math.round(v)} %` }),
 }
 
@@ -49,19 +49,20 @@ function render () {
     const st = s.stages.find((x) => x.stage === name)
     return st ? pick(st) : null
   })
-  charts.throughput.update(xs, stageNames.map((n) => ({ label: n, color: colors.get(n), values: perStage(n, (st) => st.throughputPerSec) })))
+  const noLive = 'no running synthq process reports this (it comes from their metrics endpoints)'
+  charts.throughput.update(xs, stageNames.map((n) => ({ label: n, color: colors.get(n), values: perStage(n, (st) => st.throughputPerSec) })), noLive)
   charts.lag.update(xs, stageNames.map((n) => ({ label: n, color: colors.get(n), values: perStage(n, (st) => st.lag) })))
   const llmStages = snap.stages.filter((s) => s.llm).map((s) => s.stage)
   charts.latency.update(xs, llmStages.flatMap((n) => [
     { label: `${n} p50`, color: colors.get(n), values: perStage(n, (st) => st.llm?.latencyP50Ms ?? null) },
     { label: `${n} p95`, color: colors.get(n), dash: [5, 4], values: perStage(n, (st) => st.llm?.latencyP95Ms ?? null) },
-  ]))
+  ]), noLive)
   charts.tokens.update(xs, [
     { label: 'prompt tokens', color: colorOf(0), values: hist.map((s) => s.llm.promptTokens) },
     { label: 'completion tokens', color: colorOf(1), values: hist.map((s) => s.llm.completionTokens) },
     { label: 'cost', color: colorOf(4), dash: [6, 3], scale: 'right', values: hist.map((s) => s.llm.costUsd) },
   ])
-  charts.acceptance.update(xs, [{ label: 'accepted', color: colorOf(4), values: hist.map((s) => (s.filter?.acceptanceRate == null ? null : 100 * s.filter.acceptanceRate)) }])
+  charts.acceptance.update(xs, [{ label: 'accepted', color: colorOf(4), values: hist.map((s) => (s.filter?.acceptanceRate == null ? null : 100 * s.filter.acceptanceRate)) }], 'no scored instruction has reached the sink yet')
 
   renderSummary(snap)
   renderStages($('stage-table').tBodies[0], snap.stages, colors)

@@ -38,8 +38,13 @@ export class TimeChart {
   /**
    * @param {number[]} xs times in seconds
    * @param {{ label: string, values: (number|null)[], color: string, dash?: number[], scale?: string }[]} series
+   * @param {string} emptyNote shown over the chart while every value is null
    */
-  update (xs, series) {
+  update (xs, series, emptyNote = 'no figures yet') {
+    // A chart with no figure at all says why instead of drawing an empty grid silently.
+    const empty = series.every((s) => s.values.every((v) => v == null))
+    this.el.classList.toggle('empty', empty)
+    this.el.dataset.note = empty ? emptyNote : ''
     const key = series.map((s) => `${s.label}|${s.color}|${s.scale ?? 'y'}`).join(';')
     const data = [xs, ...series.map((s) => s.values)]
     if (key !== this.key || !this.plot) {

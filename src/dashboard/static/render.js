@@ -12,9 +12,11 @@ export function h (tag, attrs = {}, ...children) {
 }
 const dash = '—'
 export const fmtInt = (v) => (v == null ? dash : Math.round(v).toLocaleString('en-US'))
-export const fmtRate = (v) => (v == null ? dash : v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1))
-export const fmtMs = (v) => (v == null ? dash : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`)
+export const fmtRate = (v) => (v == null ? dash : v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v > 0 && v < 1 ? 2 : 1))
+export const fmtMs = (v) => (v == null ? dash : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : v >= 10 || v === 0 ? `${Math.round(v)} ms` : `${v.toFixed(1)} ms`)
 export const fmtPct = (v) => (v == null ? dash : `${(100 * v).toFixed(1)} %`)
+/** Axis ticks in dollars: as few decimals as the step needs. */
+export const fmtUsdTick = (v) => (v === 0 ? '$0' : v >= 1 ? `$${v.toFixed(v >= 100 ? 0 : 2).replace(/\.00$/, '')}` : `$${Number(v.toPrecision(2))}`)
 export const fmtUsd = (v) => (v == null ? dash : v >= 100 ? `$${v.toFixed(0)}` : `$${v.toFixed(v >= 1 ? 2 : 4)}`)
 export const fmtCompact = (v) => (v == null ? dash : Math.abs(v) >= 1e9 ? `${(v / 1e9).toFixed(1)}G` : Math.abs(v) >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : Math.abs(v) >= 1e3 ? `${(v / 1e3).toFixed(1)}k` : String(Math.round(v * 100) / 100))
 
