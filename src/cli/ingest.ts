@@ -207,6 +207,20 @@ export async function runIngest (argv: string[], defaults: { db: string }, logge
     return 2
   }
 
+  // Ctrl-C: finish the batch in hand, print the summary, exit 130; a second Ctrl-C exits at once.
+  let signal = io.signal
+  let onSigint: (() => void) | undefined
+  if (!signal) {
+    const controller = new AbortController()
+    signal = controller.signal
+    onSigint = (): void => {
+      if (controller.signal.aborted) process.exit(130)
+      say('stopping after the batch in hand (Ctrl-C again to stop at once; committed batches stay)…')
+      controller.abort()
+    }
+    process.on('SIGINT', onSigint)
+  }
+
   const name: TopicName = opts.target === 'seeds' ? 'realInstructions' : 'documents'
   const topic = topicName(name, opts.prefix)
   const rejects = new RejectsFile(opts.rejects)
@@ -234,7 +248,7 @@ export async function runIngest (argv: string[], defaults: { db: string }, logge
       target: opts.target, ...(opts.format ? { format: opts.format } : {}), ...(opts.preset ? { preset: opts.preset } : {}),
       overrides: opts.overrides, ...(values.corpus ? { corpus: values.corpus } : {}), ...(values.license ? { license: values.license } : {}),
       maxBytes: opts.maxBytes, batchSize: opts.batchSize,
-    }, { stdin: io.stdin ?? process.stdin, stderr, now, ...(io.signal ? { signal: io.signal } : {}) })
+    }, { stdin: io.stdin ?? process.stdin, stderr, now, signal })
   } catch (err) {
     const e = err as Error & { code?: string }
     say(`${e.message}${e instanceof SynthqError && e.code === 'SYNTHQ_REGISTRY_UNAVAILABLE' ? ' — start the registry (npm run infra:up) or point SYNTHQ_REGISTRY_URL at yours' : ''}`)
@@ -243,6 +257,7 @@ export async function runIngest (argv: string[], defaults: { db: string }, logge
   } finally {
     rejects.close()
     await target?.close()
+    if (onSigint) process.off('SIGINT', onSigint)
   }
 
   if (result.unreported) say(`… ${result.unreported} more in ${rejects.path}`)

@@ -182,7 +182,7 @@ const stackexchange: Preset = {
     const postId = pick(r, 'meta.post_id')
     if (!(typeof postId === 'number' && Number.isInteger(postId)) && !(typeof postId === 'string' && /^\d+$/.test(postId))) return { reject: `field "meta.post_id" must be a whole number, got ${kindOf(postId)}` }
     // The same namespace as src/search/readers.ts: the site, else the file's name.
-    const namespace = seSite(ctx) ?? basename(ctx.source).replace(/\.gz$/i, '').replace(/\.[^.]+$/, '')
+    const namespace = seSite(ctx) ?? (ctx.source === '-' ? 'stdin' : basename(ctx.source).replace(/\.gz$/i, '').replace(/\.[^.]+$/, ''))
     return `stackexchange:${namespace}:${postId}`
   },
   url: (r, ctx) => { const site = seSite(ctx); const id = pick(r, 'meta.post_id'); return site && (typeof id === 'number' || typeof id === 'string') ? `https://${site}/questions/${id}` : null },

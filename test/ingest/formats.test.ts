@@ -97,3 +97,22 @@ function writeTmp (name: string, content: string | Buffer): string {
   writeFileSync(file, content)
   return file
 }
+
+test('progress: a bar with rate and ETA on a terminal, a quiet line every 5 s elsewhere', async () => {
+  const { Progress } = await import('../../src/ingest/progress.ts')
+  let t = 0
+  let tty = ''
+  const bar = new Progress({ stream: { write: (s: string) => { tty += s }, isTTY: true, columns: 200 }, totalBytes: 1000, now: () => t })
+  t = 2000
+  bar.update(500, 250, 'a.jsonl')
+  assert.match(tty, /\[█{6}░{18}\]\s+25 %\s+500 records\s+250 rec\/s\s+ETA 0:06\s+a\.jsonl/)
+  let plain = ''
+  t = 0
+  const quiet = new Progress({ stream: { write: (s: string) => { plain += s }, isTTY: false }, now: () => t })
+  t = 1000
+  quiet.update(10, 10, 'stdin')
+  assert.equal(plain, '', 'not before 5 s')
+  t = 6000
+  quiet.update(600, 10, '-')
+  assert.equal(plain, 'synthq ingest: 600 records  100 rec/s · -\n', 'stdin: no total, rate only')
+})
