@@ -9,33 +9,46 @@
  *   synthq dashboard --runner kafka --port 0      Kafka, any free port
  */
 import { parseArgs } from 'node:util'
-import { ConfigError } from '../errors.ts'
+import { prefixOf, runnerOf } from '../config/defaults.ts'
+import { ConfigError, UsageError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { createDashboardServer, isLoopback } from '../dashboard/server.ts'
 import { StatusCollector } from '../ops/status.ts'
 import type { StatusSnapshot } from '../ops/status-model.ts'
 import { DEFAULT_TOPIC_PREFIX } from '../topics.ts'
 
+export const DEFAULT_DASHBOARD_PORT = 7464
+
 export const DASHBOARD_HELP = `synthq dashboard — a live web dashboard of the pipeline
+
+usage: synthq dashboard [options]
 
 Serves a page with throughput, lag and LLM latency per stage, token spend, filter acceptance,
 the score histogram, the sample's topic balance, the latest instructions with their lineage and
-the health checks, refreshed every --interval seconds. Ctrl-C stops it.
+the health checks, refreshed every --interval seconds (docs/dashboard.md). It can start before
+the pipeline: the page says what is missing until it is there. Ctrl-C stops it.
 
 options:
   --host H           address to bind (default 127.0.0.1; the page has NO authentication:
                      bind elsewhere only on a trusted network)
-  --port N           port (default 7464; 0 = any free port, the URL is printed)
-  --runner R         embedded (default) or kafka
+  --port N           port (default ${DEFAULT_DASHBOARD_PORT}; 0 = any free port; the URL is printed)
+  --runner R         embedded (default: the database of npm start) or kafka
   --db FILE          embedded database (default .synthq/embedded/synthq.db or $SYNTHQ_DB)
   --prefix P         topic prefix (default ${DEFAULT_TOPIC_PREFIX})
-  --metrics-url URL  a process's metrics endpoint to read live figures from (repeatable;
-                     running processes are also found by themselves)
+  --metrics-url URL  a process's metrics endpoint, e.g. http://host:9464/metrics (repeatable;
+                     processes on this machine are found in .synthq/run/ by themselves)
   --interval S       refresh period in seconds (default 2)
   -h, --help         this help
+
+exit codes: 0 stopped with Ctrl-C · 1 could not serve (port in use) · 2 usage
+
+examples:
+  synthq dashboard                                   then open http://127.0.0.1:7464/
+  synthq dashboard --port 0 --db /data/synthq.db
+  synthq dashboard --runner kafka --metrics-url http://worker-1:9464/metrics --metrics-url http://worker-2:9464/metrics
+  ssh -L 7464:127.0.0.1:7464 pipeline-host           (to see a remote one, keep it on loopback)
 `
 
-export const DEFAULT_DASHBOARD_PORT = 7464
 
 export async function runDashboard (argv: string[], defaults: { db: string }, logger: Logger): Promise<number> {
   const { values } = parseArgs({
@@ -53,18 +66,17 @@ export async function runDashboard (argv: string[], defaults: { db: string }, lo
   }
   const host = values.host ?? '127.0.0.1'
   const port = values.port === undefined ? DEFAULT_DASHBOARD_PORT : Number(values.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be an integer from 0 to 65535, got "${values.port}"`)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got "${values.port}"`)
   const intervalS = values.interval === undefined ? 2 : Number(values.interval)
-  if (!(intervalS >= 0.2 && intervalS <= 3600)) throw new ConfigError(`--interval must be a number of seconds from 0.2 to 3600, got "${values.interval}"`)
-  const runner = values.runner ?? 'embedded'
-  if (runner !== 'embedded' && runner !== 'kafka') throw new ConfigError(`--runner must be embedded or kafka, got "${runner}"`)
+  if (!(intervalS >= 0.2 && intervalS <= 3600)) throw new UsageError(`--interval must be a number of seconds from 0.2 to 3600, got "${values.interval}"`)
+  const runner = runnerOf(values.runner)
   const metricsUrls = values['metrics-url'] ?? []
   for (const u of metricsUrls) {
     let ok = false
     try { ok = ['http:', 'https:'].includes(new URL(u).protocol) } catch { /* reported below */ }
-    if (!ok) throw new ConfigError(`--metrics-url must be an http(s) URL, got "${u}"`)
+    if (!ok) throw new UsageError(`--metrics-url must be an http(s) URL, got "${u}"`)
   }
-  const prefix = values.prefix ?? DEFAULT_TOPIC_PREFIX
+  const prefix = prefixOf(values.prefix)
   const db = values.db ?? defaults.db
 
   const make = (): StatusCollector => new StatusCollector({ runner, ...(runner === 'embedded' || values.db ? { db } : {}), prefix, metricsUrls }, logger)

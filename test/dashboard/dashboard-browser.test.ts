@@ -123,13 +123,11 @@ test('on a real running pipeline the dashboard draws live figures that match the
   const env = { ...process.env, ...noServers, SYNTHQ_SEARCH_INDEX: join(dir, 'index.db'), SYNTHQ_RUN_DIR: join(dir, 'run'), SYNTHQ_LOG_LEVEL: '' }
   // The whole method on the shipped data; without --until-idle it stays running when done.
   const pipeline = spawnLogged([join(REPO_ROOT, 'bin/synthq.js'), 'start', '--db', db, '--out', join(dir, 'dataset')], env)
-  // `synthq dashboard` itself once src/cli/main.ts knows it, else the same function in its own process.
-  const wired = readFileSync(join(REPO_ROOT, 'src/cli/main.ts'), 'utf8').includes('runDashboard')
   let dashboard: ReturnType<typeof spawnLogged> | undefined
   const logs = (): string => `\n--- synthq start stderr ---\n${pipeline.err().slice(-3000)}\n--- dashboard ---\n${dashboard?.out() ?? ''}${dashboard?.err().slice(-3000) ?? ''}`
   try {
     await poll('the pipeline database', async () => existsSync(db), 120_000, logs)
-    dashboard = spawnLogged([...(wired ? [join(REPO_ROOT, 'bin/synthq.js'), 'dashboard'] : ['--import', 'tsx', join(REPO_ROOT, 'test/dashboard/run-dashboard.ts')]), '--port', '0', '--db', db, '--interval', '0.5'], env)
+    dashboard = spawnLogged([join(REPO_ROOT, 'bin/synthq.js'), 'dashboard', '--port', '0', '--db', db, '--interval', '0.5'], env)
     const url = await poll('the dashboard URL', async () => /synthq dashboard: (http:\/\/\S+)/.exec(dashboard!.out())?.[1], 60_000, logs)
     const status = async (): Promise<StatusSnapshot> => {
       const r = await fetch(new URL('/api/status', url))

@@ -11,13 +11,13 @@ import { REPO_ROOT } from '../../deploy/local/lib/paths.ts'
 import { EmbeddedLog } from '../../src/runtime/embedded/embedded-log.ts'
 import { testTmpDir } from '../helpers/env.ts'
 
-const ENTRY = join(REPO_ROOT, 'test/dashboard/run-dashboard.ts')
+const CLI = join(REPO_ROOT, 'bin/synthq.js')
 const env = { ...process.env, SYNTHQ_INFRA_DIR: '/nonexistent', SYNTHQ_LOG_LEVEL: 'error' }
-const run = (args: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, ['--import', 'tsx', ENTRY, ...args], { encoding: 'utf8', env, timeout: 60_000 })
+const run = (args: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [CLI, 'dashboard', ...args], { encoding: 'utf8', env, timeout: 60_000 })
 
-test('dashboard --help, and values it refuses', () => {
+test('dashboard --help, and values it refuses (exit 2)', () => {
   const help = run(['--help'])
-  assert.equal(help.status, 0)
+  assert.equal(help.status, 0, String(help.stderr))
   assert.match(String(help.stdout), /synthq dashboard — a live web dashboard/)
   assert.match(String(help.stdout), /--metrics-url URL/)
   for (const [args, message] of [
@@ -27,17 +27,19 @@ test('dashboard --help, and values it refuses', () => {
     [['--metrics-url', 'file:///etc/passwd'], /--metrics-url must be an http\(s\) URL/],
     [['--bogus'], /Unknown option '--bogus'/],
     [['extra'], /Unexpected argument 'extra'/],
+    [['--port', '0', '--port', '1', '--runner', 'kafka', '--prefix'], /Option '--prefix <value>' argument missing/],
   ] as const) {
     const r = run([...args])
-    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`)
+    assert.equal(r.status, 2, `${args.join(' ')}: exit 2 (usage): ${r.stderr}`)
     assert.match(String(r.stderr), message)
+    assert.match(String(r.stderr), /synthq dashboard --help lists the options/)
   }
 })
 
 test('--port 0 prints the URL; a non-loopback bind warns; a missing database is reported, not fatal, and followed once it appears; Ctrl-C exits 0', async () => {
   const dir = testTmpDir('dashboard-cli')
   const db = join(dir, 'none.db')
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, '--host', '0.0.0.0', '--port', '0', '--db', db, '--interval', '0.3'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [CLI, 'dashboard', '--host', '0.0.0.0', '--port', '0', '--db', db, '--interval', '0.3'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
