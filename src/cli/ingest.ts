@@ -12,7 +12,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
 import { localInfraAddresses } from '../config/local-infra.ts'
-import { ConfigError, SynthqError } from '../errors.ts'
+import { prefixOf, runnerOf } from '../config/defaults.ts'
+import { ConfigError, SynthqError, UsageError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { EmbeddedTarget } from '../ingest/embedded-target.ts'
 import { expandInputs, INPUT_FORMATS, type InputFormat } from '../ingest/input-files.ts'
@@ -62,9 +63,9 @@ options:
   --dry-run         read, validate, map and count; write no topic (no server needed)
   --no-dedup        do not check the topic for keys it already holds (Kafka: saves reading the
                     topic once; duplicates are then caught within this run only)
-  --runner R        embedded (default) or kafka
+  --runner R        embedded (default, or $SYNTHQ_RUNNER) or kafka
   --db FILE         embedded database (default .synthq/embedded/synthq.db or $SYNTHQ_DB)
-  --prefix P        topic prefix (default ${DEFAULT_TOPIC_PREFIX})
+  --prefix P        topic prefix (default $SYNTHQ_PREFIX, else ${DEFAULT_TOPIC_PREFIX})
   --partitions N    kafka: partitions when the topic is created (default 6)
   --replication N   kafka: replication factor when the topic is created (default 1)
   --batch N         records per write (one SQLite or Kafka transaction; default 500)
@@ -91,6 +92,7 @@ exit codes:
   3  finished, but some records were rejected (see the rejects file)
   1  error: an input that cannot be read, Kafka or the registry unreachable, bad configuration
   2  usage error (unknown option, bad value)
+  4  Kafka: another synthq ingest into the same topic took over (fenced); run again after it
   130 interrupted (Ctrl-C): batches written so far stay; run again to add the rest
 `
 
@@ -102,8 +104,6 @@ export interface IngestCliIO {
   now?: () => number
   signal?: AbortSignal
 }
-
-class UsageError extends Error {}
 
 function parseSize (name: string, v: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(v.trim())
@@ -183,7 +183,7 @@ export async function runIngest (argv: string[], defaults: { db: string }, logge
     const target: Target = to ?? (preset ? PRESETS[preset].target : 'documents')
     if (preset && PRESETS[preset].target !== target) throw new UsageError(`--preset ${preset} is for ${PRESETS[preset].target}, not --to ${target}`)
     if (target === 'seeds' && (values.license !== undefined)) throw new UsageError('--license applies to documents only (seed records have no licence field)')
-    const runner = oneOf('runner', values.runner, ['embedded', 'kafka'] as const) ?? 'embedded'
+    const runner = runnerOf(values.runner, env)
     opts = {
       target,
       preset,
@@ -194,7 +194,7 @@ export async function runIngest (argv: string[], defaults: { db: string }, logge
       batchSize: positiveInt('batch', values.batch, 500),
       partitions: positiveInt('partitions', values.partitions, 6),
       replication: positiveInt('replication', values.replication, 1),
-      prefix: values.prefix ?? DEFAULT_TOPIC_PREFIX,
+      prefix: prefixOf(values.prefix, env),
       db: values.db ?? defaults.db,
       dryRun: Boolean(values['dry-run']),
       dedup: !values['no-dedup'],
@@ -253,7 +253,7 @@ export async function runIngest (argv: string[], defaults: { db: string }, logge
     const e = err as Error & { code?: string }
     say(`${e.message}${e instanceof SynthqError && e.code === 'SYNTHQ_REGISTRY_UNAVAILABLE' ? ' — start the registry (npm run infra:up) or point SYNTHQ_REGISTRY_URL at yours' : ''}`)
     if (rejects.count) say(`rejects so far: ${rejects.count} in ${rejects.path}`)
-    return 1
+    return e instanceof SynthqError && e.code === 'SYNTHQ_STATE_FENCED' ? 4 : 1
   } finally {
     rejects.close()
     await target?.close()
