@@ -67,6 +67,8 @@ export interface FilterStatus {
 }
 
 export interface SampleTopicStatus {
+  /** The sink's topic number (labels can repeat: they are the topic's most telling words). */
+  topic: number
   label: string
   kept: number
   quota: number

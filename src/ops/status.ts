@@ -95,7 +95,16 @@ export class StatusCollector {
 
   async #start (): Promise<void> {
     if (this.#started) return
-    this.#started = true
+    try {
+      await this.#open()
+    } catch (err) {
+      await this.close() // what did open is closed; the next collect starts afresh
+      throw err
+    }
+    this.#started = true // only once everything opened: a failed start is tried again by the next collect
+  }
+
+  async #open (): Promise<void> {
     const o = this.#o
     if (o.runner === 'embedded') {
       if (!o.db || !existsSync(o.db)) throw new ConfigError(`no synthq database at ${o.db ?? '(none given)'}: run \`npm start\` (or synthq run … ) first, or pass --db FILE`)
@@ -204,7 +213,7 @@ export class StatusCollector {
         ? {
             size: report.kept,
             k: report.k,
-            topics: report.topics.map((t) => ({ label: t.label, kept: t.kept, quota: t.quota, seen: t.seen })),
+            topics: report.topics.map((t) => ({ topic: t.topic, label: t.label, kept: t.kept, quota: t.quota, seen: t.seen })),
             balanceRatio: report.balanceRatio,
             topicEntropy: report.topicEntropy.normalized,
             effectiveTopics: report.topicEntropy.effective,
@@ -357,6 +366,11 @@ export class StatusCollector {
     await this.#admin?.disconnect().catch(() => {})
     this.#log?.close()
     this.#llmDb?.close()
+    this.#tails = []
+    this.#admin = undefined
+    this.#log = undefined
+    this.#llmDb = undefined
+    this.#started = false
   }
 }
 

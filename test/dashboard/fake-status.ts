@@ -82,7 +82,7 @@ export class FakeStatus {
       sample: {
         size: Math.round(400 * progress),
         k: 400,
-        topics: TOPIC_LABELS.map((label, i) => ({ label, kept: Math.round(progress * (50 - i)), quota: 50, seen: Math.round(progress * (120 - 9 * i)) })),
+        topics: TOPIC_LABELS.map((label, i) => ({ topic: i, label, kept: Math.round(progress * (50 - i)), quota: 50, seen: Math.round(progress * (120 - 9 * i)) })),
         balanceRatio: 50 / 43,
         topicEntropy: 0.97,
         effectiveTopics: 7.6,

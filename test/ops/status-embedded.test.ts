@@ -192,3 +192,19 @@ test('synthq status exits 3 and says why when records wait with nothing running,
   r = spawnSync(process.execPath, [CLI, 'status', '--window', 'soon'], { encoding: 'utf8', env })
   assert.equal(r.status, 2, r.stderr)
 })
+
+test('a collector asked before the database exists reports it, and works once it is there', async () => {
+  const later = join(dir, 'later.db')
+  const c = new StatusCollector({ runner: 'embedded', db: later, prefix, runDir: join(dir, 'later-run') }, testLogger())
+  try {
+    await assert.rejects(c.collect(), /no synthq database at .*later\.db/)
+    const { EmbeddedLog } = await import('../../src/runtime/embedded/embedded-log.ts')
+    new EmbeddedLog(later).close()
+    const s = await c.collect()
+    assert.equal(s.source, later)
+    assert.ok(s.stages.every((st) => st.lag === 0 && st.committed === 0))
+    assert.equal(s.sample, null)
+  } finally {
+    await c.close()
+  }
+})

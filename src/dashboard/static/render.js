@@ -91,8 +91,9 @@ export function renderTopics (el, figures, sample) {
     kept.style.width = `${(100 * t.kept) / max}%`
     const quota = h('div', { class: 'quota', title: `quota ${t.quota}` })
     quota.style.left = `${(100 * t.quota) / max}%`
-    return h('div', { class: 'topic', role: 'listitem', 'data-testid': 'topic-row', 'data-label': t.label, 'data-kept': t.kept, 'data-quota': t.quota },
-      h('span', { class: 'tlabel', title: t.label }, t.label),
+    // Labels are a topic's most telling words and can repeat: the topic number tells them apart.
+    return h('div', { class: 'topic', role: 'listitem', 'data-testid': 'topic-row', 'data-topic': t.topic, 'data-label': t.label, 'data-kept': t.kept, 'data-quota': t.quota },
+      h('span', { class: 'tlabel', title: `topic ${t.topic}: ${t.label}` }, t.label, h('small', { class: 'muted' }, ` #${t.topic}`)),
       h('div', { class: 'ttrack' }, kept, quota),
       h('span', { class: 'num small' }, `${fmtInt(t.kept)} / ${fmtInt(t.quota)}`, h('small', { class: 'muted' }, ` of ${fmtInt(t.seen)} seen`)))
   }))
