@@ -16,6 +16,7 @@ import { readLlmConfigFile, resolveLlmSettings, type EndpointSettings } from '..
 import { startLlmSim, type LlmSim } from '../llm/sim/server.ts'
 import type { Logger } from '../log.ts'
 import { processEndpoint, type MetricsSettings } from '../metrics/process-endpoint.ts'
+import { SYNTHQ_VERSION } from '../version.ts'
 import { createKafka } from '../runtime/kafka/client.ts'
 import { EmbeddedRunner } from '../runtime/embedded/embedded-runner.ts'
 import { KafkaRunner } from '../runtime/kafka/kafka-runner.ts'
@@ -81,7 +82,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     const unknown = opts.stages.filter((st) => !stageNames(topology).includes(st))
     if (unknown.length) throw new ConfigError(`--stage ${unknown.join(', ')}: no such stage in topology ${topology.name} (stages: ${stageNames(topology).join(', ')})`)
   }
-  const endpoint = processEndpoint(opts.metrics ?? { enabled: true, host: '127.0.0.1', port: 0 }, { runner: opts.runner }, logger)
+  const endpoint = processEndpoint(opts.metrics ?? { enabled: true, host: '127.0.0.1', port: 0 }, { runner: opts.runner }, logger, { topology: topology.name, prefix: opts.prefix, version: SYNTHQ_VERSION })
   const llm = await startLlm(llmStages(topology, opts.stages), opts, logger, embeddingStages(topology), endpoint.metrics)
   let runner: AnyRunner
   let connection: ReturnType<typeof kafkaConnectionFromEnv> | undefined

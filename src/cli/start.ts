@@ -27,6 +27,7 @@ import { embeddingStages, llmStages, type Topology } from '../topologies/topolog
 import { topicName, type TopicName } from '../topics.ts'
 import { defaultSearchIndex, startLlm } from './run.ts'
 import { processEndpoint, type MetricsSettings } from '../metrics/process-endpoint.ts'
+import { SYNTHQ_VERSION } from '../version.ts'
 import { exportContents } from './export.ts'
 import { formatSinkReport } from '../sink/report.ts'
 import { readSinkContents } from '../sink/sample-store.ts'
@@ -97,7 +98,7 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   const context = { options, searchIndex: index }
   const attribution: Topology = attributionTopology({ options, search: async () => (await import('../search/config.ts')).searchBackendFromEnv(process.env, { defaultIndexPath: index }) })
   const synthesis: Topology = TOPOLOGIES.synthesis!(context)
-  const endpoint = processEndpoint(opts.metrics ?? { enabled: true, host: '127.0.0.1', port: 0 }, { runner: 'embedded' }, logger)
+  const endpoint = processEndpoint(opts.metrics ?? { enabled: true, host: '127.0.0.1', port: 0 }, { runner: 'embedded' }, logger, { topology: 'attribution+synthesis', prefix: opts.prefix, version: SYNTHQ_VERSION })
   const llm = await startLlm([...llmStages(attribution), ...llmStages(synthesis)], { llm: 'sim', runner: 'embedded', db: opts.db, ...(opts.config ? { config: opts.config } : {}) }, logger, embeddingStages(synthesis), endpoint.metrics)
   if (!llm) throw new ConfigError('the pipeline has no LLM stages')
   const common = { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, llm: llm.client, observer: endpoint.metrics, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) }

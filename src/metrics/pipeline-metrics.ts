@@ -11,6 +11,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { LlmClient, LlmObserver, LlmRequestEvent } from '../llm/client.ts'
+import type { Logger } from '../log.ts'
 import type { StageObserver } from '../runtime/observer.ts'
 
 /** What a runner offers the metrics (both runners have these). */
@@ -23,8 +24,11 @@ export interface MetricsRunner {
 export interface StageLag { stage: string, topic: string, lag: number }
 
 export interface PipelineMetricsOptions {
-  /** Labels on every series, e.g. { topology: 'synthesis', runner: 'kafka' }. */
+  /** Labels on every series, e.g. { runner: 'kafka' }. */
   labels?: Record<string, string>
+  /** Labels of the synthq_process_info series, e.g. { topology: 'synthesis', prefix: 'synthq', version: '0.1.0' }. */
+  info?: Record<string, string>
+  logger?: Logger
   /** Node's own metrics (CPU, memory, event-loop lag, GC); default true. */
   processMetrics?: boolean
 }
@@ -32,6 +36,19 @@ export interface PipelineMetricsOptions {
 /** Seconds: from a cached LLM answer (~ms) to a 70B model writing 1,000 tokens (minutes). */
 const LLM_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120]
 const RECORD_BUCKETS = [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120]
+
+const LAG_TIMEOUT_MS = 5_000
+/** Runner stats with series of their own; the other numeric ones go to synthq_stage_runtime_figure. */
+const PULLED_STATS = new Set(['processed', 'deadLettered', 'skipped', 'inFlight', 'queued'])
+
+async function withTimeout<T> (p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 /** Failure reasons become a label: keep it to the reason's name ("connection failed (ECONNRESET)" → "connection failed"). */
 const reasonLabel = (r: string): string => r.replace(/\s*\(.*\)$/, '').slice(0, 40)
@@ -86,21 +103,62 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
       collect: () => { for (const { runner } of this.#runners) for (const [stage, s] of Object.entries(runner.stats())) queued.set({ stage }, s.queued) },
     })
     const figures: Gauge<'stage' | 'figure'> = new Gauge({
-      name: 'synthq_processor_figure', help: "A processor's own figure since the process started (e.g. scoring total_5, document-hygiene admitted, sink kept)", labelNames: ['stage', 'figure'], registers: r,
+      name: 'synthq_processor_figure', help: "A processor's own figure: counted by this process since it started (e.g. scoring total_5, document-hygiene admitted), or, for a stateful stage like the sink, restored from its checkpoint (kept, seen_total_5, vendi)", labelNames: ['stage', 'figure'], registers: r,
       collect: () => {
         for (const { runner } of this.#runners) {
           for (const [stage, m] of Object.entries(runner.metrics())) for (const [figure, v] of Object.entries(m)) if (Number.isFinite(v)) figures.set({ stage, figure }, v)
         }
       },
     })
+    // Lag is read once per scrape, shared by the two series below (prom-client collects all series
+    // of a scrape at once). A broker that does not answer must not take every other series down
+    // with the scrape: the last figures stay and the failure is counted.
+    let pending: Promise<void> | undefined
+    let failing = false
+    const refreshLag = (): Promise<void> => pending ??= (async () => {
+      if (!this.#lag) return
+      try {
+        const figures = await withTimeout(this.#lag(), LAG_TIMEOUT_MS)
+        failing = false
+        lag.reset()
+        for (const l of figures) lag.set({ stage: l.stage, topic: l.topic }, l.lag)
+      } catch (err) {
+        lagErrors.inc()
+        if (!failing) o.logger?.warn({ err }, 'metrics: reading consumer lag failed; the last figures are served')
+        failing = true
+      }
+    })().finally(() => { pending = undefined })
     const lag: Gauge<'stage' | 'topic'> = new Gauge({
       name: 'synthq_stage_lag_records', help: "Records of a stage's input topic not yet committed by it", labelNames: ['stage', 'topic'], registers: r,
-      collect: async () => {
-        if (!this.#lag) return
-        lag.reset()
-        for (const l of await this.#lag()) lag.set({ stage: l.stage, topic: l.topic }, l.lag)
+      collect: refreshLag,
+    })
+    const lagErrors = new Counter({ name: 'synthq_stage_lag_errors_total', help: 'Scrapes whose lag could not be read (the previous lag figures are kept)', registers: r, collect: refreshLag })
+    const runtime: Gauge<'stage' | 'figure'> = new Gauge({
+      name: 'synthq_stage_runtime_figure', help: "A runner's own figure for a stage (Kafka: commits, abortedCommits, bufferedBytes; stateful stages: checkpoints, rollbacks, uncheckpointed, generation)", labelNames: ['stage', 'figure'], registers: r,
+      collect: () => {
+        for (const { runner } of this.#runners) {
+          for (const [stage, st] of Object.entries(runner.stats())) {
+            for (const [figure, v] of Object.entries(st as object)) if (!PULLED_STATS.has(figure) && typeof v === 'number' && Number.isFinite(v)) runtime.set({ stage, figure }, v)
+          }
+        }
       },
     })
+    const llmFaults: Counter<'stage' | 'kind'> = new Counter({
+      name: 'synthq_llm_call_faults_total', help: 'LLM calls retried after a transient failure (kind=retry) or answered with output that never became valid (kind=invalid_output)', labelNames: ['stage', 'kind'], registers: r,
+      collect: () => {
+        for (const c of this.#llm) {
+          for (const [stage, s] of Object.entries(c.stats().stages)) {
+            pullCounter('llmFaults', llmFaults, { stage, kind: 'retry' }, s.retries)
+            pullCounter('llmFaults', llmFaults, { stage, kind: 'invalid_output' }, s.invalidOutputs)
+          }
+        }
+      },
+    })
+    const llmQueued: Gauge<'endpoint'> = new Gauge({
+      name: 'synthq_llm_queued', help: 'LLM requests waiting for a free slot at an endpoint', labelNames: ['endpoint'], registers: r,
+      collect: () => { for (const c of this.#llm) for (const e of c.stats().endpoints) llmQueued.set({ endpoint: e.endpoint }, e.queued) },
+    })
+    if (o.info) new Gauge({ name: 'synthq_process_info', help: 'Always 1; its labels say what this process runs', labelNames: Object.keys(o.info), registers: r }).set(o.info, 1)
     const tokens: Counter<'stage' | 'model' | 'kind'> = new Counter({
       name: 'synthq_llm_tokens_total', help: 'LLM tokens by kind (prompt, completion), as the endpoint reported them', labelNames: ['stage', 'model', 'kind'], registers: r,
       collect: () => {

@@ -37,8 +37,8 @@ export interface ProcessEndpoint {
   close (): Promise<void>
 }
 
-export function processEndpoint (settings: MetricsSettings, labels: Record<string, string>, logger: Logger): ProcessEndpoint {
-  const metrics = new PipelineMetrics({ labels })
+export function processEndpoint (settings: MetricsSettings, labels: Record<string, string>, logger: Logger, info?: Record<string, string>): ProcessEndpoint {
+  const metrics = new PipelineMetrics({ labels, logger, ...(info ? { info } : {}) })
   let close: (() => Promise<void>) | undefined
   const endpoint: ProcessEndpoint = {
     metrics,

@@ -254,13 +254,13 @@ describe('the Grafana dashboard', () => {
       'synthq_stage_in_flight', 'synthq_stage_queued', 'synthq_stage_record_duration_seconds_bucket', 'synthq_stage_retries_total',
       'synthq_llm_requests_total', 'synthq_llm_request_duration_seconds_bucket', 'synthq_llm_tokens_total', 'synthq_llm_cost_usd_total',
       'synthq_llm_cache_lookups_total', 'synthq_llm_concurrency_limit', 'synthq_llm_in_flight', 'synthq_llm_circuit_open', 'synthq_llm_budget_paused',
-      'figure=~"total_[0-7]"', 'figure="kept"', 'figure="topics"', 'figure="balanceRatio"',
+      'figure=~"seen_total_[0-7]"', 'figure="kept"', 'figure="topics"', 'figure="balanceRatio"',
       'process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds',
     ]) assert.ok(all.includes(needle), `no panel uses ${needle}`)
     // Several processes report the lag of the same stage: summing would count it once per process.
     for (const e of expressions) assert.doesNotMatch(e.expr, /sum by \(stage\) \(synthq_stage_lag_records/, `${e.panel}: lag must be max by (stage)`)
     const bars = queryPanels.find((p) => p.type === 'bargauge')
-    assert.ok(bars?.targets?.[0]?.expr?.includes('stage="scoring"'), 'the score histogram is a bar gauge')
+    assert.ok(bars?.targets?.[0]?.expr?.includes('seen_total_'), 'the score histogram is a bar gauge')
     for (const title of ['LLM circuit', 'LLM budget']) assert.equal(queryPanels.find((p) => p.title === title)?.type, 'stat', title)
   })
 
@@ -314,9 +314,10 @@ describe('the Grafana dashboard', () => {
     }
   })
 
-  it('reads the scoring histogram as eight figures total_0 … total_7', () => {
-    const totals = x.samples.filter((s) => s.name === 'synthq_processor_figure' && s.labels.stage === 'scoring' && /^total_\d$/.test(s.labels.figure ?? ''))
-    assert.deepEqual(totals.map((s) => s.labels.figure).sort(), ['total_0', 'total_1', 'total_2', 'total_3', 'total_4', 'total_5', 'total_6', 'total_7'])
+  it('reads the score histogram as eight figures seen_total_0 … seen_total_7 of the sink', () => {
+    const totals = x.samples.filter((s) => s.name === 'synthq_processor_figure' && s.labels.stage === 'sink' && /^seen_total_\d$/.test(s.labels.figure ?? ''))
+    assert.deepEqual(totals.map((s) => s.labels.figure).sort(), [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `seen_total_${i}`))
+    assert.equal(totals.reduce((n, s) => n + s.value, 0), x.samples.find((s) => s.labels.stage === 'sink' && s.labels.figure === 'seen')!.value, 'every record the sink read, by total')
   })
 
   it('takes its variables from metrics and labels that exist', () => {

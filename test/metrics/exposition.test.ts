@@ -58,3 +58,22 @@ test('pulled counters advance by differences between scrapes; gauges follow the 
   assert.equal(sumOf(s, 'synthq_stage_in_flight', { stage: 'scoring' }), 0)
   assert.equal(sumOf(s, 'synthq_stage_record_duration_seconds_count', { stage: 'scoring' }), 1)
 })
+
+test('a lag source that fails or hangs costs the lag series only: the scrape still answers, the last figures stay', async () => {
+  const m = new PipelineMetrics({ processMetrics: false, info: { topology: 'synthesis', prefix: 'synthq', version: '0.1.0' } })
+  m.addRunner('synthesis', { stats: () => ({ scoring: { processed: 5, deadLettered: 0, inFlight: 0, queued: 0, commits: 3 } }), metrics: () => ({}) })
+  let mode: 'ok' | 'throw' = 'ok'
+  m.setLagSource(async () => {
+    if (mode === 'throw') throw new Error('broker unreachable')
+    return [{ stage: 'scoring', topic: 'synthq.instructions.synthesized', lag: 42 }]
+  })
+  let s = parseExposition(await m.text())
+  assert.equal(sumOf(s, 'synthq_stage_lag_records', { stage: 'scoring' }), 42)
+  mode = 'throw'
+  s = parseExposition(await m.text())
+  assert.equal(sumOf(s, 'synthq_stage_lag_records', { stage: 'scoring' }), 42, 'the last lag stays')
+  assert.equal(sumOf(s, 'synthq_stage_lag_errors_total'), 1)
+  assert.equal(sumOf(s, 'synthq_stage_records_total', { stage: 'scoring', outcome: 'processed' }), 5, 'the other series are served')
+  assert.equal(sumOf(s, 'synthq_stage_runtime_figure', { stage: 'scoring', figure: 'commits' }), 3)
+  assert.equal(sumOf(s, 'synthq_process_info', { topology: 'synthesis', prefix: 'synthq' }), 1)
+})

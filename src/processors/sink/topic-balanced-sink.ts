@@ -433,6 +433,9 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
       admitted: this.#counters.admitted,
       evicted: this.#counters.evicted,
       ...(r.balanceRatio !== null ? { balanceRatio: r.balanceRatio } : {}),
+      ...(this.#lastVendi !== null ? { vendi: this.#lastVendi } : {}),
+      // Every valid scored instruction read, by total: the filter's input, restored with the state.
+      ...Object.fromEntries((this.#counters.byTotal ?? []).map((n, i) => [`seen_total_${i}`, n])),
     }
   }
 
