@@ -5,17 +5,21 @@
  * topics.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { parse } from 'yaml'
 import { REPO_ROOT } from '../../deploy/local/lib/paths.ts'
+import { DEFAULT_PIPELINE_OPTIONS } from '../../src/topologies/options.ts'
+import { TOPOLOGIES } from '../../src/topologies/registry.ts'
+import { stageNames } from '../../src/topologies/topology.ts'
 
 interface Service {
   image?: string
   build?: { context: string, dockerfile: string }
   environment?: Record<string, string | number>
-  depends_on?: Record<string, { condition: string }>
+  depends_on?: Record<string, { condition: string }> | string[]
+  volumes?: string[]
   profiles?: string[]
   command?: string[]
   healthcheck?: { test: string[] }
@@ -25,11 +29,11 @@ const compose = parse(readFileSync(join(REPO_ROOT, 'deploy/docker-compose.yml'),
 
 test('docker-compose.yml parses and every dependency names a defined service', () => {
   const names = Object.keys(compose.services)
-  assert.deepEqual(names.sort(), ['kafka', 'schema-registry', 'synthq-attribution', 'synthq-sink', 'synthq-synthesis'])
+  assert.deepEqual(names.sort(), ['grafana', 'kafka', 'prometheus', 'schema-registry', 'synthq-attribution', 'synthq-sink', 'synthq-synthesis'])
   for (const [name, s] of Object.entries(compose.services)) {
-    for (const dep of Object.keys(s.depends_on ?? {})) {
+    for (const dep of Array.isArray(s.depends_on) ? s.depends_on : Object.keys(s.depends_on ?? {})) {
       assert.ok(names.includes(dep), `${name} depends on unknown ${dep}`)
-      if (s.depends_on![dep]!.condition === 'service_healthy') assert.ok(compose.services[dep]!.healthcheck, `${dep} needs a healthcheck`)
+      if (!Array.isArray(s.depends_on) && s.depends_on![dep]!.condition === 'service_healthy') assert.ok(compose.services[dep]!.healthcheck, `${dep} needs a healthcheck`)
     }
   }
 })
@@ -54,5 +58,38 @@ test('synthq\'s process slots reach Kafka and the registry by service name, with
     assert.equal(s.build?.dockerfile, 'deploy/Dockerfile')
   }
   const dockerfile = readFileSync(join(REPO_ROOT, 'deploy/Dockerfile'), 'utf8')
-  for (const dir of ['schemas', 'src', 'bin']) assert.match(dockerfile, new RegExp(`COPY ${dir} `), `the image needs ${dir}/`)
+  for (const dir of ['schemas', 'src', 'bin', 'data']) assert.match(dockerfile, new RegExp(`COPY ${dir} `), `the image needs ${dir}/`)
+  assert.ok(dockerfile.indexOf('COPY patches') >= 0 && dockerfile.indexOf('COPY patches') < dockerfile.indexOf('npm ci'), 'patches/ is in the image before npm ci runs patch-package')
+})
+
+test('the pipeline services run on Kafka, split so the synthesis stages scale and the sink runs once', () => {
+  const synthesis = TOPOLOGIES.synthesis!({ options: DEFAULT_PIPELINE_OPTIONS, searchIndex: '' })
+  const stagesOf = (cmd: string[]): string[] => cmd.flatMap((a, i) => cmd[i - 1] === '--stage' ? [a] : [])
+  const synth = compose.services['synthq-synthesis']!.command!
+  const sink = compose.services['synthq-sink']!.command!
+  assert.deepEqual(synth.slice(0, 2), ['run', 'synthesis'])
+  assert.deepEqual(stagesOf(sink), ['sink'])
+  assert.deepEqual([...stagesOf(synth), ...stagesOf(sink)].sort(), stageNames(synthesis).sort(), 'every synthesis stage runs in exactly one service')
+  assert.deepEqual(compose.services['synthq-attribution']!.command, ['run', 'attribution'])
+  for (const name of ['synthq-attribution', 'synthq-synthesis', 'synthq-sink']) {
+    assert.equal(compose.services[name]!.environment?.SYNTHQ_RUNNER, 'kafka', name)
+    assert.equal(compose.services[name]!.environment?.SYNTHQ_METRICS_HOST, '0.0.0.0', name)
+  }
+})
+
+test('monitoring: Prometheus finds every replica of every synthq service on its metrics port; Grafana loads the dashboard', () => {
+  const prom = parse(readFileSync(join(REPO_ROOT, 'deploy/prometheus/compose.yml'), 'utf8')) as { scrape_configs: Array<{ dns_sd_configs: Array<{ names: string[], port: number }> }> }
+  const sd = prom.scrape_configs[0]!.dns_sd_configs[0]!
+  assert.deepEqual(sd.names.sort(), ['synthq-attribution', 'synthq-sink', 'synthq-synthesis'])
+  assert.equal(sd.port, Number(compose.services['synthq-synthesis']!.environment!.SYNTHQ_METRICS_PORT))
+  for (const name of ['prometheus', 'grafana']) {
+    assert.deepEqual(compose.services[name]!.profiles, ['monitoring'])
+    for (const v of compose.services[name]!.volumes ?? []) {
+      const host = v.split(':')[0]!
+      assert.ok(existsSync(join(REPO_ROOT, 'deploy', host)), `${name} mounts ${host}, which exists`)
+    }
+  }
+  const ds = parse(readFileSync(join(REPO_ROOT, 'deploy/grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as { datasources: Array<{ url: string, type: string }> }
+  assert.equal(ds.datasources[0]!.type, 'prometheus')
+  assert.match(ds.datasources[0]!.url, /^http:\/\/prometheus:9090$/)
 })
