@@ -67,20 +67,24 @@ interface ConfigFile {
   metrics?: { enabled?: boolean, host?: string, port?: number }
 }
 
-/** Reads and checks the file; every problem is listed with its path. */
-export function readConfigFile (path: string): ConfigFile {
+/** The parsed document of a config file (YAML, of which JSON is a part), or a ConfigError saying why not. */
+export function readConfigDocument (path: string): unknown {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
     throw new ConfigError(`config file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
-  let doc: unknown
   try {
-    doc = parseYaml(text)
+    return parseYaml(text) // YAML is a superset of JSON: one parser for both
   } catch (err) {
     throw new ConfigError(`config file ${path} is not valid YAML or JSON: ${(err as Error).message}`)
   }
+}
+
+/** Reads and checks the file; every problem is listed with its path. */
+export function readConfigFile (path: string): ConfigFile {
+  const doc = readConfigDocument(path)
   if (doc === null || doc === undefined) return {}
   if (!validate(doc)) {
     const problems = (validate.errors ?? []).map((e) => {

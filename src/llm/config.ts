@@ -40,8 +40,8 @@
  * | SYNTHQ_LLM_CACHE                 | false to turn the response cache off                   |
  */
 import { readFileSync } from 'node:fs'
+import { readConfigDocument } from '../config/config-file.ts'
 import { Ajv, type ErrorObject } from 'ajv'
-import { parse as parseYaml } from 'yaml'
 import { Secret, secretFromEnv } from '../config/secret.ts'
 import { ConfigError } from '../errors.ts'
 
@@ -184,18 +184,7 @@ export function checkRawConfig (raw: unknown, source: string): RawLlmConfig {
 
 /** Reads the `llm:` section of a YAML or JSON config file (the whole file may be just that section's parent). */
 export function readLlmConfigFile (path: string): RawLlmConfig {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new ConfigError(`config file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-  }
-  let doc: unknown
-  try {
-    doc = parseYaml(text) // YAML is a superset of JSON: one parser for both
-  } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid YAML or JSON: ${(err as Error).message}`)
-  }
+  const doc = readConfigDocument(path)
   const llm = doc && typeof doc === 'object' ? (doc as { llm?: unknown }).llm : undefined
   return checkRawConfig(llm, `config file ${path}`)
 }

@@ -2,10 +2,9 @@
  * Settings of the attributed-grounding pipeline, with the method's defaults. Each field says
  * where its default comes from; topologies pass the relevant part to each processor.
  */
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
-import { parse as parseYaml } from 'yaml'
+import { readConfigDocument } from '../config/config-file.ts'
 import { REPO_DATA } from '../data-paths.ts'
 import { ConfigError } from '../errors.ts'
 import { DEFAULT_SINK_OPTIONS, type SinkOptions } from '../processors/sink/topic-balanced-sink.ts'
@@ -120,7 +119,7 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unk
 export function pipelineOptions (file?: string, overrides: DeepPartial<PipelineOptions> = {}): PipelineOptions {
   let raw: DeepPartial<PipelineOptions> = {}
   if (file) {
-    const doc = parseYaml(readFileSync(file, 'utf8')) as { pipeline?: unknown } | null
+    const doc = readConfigDocument(file) as { pipeline?: unknown } | null
     const section = doc && typeof doc === 'object' ? doc.pipeline : undefined
     if (section !== undefined && !validatePipeline(section)) {
       throw new ConfigError(`config file ${file}: ${(validatePipeline.errors ?? []).map((e) => `pipeline${e.instancePath.replace(/\//g, '.')} ${e.keyword === 'additionalProperties' ? `has unknown setting "${(e.params as { additionalProperty: string }).additionalProperty}"` : e.message ?? 'is invalid'}`).join('; ')}`)
