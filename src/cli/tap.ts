@@ -168,7 +168,8 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
   const tableColumns = !values.table ? [] : fields ?? [...(source.runner === 'kafka' ? ['@partition'] : []), '@offset', ...TABLE_COLUMNS[logical]]
   const width = terminalWidth()
   // A followed table cannot wait for every row to size its columns: they share the width.
-  const streamWidths = fitWidths(tableColumns.map((c) => (c === '@offset' ? 8 : c === '@partition' ? 4 : 1000)), width)
+  const fixed = (c: string): boolean => c === '@offset' || c === '@partition'
+  const streamWidths = fitWidths(tableColumns.map((c) => (fixed(c) ? 10 : 1000)), width, 6, tableColumns.map((c) => !fixed(c)))
   const tableRows: string[][] = []
   let matched = 0
   let undecodable = 0
@@ -212,7 +213,7 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
     source.close()
   }
   if (values.count) await out(`${matched}\n`)
-  else if (values.table && !follow) await out(renderTable(tableColumns, tableRows, width).join('\n') + '\n')
+  else if (values.table && !follow) await out(renderTable(tableColumns, tableRows, width, tableColumns.map((c) => !fixed(c))).join('\n') + '\n')
   if (undecodable) process.stderr.write(`synthq tap: ${undecodable} record(s) of ${topic} could not be decoded (see above)\n`)
   return undecodable ? 3 : 0
 }

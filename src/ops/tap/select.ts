@@ -171,18 +171,20 @@ function truncate (s: string, width: number): string {
 
 /**
  * Column widths that fit `total` characters (two spaces between columns): each column gets what
- * it needs while that fits; otherwise the widest columns give way, none below `min`.
+ * it needs while that fits; otherwise the widest flexible columns give way, none below `min`.
+ * Columns marked not flexible (ids, times) keep their width.
  */
-export function fitWidths (natural: readonly number[], total: number, min = 6): number[] {
+export function fitWidths (natural: readonly number[], total: number, min = 6, flexible?: readonly boolean[]): number[] {
   const gaps = 2 * Math.max(0, natural.length - 1)
   const room = Math.max(natural.length * min, total - gaps)
   const widths = natural.map((n) => Math.min(Math.max(1, n), room))
+  const canShrink = (i: number): boolean => flexible?.[i] ?? true
   let sum = widths.reduce((a, b) => a + b, 0)
   while (sum > room) {
-    let widest = 0
-    for (let i = 1; i < widths.length; i++) if (widths[i]! > widths[widest]!) widest = i
-    if (widths[widest]! <= min) break
-    const second = Math.max(min, ...widths.filter((_, i) => i !== widest))
+    let widest = -1
+    for (let i = 0; i < widths.length; i++) if (canShrink(i) && (widest < 0 || widths[i]! > widths[widest]!)) widest = i
+    if (widest < 0 || widths[widest]! <= min) break
+    const second = Math.max(min, ...widths.filter((_, i) => i !== widest && canShrink(i)))
     // Down to the next widest column, or just enough, whichever cuts less.
     const cut = Math.max(1, Math.min(widths[widest]! - second, sum - room))
     widths[widest] = widths[widest]! - cut
@@ -192,10 +194,10 @@ export function fitWidths (natural: readonly number[], total: number, min = 6): 
 }
 
 /** A table as lines: header, rule, rows; cells on one line, truncated with … to fit `total`. */
-export function renderTable (header: readonly string[], rows: ReadonlyArray<readonly string[]>, total: number): string[] {
+export function renderTable (header: readonly string[], rows: ReadonlyArray<readonly string[]>, total: number, flexible?: readonly boolean[]): string[] {
   const cells = rows.map((r) => r.map((c) => oneLine(c)))
   const natural = header.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)))
-  const widths = fitWidths(natural, total)
+  const widths = fitWidths(natural, total, 6, flexible)
   return tableLines(header, cells, widths)
 }
 

@@ -70,7 +70,7 @@ export function openSource (o: SourceOptions, logger: Logger): TopicSource {
       runner,
       serde,
       read: async (r, onRecord) => await readEmbedded(db, r, onRecord),
-      close: () => db.close(),
+      close: () => { if (db.open) db.close() },
     }
   }
   const kafka = kafkaFromEnv(logger)
