@@ -12,6 +12,7 @@
 import { basename } from 'node:path'
 import { c4DocumentId, stackExchangeSiteFromFileName } from '../search/readers.ts'
 import { isJsonObject, kindOf, type JsonObject } from './raw-record.ts'
+import { unarxiveText as unarxivePaperText } from '../search/readers.ts'
 
 export type Target = 'documents' | 'seeds'
 export type PresetName = 'fineweb' | 'pile' | 'mathpile' | 'c4' | 'stackexchange' | 'seeds' | 'unarxive'
@@ -207,28 +208,8 @@ const unarxive: Preset = {
 }
 
 function unarxiveText (rec: JsonObject): FieldResult<string> {
-  const body = rec.body_text
-  if (!Array.isArray(body)) return { reject: `field "body_text" must be an array, got ${kindOf(body)}` }
-  const refs = isJsonObject(rec.ref_entries) ? rec.ref_entries : {}
-  const resolve = (s: string): string => s.replace(/\{\{(formula|cite|figure|table):([^}]*)\}\}/g, (_m, what: string, ref: string) => {
-    const entry = refs[ref]
-    return what === 'formula' && isJsonObject(entry) && typeof entry.latex === 'string' ? `$${entry.latex}$` : ''
-  }).replace(/[ \t]+\n/g, '\n').replace(/ {2,}/g, ' ')
-  const parts: string[] = []
-  const abstract = isJsonObject(rec.abstract) ? rec.abstract.text : pick(rec, 'metadata.abstract')
-  if (typeof abstract === 'string' && abstract.trim()) parts.push(resolve(abstract.trim()))
-  let section: string | undefined
-  for (const p of body) {
-    if (!isJsonObject(p) || typeof p.text !== 'string') continue
-    if (typeof p.section === 'string' && p.section !== section) {
-      section = p.section
-      if (section.trim()) parts.push(`## ${section.trim()}`)
-    }
-    const t = resolve(p.text).trim()
-    if (t) parts.push(t)
-  }
-  if (parts.length === 0) return { reject: 'unarXive record has no abstract and no body text' }
-  return parts.join('\n\n')
+  const r = unarxivePaperText(rec)
+  return 'reject' in r ? { reject: r.reject === 'no abstract and no body text' ? 'unarXive record has no abstract and no body text' : r.reject } : r.text
 }
 
 /** Real user prompts (seeds): `id`, `prompt`, `source` (OpenAssistant's shape in data/seeds). */

@@ -143,12 +143,13 @@ function fromStackExchange (rec: Json, site: string | undefined, file: string): 
   }
 }
 
-/** unarXive 2022: `paper_id`, `metadata.title`, `abstract.text`, `body_text[].{section,text}`, `ref_entries`. */
-function fromUnarxive (rec: Json): Converted {
-  const paperId = rec.paper_id
-  if (!nonEmpty(paperId)) return { reject: `unarXive record: field "paper_id" must be a non-empty string, got ${kind(paperId)}` }
+/**
+ * An unarXive paper as plain text: the abstract, then each section's heading and paragraphs,
+ * formulas as their LaTeX, citation/figure/table markers dropped (also used by synthq ingest).
+ */
+export function unarxiveText (rec: Json): { text: string } | { reject: string } {
   const body = rec.body_text
-  if (!Array.isArray(body)) return { reject: `unarXive record: field "body_text" must be an array, got ${kind(body)}` }
+  if (!Array.isArray(body)) return { reject: `field "body_text" must be an array, got ${kind(body)}` }
   const refs = isObject(rec.ref_entries) ? rec.ref_entries : {}
   // {{formula:<uuid>}} → its LaTeX; citation, figure and table markers → dropped.
   const resolve = (s: string): string => s.replace(/\{\{(formula|cite|figure|table):([^}]*)\}\}/g, (_m, what: string, ref: string) => {
@@ -168,11 +169,20 @@ function fromUnarxive (rec: Json): Converted {
     const t = resolve(p.text).trim()
     if (t) parts.push(t)
   }
-  if (parts.length === 0) return { reject: `unarXive record ${paperId}: no abstract and no body text` }
+  if (parts.length === 0) return { reject: 'no abstract and no body text' }
+  return { text: parts.join('\n\n') }
+}
+
+/** unarXive 2022: `paper_id`, `metadata.title`, `abstract.text`, `body_text[].{section,text}`, `ref_entries`. */
+function fromUnarxive (rec: Json): Converted {
+  const paperId = rec.paper_id
+  if (!nonEmpty(paperId)) return { reject: `unarXive record: field "paper_id" must be a non-empty string, got ${kind(paperId)}` }
+  const text = unarxiveText(rec)
+  if ('reject' in text) return { reject: `unarXive record${text.reject.startsWith('field') ? ': ' : ` ${paperId}: `}${text.reject}` }
   const rawTitle = pick(rec, 'metadata.title')
   return {
     id: `arxiv:${paperId}`,
-    text: parts.join('\n\n'),
+    text: text.text,
     title: typeof rawTitle === 'string' ? rawTitle.replace(/\s+/g, ' ').trim() : null,
     url: `https://arxiv.org/abs/${paperId}`,
     corpus: 'unarxive',
