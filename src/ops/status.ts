@@ -29,6 +29,7 @@ import { EmbeddedLog } from '../runtime/embedded/embedded-log.ts'
 import { EmbeddedRegistry } from '../runtime/embedded/embedded-registry.ts'
 import { createKafka } from '../runtime/kafka/client.ts'
 import { readTopicToEnd } from '../runtime/kafka/read-topic.ts'
+import { TopicTail, type TailRecord } from '../runtime/kafka/topic-tail.ts'
 import { AvroSerde } from '../serde/avro-serde.ts'
 import { RegistryClient } from '../serde/registry-client.ts'
 import { SchemaCatalog } from '../serde/schema-catalog.ts'
@@ -36,7 +37,6 @@ import { sinkReport, type SinkReport } from '../sink/report.ts'
 import { readSinkContents } from '../sink/sample-store.ts'
 import { TOPICS, topicName } from '../topics.ts'
 import { defaultRunDir, discover } from './discovery.ts'
-import { KafkaTail, type TailRecord } from './kafka-tail.ts'
 import { embeddedLag, kafkaLag, pipelineStages, type PipelineStage, type StageLagFigures } from './lag.ts'
 import type { HealthCheck, LatestInstruction, ProcessStatus, StageStatus, StatusSnapshot } from './status-model.ts'
 
@@ -76,7 +76,7 @@ export class StatusCollector {
   #serde: AvroSerde | undefined
   #kafka: Kafka | undefined
   #admin: Admin | undefined
-  #tails: KafkaTail[] = []
+  #tails: TopicTail[] = []
   #llmDb: LlmDatabase | undefined
   /** Previous scrape per metrics URL, for throughput. */
   #previous = new Map<string, Scrape>()
@@ -125,8 +125,8 @@ export class StatusCollector {
     const scored = topicName('scoredInstructions', o.prefix)
     const latest = o.latest ?? 20
     const tails = [
-      new KafkaTail(this.#kafka, dlq, (r) => { this.#pendingDecodes.push(this.#countDeadLetter(serde, dlq, r.value)) }),
-      new KafkaTail(this.#kafka, scored, (r) => { this.#pendingDecodes.push(this.#addLatest(serde, scored, r)) }, { fromEnd: latest }),
+      new TopicTail(this.#kafka, dlq, (r) => { this.#pendingDecodes.push(this.#countDeadLetter(serde, dlq, r.value)) }),
+      new TopicTail(this.#kafka, scored, (r) => { this.#pendingDecodes.push(this.#addLatest(serde, scored, r)) }, { fromEnd: latest }),
     ]
     this.#tails = tails
     await Promise.all(tails.map(async (t) => await t.start()))
@@ -350,10 +350,7 @@ export class StatusCollector {
       return report
     }
     if (this.#sink && Date.now() - this.#sink.at < (this.#o.sinkRefreshMs ?? 10_000)) return this.#sink.report
-    const state = await readTopicToEnd(this.#kafka!, topicName('sinkState', prefix)).catch((err: unknown) => {
-      if (/does not host this topic-partition|UNKNOWN_TOPIC/i.test(String((err as Error).message))) return []
-      throw err
-    })
+    const state = await readTopicToEnd(this.#kafka!, topicName('sinkState', prefix))
     const contents = await readSinkContents(serde, prefix, [], state)
     const key = `${contents.generation ?? 'none'}`
     const report = this.#sink?.key === key ? this.#sink.report : (contents.state ? sinkReport(contents.state) : null)

@@ -11,8 +11,8 @@
  * that must see its own commit polls (as the end-to-end test does); a stateful stage restoring
  * its state is safe without: fencing (InitProducerId) waits for the previous owner's markers.
  */
-import { randomUUID } from 'node:crypto'
 import type { Kafka } from 'kafkajs'
+import { TopicTail } from './topic-tail.ts'
 
 export interface TopicRecord {
   partition: number
@@ -21,50 +21,17 @@ export interface TopicRecord {
   value: Buffer | null
 }
 
+/** A topic that does not exist yet reads as empty. */
 export async function readTopicToEnd (kafka: Kafka, topic: string, timeoutMs = 120_000): Promise<TopicRecord[]> {
-  const admin = kafka.admin()
-  await admin.connect()
-  const groupId = `synthq-read-${topic}-${randomUUID()}`
-  let ends: Array<{ partition: number, high: string, low: string }>
-  try {
-    ends = await admin.fetchTopicOffsets(topic)
-  } finally {
-    await admin.disconnect()
-  }
   const out: TopicRecord[] = []
-  if (ends.every((e) => Number(e.high) <= Number(e.low))) return out
-  const position = new Map<number, number>()
-  const caughtUp = (): boolean => ends.every((e) => Number(e.high) <= Number(e.low) || (position.get(e.partition) ?? 0) >= Number(e.high))
-  const consumer = kafka.consumer({ groupId, readUncommitted: false })
+  const tail: TopicTail = new TopicTail(kafka, topic, (r) => {
+    if (r.offset < tail.endOf(r.partition)) out.push({ partition: r.partition, offset: r.offset, key: r.key, value: r.value })
+  }, { purpose: 'read' })
   try {
-    await consumer.connect()
-    await consumer.subscribe({ topic, fromBeginning: true })
-    const advance = (p: number, next: number): void => { if (next > (position.get(p) ?? 0)) position.set(p, next) }
-    // Batches holding only transaction markers never reach eachBatch but do end a batch.
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      const p = e.payload as { partition: number, lastOffset: string }
-      advance(p.partition, Number(p.lastOffset) + 1)
-    })
-    await consumer.run({
-      eachBatchAutoResolve: true,
-      eachBatch: async ({ batch }) => {
-        const high = Number(ends.find((e) => e.partition === batch.partition)?.high ?? 0)
-        for (const m of batch.messages) {
-          if (Number(m.offset) >= high) break
-          out.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString('utf8') ?? null, value: m.value })
-        }
-        advance(batch.partition, Number(batch.lastOffset()) + 1)
-      },
-    })
-    const started = Date.now()
-    while (!caughtUp()) {
-      if (Date.now() - started > timeoutMs) throw new Error(`reading ${topic} did not reach its end within ${timeoutMs} ms`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    await tail.start()
+    await tail.waitCaughtUp(timeoutMs)
   } finally {
-    await consumer.disconnect()
-    const cleanup = kafka.admin()
-    await cleanup.connect().then(async () => await cleanup.deleteGroups([groupId])).catch(() => {}).finally(() => { void cleanup.disconnect() })
+    await tail.close()
   }
   return out
 }

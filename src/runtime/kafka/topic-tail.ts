@@ -1,15 +1,17 @@
 /**
- * Follows a Kafka topic for `synthq status` and the dashboard without touching the pipeline:
- * a consumer in a throwaway group (`synthq-status-…`, deleted on close) that commits nothing,
- * reads committed records only, and hands each record to a callback — from the beginning, or
- * from the last `fromEnd` records of each partition.
+ * Reads a Kafka topic without touching the pipeline: a consumer in a throwaway group
+ * (`synthq-<purpose>-<topic>-<uuid>`, deleted on close) that commits nothing, reads committed
+ * records only, and hands each record to a callback — from the beginning, or from the last
+ * `fromEnd` records of each partition — and knows when it has reached where the partitions
+ * ended when it started. `synthq status` and the dashboard keep one open to follow a topic;
+ * readTopicToEnd (read-topic.ts) reads one to its end and closes it.
  */
 import { randomUUID } from 'node:crypto'
 import type { Consumer, Kafka } from 'kafkajs'
 
 export interface TailRecord { partition: number, offset: number, key: string | null, value: Buffer | null, timestamp: number }
 
-export class KafkaTail {
+export class TopicTail {
   readonly topic: string
   readonly #kafka: Kafka
   readonly #onRecord: (r: TailRecord) => void
@@ -37,7 +39,8 @@ export class KafkaTail {
     } finally {
       await admin.disconnect()
     }
-    this.#target = new Map(ends.map((e) => [e.partition, Number(e.high)]))
+    // Empty partitions (nothing written, or all of it deleted by retention) have nothing to wait for.
+    this.#target = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]))
     const consumer = this.#consumer = this.#kafka.consumer({ groupId: this.#groupId, readUncommitted: false })
     await consumer.connect()
     await consumer.subscribe({ topic: this.topic, fromBeginning: true })
@@ -65,13 +68,18 @@ export class KafkaTail {
     }
   }
 
+  /** Where `partition` ended when the tail started (records from there on arrived later). */
+  endOf (partition: number): number {
+    return this.#target.get(partition) ?? 0
+  }
+
   /** Every partition read up to where it ended when the tail started. */
   caughtUp (): boolean {
     for (const [p, high] of this.#target) if ((this.#position.get(p) ?? 0) < high) return false
     return true
   }
 
-  async waitCaughtUp (timeoutMs = 60_000): Promise<void> {
+  async waitCaughtUp (timeoutMs = 120_000): Promise<void> {
     const t0 = Date.now()
     while (!this.caughtUp()) {
       if (Date.now() - t0 > timeoutMs) throw new Error(`reading ${this.topic} did not reach its end within ${timeoutMs / 1000} s`)
