@@ -42,6 +42,7 @@ import { runExport, runSinkStatus } from './export.ts'
 import { runStatus } from './status.ts'
 import { runIngest } from './ingest.ts'
 import { runDashboard } from './dashboard.ts'
+import { runDlq } from './dlq.ts'
 import { applyConfigFile, configPathFrom } from '../config/config-file.ts'
 import { prefixOf, runnerOf } from '../config/defaults.ts'
 import { COMMAND_HELP, HELP } from './help.ts'
@@ -92,6 +93,7 @@ async function main (rawArgv: string[]): Promise<number> {
   if (argv[0] === 'export') return await runExport(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
   const quietLog = (): ReturnType<typeof createLogger> => createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2))
   if (argv[0] === 'ingest') return await runIngest(argv.slice(1), { db: defaultDbPath() }, quietLog())
+  if (argv[0] === 'dlq') return await runDlq(argv.slice(1), { db: defaultDbPath() }, quietLog())
   if (argv[0] === 'dashboard') return await runDashboard(argv.slice(1), { db: defaultDbPath() }, quietLog())
   if (argv[0] === 'status') return await runStatus(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
   if (argv[0] === 'sink') return await runSinkStatus(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
