@@ -207,7 +207,11 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
     if (matched >= limit) return 'stop'
   }
   try {
-    if (limit > 0) await source.read({ topic, start, follow, ...(interrupt ? { signal: interrupt.signal } : {}) }, onRecord)
+    // Following, stderr says from where (stdout stays data only).
+    const onStart = (starts: ReadonlyArray<{ partition: number, offset: number }>): void => {
+      if (follow) process.stderr.write(`synthq tap: following ${topic} from ${starts.length ? starts.map((s) => (source.runner === 'kafka' ? `${s.partition}:${s.offset}` : `offset ${s.offset}`)).join(' ') : 'the named partitions (none)'} (Ctrl-C to stop)\n`)
+    }
+    if (limit > 0) await source.read({ topic, start, follow, onStart, ...(interrupt ? { signal: interrupt.signal } : {}) }, onRecord)
   } finally {
     interrupt?.dispose()
     source.close()

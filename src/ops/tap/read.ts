@@ -36,6 +36,8 @@ export interface ReadOptions {
   signal?: AbortSignal
   /** Embedded follow: how often to look for new records (default 200 ms). */
   pollMs?: number
+  /** Called once the start offsets are fixed (records written from then on will be read). */
+  onStart?: (starts: ReadonlyArray<{ partition: number, offset: number }>) => void
 }
 
 /** Called for each record in offset order per partition; returning 'stop' ends the read. */
@@ -86,6 +88,7 @@ export async function readEmbedded (db: Database.Database, o: ReadOptions, onRec
     }
   }
   const end = o.follow ? Infinity : headNow()
+  o.onStart?.([{ partition: 0, offset: from }])
   while (!o.signal?.aborted) {
     const rows = from < end ? read.all(o.topic, from, Math.min(500, end - from)) : []
     for (const r of rows) {
@@ -183,6 +186,7 @@ export async function deleteGroup (kafka: Kafka, groupId: string, logger: Logger
  */
 export async function readKafka (kafka: Kafka, o: ReadOptions, ranges: readonly PartitionRange[], onRecord: OnRecord, logger: Logger): Promise<void> {
   const todo = ranges.filter((r) => r.start < r.end)
+  o.onStart?.(todo.map((r) => ({ partition: r.partition, offset: r.start })))
   if (todo.length === 0 || o.signal?.aborted) return
   const next = new Map(todo.map((r) => [r.partition, r.start]))
   const ends = new Map(todo.map((r) => [r.partition, r.end]))
