@@ -187,8 +187,10 @@ export async function runDlq (argv: string[], defaults: { db: string }, logger: 
       } else if (shown.length === 0) {
         io.out(letters.length === 0 ? `no dead letters in ${dlqTopic}\n` : `no dead letters match (of ${letters.length} in ${dlqTopic})\n`)
       } else {
-        const rows = shown.map(({ letter: l }) => [shortId(l.id), short(l.failed_at), l.stage, position(l), l.error_class, String(l.attempts), l.message])
-        io.out(renderTable(['id', 'failed at (UTC)', 'stage', 'source', 'error', 'attempts', 'reason'], rows, terminalWidth(), [false, false, false, true, true, false, true]).join('\n') + '\n')
+        // Source topics without the prefix: the reason gets the room.
+        const bare = (t: string): string => (t.startsWith(`${prefix}.`) ? t.slice(prefix.length + 1) : t)
+        const rows = shown.map(({ letter: l }) => [shortId(l.id), short(l.failed_at), l.stage, position({ ...l, source_topic: bare(l.source_topic) }), l.error_class, String(l.attempts), l.message])
+        io.out(renderTable(['id', 'failed at (UTC)', 'stage', 'source', 'error', 'attempts', 'reason'], rows, terminalWidth(), [Infinity, Infinity, 10, 10, 10, Infinity, 24]).join('\n') + '\n')
         io.out(`${shown.length}${shown.length < selected.length ? ` of ${selected.length}` : ''} dead letter(s)${selected.length < letters.length ? ` (${letters.length} in ${dlqTopic})` : ''}; full record: synthq dlq show <id>\n`)
       }
       return partial
@@ -200,7 +202,7 @@ export async function runDlq (argv: string[], defaults: { db: string }, logger: 
       } else if (rows.length === 0) {
         io.out(letters.length === 0 ? `no dead letters in ${dlqTopic}\n` : `no dead letters match (of ${letters.length} in ${dlqTopic})\n`)
       } else {
-        io.out(renderTable(['stage', 'error', 'count', 'last failed (UTC)', 'example reason'], rows.map((r) => [r.stage, r.errorClass, String(r.count), short(r.last), r.example]), terminalWidth(), [false, true, false, false, true]).join('\n') + '\n')
+        io.out(renderTable(['stage', 'error', 'count', 'last failed (UTC)', 'example reason'], rows.map((r) => [r.stage, r.errorClass, String(r.count), short(r.last), r.example]), terminalWidth(), [10, 10, Infinity, Infinity, 24]).join('\n') + '\n')
         io.out(`${selected.length} dead letter(s) in ${rows.length} group(s); list them: synthq dlq list --stage S --error CLASS\n`)
       }
       return partial

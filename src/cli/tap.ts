@@ -36,7 +36,8 @@ what to print:
   --where PATH=VALUE   only records whose field equals VALUE (repeatable: all must hold).
                        PATH is a dotted path into the value (document.id, criteria.clarity);
                        @key @offset @partition @timestamp @headers.NAME reach the record.
-                       Also PATH!=VALUE, PATH~REGEX, PATH!~REGEX. Array fields: any element.
+                       Also PATH!=VALUE, PATH~REGEX, PATH!~REGEX ((?i)REGEX ignores case).
+                       An array field matches when any element does.
   --limit N            stop after N matching records
   --fields A,B.C       print only these paths (JSON: one object keyed by the paths)
   --table              an aligned table for a terminal (columns: --fields or the topic's
@@ -169,7 +170,8 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
   const width = terminalWidth()
   // A followed table cannot wait for every row to size its columns: they share the width.
   const fixed = (c: string): boolean => c === '@offset' || c === '@partition'
-  const streamWidths = fitWidths(tableColumns.map((c) => (fixed(c) ? 10 : 1000)), width, 6, tableColumns.map((c) => !fixed(c)))
+  const mins = tableColumns.map((c) => (fixed(c) ? Infinity : 6))
+  const streamWidths = fitWidths(tableColumns.map((c) => (fixed(c) ? 10 : 1000)), width, 6, mins)
   const tableRows: string[][] = []
   let matched = 0
   let undecodable = 0
@@ -217,7 +219,7 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
     source.close()
   }
   if (values.count) await out(`${matched}\n`)
-  else if (values.table && !follow) await out(renderTable(tableColumns, tableRows, width, tableColumns.map((c) => !fixed(c))).join('\n') + '\n')
+  else if (values.table && !follow) await out(renderTable(tableColumns, tableRows, width, mins).join('\n') + '\n')
   if (undecodable) process.stderr.write(`synthq tap: ${undecodable} record(s) of ${topic} could not be decoded (see above)\n`)
   return undecodable ? 3 : 0
 }

@@ -71,7 +71,7 @@ test('dlq list, summary and show on the embedded runner', async () => {
     assert.equal(list.code, 0, list.err)
     const lines = list.out.trim().split('\n')
     assert.match(lines[0]!, /^id\s+failed at \(UTC\)\s+stage\s+source\s+error\s+attempts\s+reason$/)
-    assert.equal(lines[2], `${ids[0]!.slice(0, 8)}  2026-11-26 10:00:00  concept-extraction  synthq.instructions.real[0]@0  InvalidOutput  3         keywords: expected at most 5, got 9`)
+    assert.equal(lines[2], `${ids[0]!.slice(0, 8)}  2026-11-26 10:00:00  concept-extraction  instructions.real[0]@0  InvalidOutput  3         keywords: expected at most 5, got 9`)
     assert.equal(lines.at(-1), '3 dead letter(s); full record: synthq dlq show <id>')
     const limited = await dlq(['list', '--limit', '1', '--stage', 'concept-extraction'], db)
     assert.match(limited.out, /\n1 of 2 dead letter\(s\) \(3 in synthq\.dlq\)/)

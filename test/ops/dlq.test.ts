@@ -103,7 +103,7 @@ test('embedded: dead letters listed, summarised, shown; replay puts the bytes ba
   delete process.env.COLUMNS
   assert.equal(table.code, 0)
   assert.match(table.out, /id\s+failed at \(UTC\)\s+stage\s+source\s+error\s+attempts\s+reason/)
-  assert.match(table.out, /\n[0-9a-f]{8}\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+situate\s+synthq\.documents\[0\]@\d\s+EndpointMisconfigured\s+1\s+endpoint for bad-\d is misconfigured\n/)
+  assert.match(table.out, /\n[0-9a-f]{8}\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+situate\s+documents\[0\]@\d\s+EndpointMisconfigured\s+1\s+endpoint for bad-\d is misconfigured\n/)
   assert.match(table.out, /2 dead letter\(s\)/)
 
   const summary = await dlq(['summary', '--db', db, '--json'])

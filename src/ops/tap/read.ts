@@ -55,6 +55,12 @@ export function openEmbeddedReadOnly (path: string): Database.Database {
   if (path !== ':memory:' && !existsSync(path)) throw new ConfigError(`no embedded database at ${path} (run npm start or synthq run first, or pass --db)`)
   const db = new Database(path, { readonly: true, fileMustExist: true })
   db.pragma('busy_timeout = 10000')
+  const tables = new Set(db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name))
+  const missing = ['records', 'topics', 'schemas', 'subject_versions'].filter((t) => !tables.has(t))
+  if (missing.length) {
+    db.close()
+    throw new ConfigError(`${path} is not a synthq embedded database with topics (no ${missing.join(', ')} table): run npm start or synthq run first, or pass --db`)
+  }
   return db
 }
 

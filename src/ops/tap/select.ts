@@ -70,7 +70,7 @@ export interface Filter {
   regex?: RegExp
 }
 
-/** `--where path=value`, `path!=value`, `path~regex`, `path!~regex`. */
+/** `--where path=value`, `path!=value`, `path~regex`, `path!~regex` (`(?i)regex`: any case). */
 export function parseWhere (expr: string): Filter {
   const m = /^([^=!~]+?)\s*(!=|!~|=|~)(.*)$/s.exec(expr)
   if (!m || !m[1]!.trim()) throw new ConfigError(`--where takes path=value, path!=value, path~regex or path!~regex (dotted path into the value, @key/@offset/@partition/@timestamp for the record), got "${expr}"`)
@@ -78,7 +78,8 @@ export function parseWhere (expr: string): Filter {
   const f: Filter = { path: m[1]!.trim(), op, text: m[3]! }
   if (op === '~' || op === '!~') {
     try {
-      f.regex = new RegExp(f.text)
+      // (?i) at the start: case-insensitive, as in Java, Python and grep -P.
+      f.regex = f.text.startsWith('(?i)') ? new RegExp(f.text.slice(4), 'i') : new RegExp(f.text)
     } catch (err) {
       throw new ConfigError(`--where ${expr}: not a regular expression: ${(err as Error).message}`)
     }
@@ -171,20 +172,22 @@ function truncate (s: string, width: number): string {
 
 /**
  * Column widths that fit `total` characters (two spaces between columns): each column gets what
- * it needs while that fits; otherwise the widest flexible columns give way, none below `min`.
- * Columns marked not flexible (ids, times) keep their width.
+ * it needs while that fits; otherwise the widest column gives way, then the next widest, none
+ * below its minimum (`mins[i]`, default `min`; Infinity: never cut, for ids and times).
  */
-export function fitWidths (natural: readonly number[], total: number, min = 6, flexible?: readonly boolean[]): number[] {
+export function fitWidths (natural: readonly number[], total: number, min = 6, mins?: readonly number[]): number[] {
   const gaps = 2 * Math.max(0, natural.length - 1)
-  const room = Math.max(natural.length * min, total - gaps)
-  const widths = natural.map((n) => Math.min(Math.max(1, n), room))
-  const canShrink = (i: number): boolean => flexible?.[i] ?? true
+  const room = Math.max(1, total - gaps)
+  const widths = natural.map((n) => Math.max(1, n))
+  const floor = (i: number): number => Math.min(widths[i]!, mins?.[i] ?? min)
+  const floors = widths.map((_, i) => floor(i))
   let sum = widths.reduce((a, b) => a + b, 0)
   while (sum > room) {
-    let widest = -1
-    for (let i = 0; i < widths.length; i++) if (canShrink(i) && (widest < 0 || widths[i]! > widths[widest]!)) widest = i
-    if (widest < 0 || widths[widest]! <= min) break
-    const second = Math.max(min, ...widths.filter((_, i) => i !== widest && canShrink(i)))
+    const open = widths.map((_, i) => i).filter((i) => widths[i]! > floors[i]!)
+    if (open.length === 0) break
+    let widest = open[0]!
+    for (const i of open) if (widths[i]! > widths[widest]!) widest = i
+    const second = Math.max(floors[widest]!, ...open.filter((i) => i !== widest).map((i) => widths[i]!))
     // Down to the next widest column, or just enough, whichever cuts less.
     const cut = Math.max(1, Math.min(widths[widest]! - second, sum - room))
     widths[widest] = widths[widest]! - cut
@@ -194,10 +197,10 @@ export function fitWidths (natural: readonly number[], total: number, min = 6, f
 }
 
 /** A table as lines: header, rule, rows; cells on one line, truncated with … to fit `total`. */
-export function renderTable (header: readonly string[], rows: ReadonlyArray<readonly string[]>, total: number, flexible?: readonly boolean[]): string[] {
+export function renderTable (header: readonly string[], rows: ReadonlyArray<readonly string[]>, total: number, mins?: readonly number[]): string[] {
   const cells = rows.map((r) => r.map((c) => oneLine(c)))
   const natural = header.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)))
-  const widths = fitWidths(natural, total, 6, flexible)
+  const widths = fitWidths(natural, total, 6, mins)
   return tableLines(header, cells, widths)
 }
 
