@@ -11,6 +11,7 @@ import { after, test } from 'node:test'
 import { runDlq } from '../../src/cli/dlq.ts'
 import { emit, reject, type Processor } from '../../src/processors/processor.ts'
 import { EmbeddedRunner } from '../../src/runtime/embedded/embedded-runner.ts'
+import { KafkaRunner } from '../../src/runtime/kafka/kafka-runner.ts'
 import { readTopicToEnd } from '../../src/runtime/kafka/read-topic.ts'
 import { deadLetterOf, type RawRecord } from '../../src/runtime/stage-engine.ts'
 import { createKafka } from '../../src/runtime/kafka/client.ts'
@@ -252,4 +253,46 @@ test('kafka: dead letters from deadLetterOf listed and shown; replay writes the 
   assert.equal((await readTopicToEnd(kafka, docs)).length, 3 + 2 + 1 + 1)
   // No reader left a group behind.
   assert.deepEqual((await admin.listGroups()).groups.filter((g) => g.groupId.startsWith(`synthq-tap-${prefix}`)), [])
+})
+
+test('kafka: a stage\'s dead letter, replayed after the fix, is processed by the running stage', async () => {
+  const infra = testInfra()
+  const prefix = unique('dlq-run')
+  const serde = new AvroSerde(new RegistryClient({ url: infra.registryUrl }), SchemaCatalog.load(), { prefix })
+  const kafka = createKafka({ brokers: infra.bootstrap, clientId: 'dlq-run-test' }, testLogger())
+  const admin = kafka.admin()
+  await admin.connect()
+  await ensureTopics(admin, { prefix, partitions: 2 })
+  await admin.disconnect()
+  const flag = { fail: true }
+  const runner = new KafkaRunner(flakyTopology(flag), { connection: { brokers: infra.bootstrap, clientId: 'dlq-run' }, serde, logger: testLogger(), prefix, topics: { partitions: 2 }, commitIntervalMs: 20 })
+  await runner.start()
+  const saved = { brokers: process.env.SYNTHQ_KAFKA_BROKERS, registry: process.env.SYNTHQ_REGISTRY_URL }
+  process.env.SYNTHQ_KAFKA_BROKERS = infra.bootstrap.join(',')
+  process.env.SYNTHQ_REGISTRY_URL = infra.registryUrl
+  const producer = kafka.producer({ idempotent: true })
+  await producer.connect()
+  try {
+    const docs = topicName('documents', prefix)
+    await producer.send({ topic: docs, messages: await Promise.all([doc('good-1'), doc('bad-1')].map(async (d) => ({ key: d.id as string, value: await serde.encode(docs, d) }))) })
+    const k = ['--runner', 'kafka', '--prefix', prefix]
+    const letter = await until('the dead letter', async () => jsonLines((await dlq(['list', '--json', ...k])).out)[0], 60_000)
+    assert.deepEqual([letter.key, letter.stage, letter.error_class], ['bad-1', 'situate', 'EndpointMisconfigured'])
+    flag.fail = false
+    const replay = await dlq(['replay', '--id', String(letter.id), ...k])
+    assert.equal(replay.code, 0, replay.err + replay.out)
+    assert.match(replay.out, /replayed 1 dead letter\(s\):\n {2}situate → .*\.documents: 1/)
+    const situations = topicName('situations', prefix)
+    await until('sit-bad-1', async () => (await readTopicToEnd(kafka, situations)).find((r) => r.key === 'sit-bad-1'), 60_000)
+    // Processed once; the dead-letter topic holds only the first failure.
+    assert.equal(jsonLines((await dlq(['list', '--json', ...k])).out).length, 1)
+    assert.equal((await dlq(['replay', '--id', String(letter.id), ...k])).code, 3, 'found by its header: refused')
+  } finally {
+    await producer.disconnect()
+    await runner.stop()
+    process.env.SYNTHQ_KAFKA_BROKERS = saved.brokers
+    process.env.SYNTHQ_REGISTRY_URL = saved.registry
+    if (saved.brokers === undefined) delete process.env.SYNTHQ_KAFKA_BROKERS
+    if (saved.registry === undefined) delete process.env.SYNTHQ_REGISTRY_URL
+  }
 })
