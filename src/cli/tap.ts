@@ -101,21 +101,49 @@ function startOf (values: { 'from-beginning'?: boolean, latest?: boolean, offset
   return { kind: 'beginning' }
 }
 
-/** Writes to stdout, waiting when the pipe is full (a large topic into `less`). */
-async function out (text: string): Promise<void> {
-  if (!process.stdout.write(text)) await new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()))
-}
-
-/** Ctrl-C (or SIGTERM) aborts the signal once; a second one exits at once. */
-function interruptSignal (): { signal: AbortSignal, dispose: () => void } {
+/**
+ * Ends a read early, cleanly (on Kafka the throwaway group is still deleted): Ctrl-C or SIGTERM
+ * (a second one exits at once), or stdout closed by its reader (`synthq tap … | head`: EPIPE,
+ * which tap handles itself while it reads, instead of the command line's exit-at-once).
+ */
+function stopSignal (): { signal: AbortSignal, piped: () => boolean, dispose: () => void } {
   const ac = new AbortController()
+  let piped = false
   const onSignal = (): void => {
     if (ac.signal.aborted) process.exit(130)
     ac.abort()
   }
+  const onPipeError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE') throw err
+    piped = true
+    ac.abort()
+  }
+  const previous = process.stdout.listeners('error') as Array<(err: Error) => void>
+  process.stdout.removeAllListeners('error')
+  process.stdout.on('error', onPipeError)
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  return { signal: ac.signal, dispose: () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal) } }
+  return {
+    signal: ac.signal,
+    piped: () => piped,
+    dispose: () => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      process.stdout.off('error', onPipeError)
+      for (const l of previous) process.stdout.on('error', l)
+    },
+  }
+}
+
+/** Writes to stdout, waiting when the pipe is full (a large topic into `less`) unless `signal` ends the read. */
+async function out (text: string, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return
+  if (process.stdout.write(text)) return
+  await new Promise<void>((resolve) => {
+    const done = (): void => { process.stdout.off('drain', done); signal?.removeEventListener('abort', done); resolve() }
+    process.stdout.once('drain', done)
+    signal?.addEventListener('abort', done, { once: true })
+  })
 }
 
 export async function runTap (argv: string[], defaults: { db: string }, logger: Logger): Promise<number> {
@@ -175,7 +203,8 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
   const tableRows: string[][] = []
   let matched = 0
   let undecodable = 0
-  const interrupt = follow ? interruptSignal() : undefined
+  const stop = stopSignal()
+  const emit = async (text: string): Promise<void> => await out(text, stop.signal)
   const onRecord = async (r: TapRecord): Promise<void | 'stop'> => {
     let value: unknown = null
     if (r.value !== null) {
@@ -196,15 +225,15 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
       const row = tableColumns.map((c) => scalarText(getPath(value, meta, c)).slice(0, width))
       if (r.value === null && row.length) row[row.length - 1] = '(tombstone)'
       if (follow) {
-        if (matched === 1) await out(tableLines(tableColumns, [], streamWidths).join('\n') + '\n')
-        await out(tableLines(tableColumns, [row], streamWidths).slice(2).join('\n') + '\n')
+        if (matched === 1) await emit(tableLines(tableColumns, [], streamWidths).join('\n') + '\n')
+        await emit(tableLines(tableColumns, [row], streamWidths).slice(2).join('\n') + '\n')
       } else {
         tableRows.push(row)
       }
     } else if (fields) {
-      await out(JSON.stringify(project(value, meta, fields), jsonReplacer) + '\n')
+      await emit(JSON.stringify(project(value, meta, fields), jsonReplacer) + '\n')
     } else {
-      await out(JSON.stringify({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value, ...(Object.keys(r.headers).length ? { headers: r.headers } : {}) }, jsonReplacer) + '\n')
+      await emit(JSON.stringify({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value, ...(Object.keys(r.headers).length ? { headers: r.headers } : {}) }, jsonReplacer) + '\n')
     }
     if (matched >= limit) return 'stop'
   }
@@ -213,11 +242,12 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
     const onStart = (starts: ReadonlyArray<{ partition: number, offset: number }>): void => {
       if (follow) process.stderr.write(`synthq tap: following ${topic} from ${starts.length ? starts.map((s) => (source.runner === 'kafka' ? `${s.partition}:${s.offset}` : `offset ${s.offset}`)).join(' ') : 'the named partitions (none)'} (Ctrl-C to stop)\n`)
     }
-    if (limit > 0) await source.read({ topic, start, follow, onStart, ...(interrupt ? { signal: interrupt.signal } : {}) }, onRecord)
+    if (limit > 0) await source.read({ topic, start, follow, onStart, signal: stop.signal }, onRecord)
   } finally {
-    interrupt?.dispose()
+    stop.dispose()
     source.close()
   }
+  if (stop.piped()) return 0
   if (values.count) await out(`${matched}\n`)
   else if (values.table && !follow) await out(renderTable(tableColumns, tableRows, width, mins).join('\n') + '\n')
   if (undecodable) process.stderr.write(`synthq tap: ${undecodable} record(s) of ${topic} could not be decoded (see above)\n`)

@@ -255,8 +255,20 @@ test('tap on Kafka: positions, filters, follow, undecodable records; the pipelin
   assert.match(f.stderr(), new RegExp(`cannot decode ${topic.replace(/\./g, '\\.')} partition 0 offset \\d+ \\(key "poison"\\)`))
   assert.equal(await latest.interrupt(), 3, 'the poison record came after --latest started too')
 
+  // `synthq tap … | head -1`: the reader goes away; tap still ends cleanly and deletes its group.
+  const docs = topicName('documents', prefix)
+  const bulk = kafka.producer()
+  await bulk.connect()
+  await bulk.send({ topic: docs, messages: await Promise.all(Array.from({ length: 800 }, async (_, i) => ({ key: `doc-${i}`, value: await serde.encode(docs, { ...SAMPLES.documents, id: `doc-${i}`, text: `document ${i} `.repeat(40) }) }))) })
+  await bulk.disconnect()
+  const headed = spawn(process.execPath, [CLI, 'tap', 'documents', ...k], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const firstLine = await new Promise<string>((resolve) => headed.stdout.once('data', (d: Buffer) => { resolve(d.toString('utf8').split('\n')[0]!); headed.stdout.destroy() }))
+  assert.match(firstLine, /"topic":".*\.documents"/)
+  assert.equal(await new Promise((resolve) => headed.on('exit', resolve)), 0)
+
   assert.deepEqual(await committed(), before, 'the stage group\'s committed offsets are unchanged')
   const groups = (await admin.listGroups()).groups.map((g) => g.groupId)
   assert.deepEqual(groups.filter((g) => g.startsWith(`synthq-tap-${prefix}`)), [], 'every tap group was deleted')
   assert.ok(groups.includes(stageGroup))
+  await admin.deleteGroups([stageGroup])
 })
