@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util'
 import { ConfigError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { TOPICS, topicName, type TopicName } from '../topics.ts'
+import { DEFAULT_TOPIC_PREFIX, TOPICS, topicName, type TopicName } from '../topics.ts'
 import { fitWidths, getPath, jsonReplacer, matches, parseOffsets, parseSince, parseWhere, project, renderTable, scalarText, tableLines, terminalWidth, type Filter, type RecordMeta, type StartPosition } from '../ops/tap/select.ts'
 import { openSource, resolveTopic, runnerKind } from '../ops/tap/source.ts'
 import type { TapRecord } from '../ops/tap/read.ts'
@@ -173,7 +173,7 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
   let filters: Filter[]
   let limit: number
   let fields: string[] | undefined
-  const prefix = values.prefix ?? 'synthq'
+  const prefix = values.prefix ?? DEFAULT_TOPIC_PREFIX
   try {
     if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name the topic to tap' : `one topic at a time, got ${positionals.join(' ')}`)
     runnerKind(values.runner)
