@@ -203,7 +203,7 @@ async function summary (attr: EmbeddedRunner, synth: EmbeddedRunner, opts: Start
     const k = `${l.stage}/${l.error_class}`
     reasons.set(k, (reasons.get(k) ?? 0) + 1)
   }
-  if (reasons.size) out(`synthq: dead letters — ${[...reasons].map(([k, n]) => `${k} ${n}`).join(', ')} (reasons: npx synthq tap ${dlq})`)
+  if (reasons.size) out(`synthq: dead letters — ${[...reasons].map(([k, n]) => `${k} ${n}`).join(', ')} (reasons: npx synthq dlq summary)`)
   const topic = topicName('scoredInstructions', opts.prefix)
   const rows = synth.log.read(topic, Math.max(0, synth.log.head(topic) - 2), 2)
   for (const r of rows) {
