@@ -3,12 +3,14 @@
  * interop environment, runs every test file with Node's test runner, and stops whatever it
  * started — also on failure and on Ctrl-C.
  *
+ * It also installs Debian's Chromium for the dashboard's browser tests when it is missing.
+ *
  *   npm test                          all tests
  *   npm test -- test/unit             only files under a folder (or single files)
  *   SYNTHQ_TEST_KEEP_INFRA=1 npm test leave the infrastructure running afterwards
  */
-import { spawn } from 'node:child_process'
-import { readdirSync, rmSync, statSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { down, up } from '../deploy/local/lib/cluster.ts'
 import { REPO_ROOT } from '../deploy/local/lib/paths.ts'
@@ -53,6 +55,12 @@ async function main (): Promise<number> {
 
   try {
     const python = ensureInteropPython(log)
+    // The dashboard's browser tests drive Debian's Chromium: install it when missing (idempotent).
+    if (files.some((f) => f.startsWith('test/dashboard/')) && !process.env.SYNTHQ_SKIP_BROWSER && !process.env.SYNTHQ_CHROMIUM && !existsSync('/usr/bin/chromium')) {
+      log('installing Chromium for the dashboard browser tests (scripts/ensure-chromium.ts)…')
+      const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'ensure-chromium.ts')], { stdio: 'inherit', cwd: REPO_ROOT })
+      if (r.status !== 0) log('Chromium could not be installed: the browser tests will fail and say how to install it')
+    }
     const env = {
       ...process.env,
       SYNTHQ_TEST_BOOTSTRAP: state.kafka.bootstrap.join(','),
