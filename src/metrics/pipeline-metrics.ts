@@ -85,22 +85,20 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
     const records: Counter<'stage' | 'topology' | 'outcome'> = new Counter({
       name: 'synthq_stage_records_total', help: 'Input records finished by a stage: processed, dead_lettered, or skipped (already done before a restart)', labelNames: ['stage', 'topology', 'outcome'], registers: r,
       collect: () => {
-        for (const { topology, runner } of this.#runners) {
-          for (const [stage, s] of Object.entries(runner.stats())) {
-            pullCounter('records', records, { stage, topology, outcome: 'processed' }, s.processed)
-            pullCounter('records', records, { stage, topology, outcome: 'dead_lettered' }, s.deadLettered)
-            if (s.skipped !== undefined) pullCounter('records', records, { stage, topology, outcome: 'skipped' }, s.skipped)
-          }
+        for (const { topology, stage, st } of this.#stageStats()) {
+          pullCounter('records', records, { stage, topology, outcome: 'processed' }, st.processed)
+          pullCounter('records', records, { stage, topology, outcome: 'dead_lettered' }, st.deadLettered)
+          if (st.skipped !== undefined) pullCounter('records', records, { stage, topology, outcome: 'skipped' }, st.skipped)
         }
       },
     })
     const inFlight: Gauge<'stage'> = new Gauge({
       name: 'synthq_stage_in_flight', help: 'Records a stage is working on now', labelNames: ['stage'], registers: r,
-      collect: () => { for (const { runner } of this.#runners) for (const [stage, s] of Object.entries(runner.stats())) inFlight.set({ stage }, s.inFlight) },
+      collect: () => { for (const { stage, st } of this.#stageStats()) inFlight.set({ stage }, st.inFlight) },
     })
     const queued: Gauge<'stage'> = new Gauge({
       name: 'synthq_stage_queued', help: 'Records fetched and waiting for a free slot', labelNames: ['stage'], registers: r,
-      collect: () => { for (const { runner } of this.#runners) for (const [stage, s] of Object.entries(runner.stats())) queued.set({ stage }, s.queued) },
+      collect: () => { for (const { stage, st } of this.#stageStats()) queued.set({ stage }, st.queued) },
     })
     const figures: Gauge<'stage' | 'figure'> = new Gauge({
       name: 'synthq_processor_figure', help: "A processor's own figure: counted by this process since it started (e.g. scoring total_5, document-hygiene admitted), or, for a stateful stage like the sink, restored from its checkpoint (kept, seen_total_5, vendi)", labelNames: ['stage', 'figure'], registers: r,
@@ -136,76 +134,81 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
     const runtime: Gauge<'stage' | 'figure'> = new Gauge({
       name: 'synthq_stage_runtime_figure', help: "A runner's own figure for a stage (Kafka: commits, abortedCommits, bufferedBytes; stateful stages: checkpoints, rollbacks, uncheckpointed, generation)", labelNames: ['stage', 'figure'], registers: r,
       collect: () => {
-        for (const { runner } of this.#runners) {
-          for (const [stage, st] of Object.entries(runner.stats())) {
-            for (const [figure, v] of Object.entries(st as object)) if (!PULLED_STATS.has(figure) && typeof v === 'number' && Number.isFinite(v)) runtime.set({ stage, figure }, v)
-          }
+        for (const { stage, st } of this.#stageStats()) {
+          for (const [figure, v] of Object.entries(st as object)) if (!PULLED_STATS.has(figure) && typeof v === 'number' && Number.isFinite(v)) runtime.set({ stage, figure }, v)
         }
       },
     })
     const llmFaults: Counter<'stage' | 'kind'> = new Counter({
       name: 'synthq_llm_call_faults_total', help: 'LLM calls retried after a transient failure (kind=retry) or answered with output that never became valid (kind=invalid_output)', labelNames: ['stage', 'kind'], registers: r,
       collect: () => {
-        for (const c of this.#llm) {
-          for (const [stage, s] of Object.entries(c.stats().stages)) {
-            pullCounter('llmFaults', llmFaults, { stage, kind: 'retry' }, s.retries)
-            pullCounter('llmFaults', llmFaults, { stage, kind: 'invalid_output' }, s.invalidOutputs)
-          }
+        for (const { stage, s } of this.#llmStages()) {
+          pullCounter('llmFaults', llmFaults, { stage, kind: 'retry' }, s.retries)
+          pullCounter('llmFaults', llmFaults, { stage, kind: 'invalid_output' }, s.invalidOutputs)
         }
       },
     })
     const llmQueued: Gauge<'endpoint'> = new Gauge({
       name: 'synthq_llm_queued', help: 'LLM requests waiting for a free slot at an endpoint', labelNames: ['endpoint'], registers: r,
-      collect: () => { for (const c of this.#llm) for (const e of c.stats().endpoints) llmQueued.set({ endpoint: e.endpoint }, e.queued) },
+      collect: () => { for (const e of this.#llmEndpoints()) llmQueued.set({ endpoint: e.endpoint }, e.queued) },
     })
     if (o.info) new Gauge({ name: 'synthq_process_info', help: 'Always 1; its labels say what this process runs', labelNames: Object.keys(o.info), registers: r }).set(o.info, 1)
     const tokens: Counter<'stage' | 'model' | 'kind'> = new Counter({
       name: 'synthq_llm_tokens_total', help: 'LLM tokens by kind (prompt, completion), as the endpoint reported them', labelNames: ['stage', 'model', 'kind'], registers: r,
       collect: () => {
-        for (const c of this.#llm) {
-          for (const [stage, s] of Object.entries(c.stats().stages)) {
-            const model = modelOf(c, stage)
-            pullCounter('tokens', tokens, { stage, model, kind: 'prompt' }, s.promptTokens)
-            pullCounter('tokens', tokens, { stage, model, kind: 'completion' }, s.completionTokens)
-          }
+        for (const { stage, model, s } of this.#llmStages()) {
+          pullCounter('tokens', tokens, { stage, model, kind: 'prompt' }, s.promptTokens)
+          pullCounter('tokens', tokens, { stage, model, kind: 'completion' }, s.completionTokens)
         }
       },
     })
     const cost: Counter<'stage' | 'model'> = new Counter({
       name: 'synthq_llm_cost_usd_total', help: 'LLM spend in USD from the configured prices (0 without prices)', labelNames: ['stage', 'model'], registers: r,
-      collect: () => { for (const c of this.#llm) for (const [stage, s] of Object.entries(c.stats().stages)) pullCounter('cost', cost, { stage, model: modelOf(c, stage) }, s.costUsd) },
+      collect: () => { for (const { stage, model, s } of this.#llmStages()) pullCounter('cost', cost, { stage, model }, s.costUsd) },
     })
     const cache: Counter<'stage' | 'result'> = new Counter({
       name: 'synthq_llm_cache_lookups_total', help: 'LLM response-cache lookups by result (hit, miss)', labelNames: ['stage', 'result'], registers: r,
       collect: () => {
-        for (const c of this.#llm) {
-          for (const [stage, s] of Object.entries(c.stats().stages)) {
-            pullCounter('cache', cache, { stage, result: 'hit' }, s.cacheHits)
-            pullCounter('cache', cache, { stage, result: 'miss' }, s.cacheMisses)
-          }
+        for (const { stage, s } of this.#llmStages()) {
+          pullCounter('cache', cache, { stage, result: 'hit' }, s.cacheHits)
+          pullCounter('cache', cache, { stage, result: 'miss' }, s.cacheMisses)
         }
       },
     })
     const repairs: Counter<'stage'> = new Counter({
       name: 'synthq_llm_repairs_total', help: 'Answers that failed their JSON schema and were asked again with the error', labelNames: ['stage'], registers: r,
-      collect: () => { for (const c of this.#llm) for (const [stage, s] of Object.entries(c.stats().stages)) pullCounter('repairs', repairs, { stage }, s.repairs) },
+      collect: () => { for (const { stage, s } of this.#llmStages()) pullCounter('repairs', repairs, { stage }, s.repairs) },
     })
     const limit: Gauge<'endpoint'> = new Gauge({
       name: 'synthq_llm_concurrency_limit', help: 'Requests the client lets run at once against an endpoint (adaptive)', labelNames: ['endpoint'], registers: r,
-      collect: () => { for (const c of this.#llm) for (const e of c.stats().endpoints) limit.set({ endpoint: e.endpoint }, e.concurrencyLimit) },
+      collect: () => { for (const e of this.#llmEndpoints()) limit.set({ endpoint: e.endpoint }, e.concurrencyLimit) },
     })
     const llmInFlight: Gauge<'endpoint'> = new Gauge({
       name: 'synthq_llm_in_flight', help: 'LLM requests running now', labelNames: ['endpoint'], registers: r,
-      collect: () => { for (const c of this.#llm) for (const e of c.stats().endpoints) llmInFlight.set({ endpoint: e.endpoint }, e.inFlight) },
+      collect: () => { for (const e of this.#llmEndpoints()) llmInFlight.set({ endpoint: e.endpoint }, e.inFlight) },
     })
     const circuit: Gauge<'endpoint'> = new Gauge({
       name: 'synthq_llm_circuit_open', help: '1 while the circuit breaker holds requests to an endpoint', labelNames: ['endpoint'], registers: r,
-      collect: () => { for (const c of this.#llm) for (const e of c.stats().endpoints) circuit.set({ endpoint: e.endpoint }, e.circuit === 'closed' ? 0 : 1) },
+      collect: () => { for (const e of this.#llmEndpoints()) circuit.set({ endpoint: e.endpoint }, e.circuit === 'closed' ? 0 : 1) },
     })
     const paused: Gauge = new Gauge({
       name: 'synthq_llm_budget_paused', help: '1 while the LLM budget is spent and calls are held', registers: r,
       collect: () => { paused.set(this.#llm.some((c) => c.stats().budgetPaused) ? 1 : 0) },
     })
+  }
+
+  /** Every stage of every runner with its runner figures. */
+  * #stageStats (): Generator<{ topology: string, stage: string, st: ReturnType<MetricsRunner['stats']>[string] }> {
+    for (const { topology, runner } of this.#runners) for (const [stage, st] of Object.entries(runner.stats())) yield { topology, stage, st }
+  }
+
+  /** Every LLM stage of every client with its figures and model. */
+  * #llmStages (): Generator<{ stage: string, model: string, s: ReturnType<LlmClient['statsFor']> }> {
+    for (const c of this.#llm) for (const [stage, s] of Object.entries(c.stats().stages)) yield { stage, model: modelOf(c, stage), s }
+  }
+
+  * #llmEndpoints (): Generator<ReturnType<LlmClient['stats']>['endpoints'][number]> {
+    for (const c of this.#llm) yield * c.stats().endpoints
   }
 
   /** Pull this runner's figures on every scrape. */
