@@ -79,25 +79,10 @@ export async function runDashboard (argv: string[], defaults: { db: string }, lo
   const prefix = prefixOf(values.prefix)
   const db = values.db ?? defaults.db
 
-  const make = (): StatusCollector => new StatusCollector({ runner, ...(runner === 'embedded' || values.db ? { db } : {}), prefix, metricsUrls }, logger)
-  let collector = make()
-  // A collector that failed before its first snapshot (no database yet, Kafka unreachable) is
-  // replaced by a fresh one for the next try: the dashboard may be started before the pipeline.
-  let collected = false
-  const collect = async (): Promise<StatusSnapshot> => {
-    try {
-      const snapshot = await collector.collect()
-      collected = true
-      return snapshot
-    } catch (err) {
-      if (!collected) {
-        const failed = collector
-        collector = make()
-        await failed.close().catch(() => {})
-      }
-      throw err
-    }
-  }
+  // A collector whose first collect fails (no database yet, Kafka unreachable) tries afresh on the
+  // next one: the dashboard may be started before the pipeline.
+  const collector = new StatusCollector({ runner, ...(runner === 'embedded' || values.db ? { db } : {}), prefix, metricsUrls }, logger)
+  const collect = async (): Promise<StatusSnapshot> => await collector.collect()
   let server
   try {
     server = await createDashboardServer({ collect, intervalMs: intervalS * 1000, host, port, logger })
