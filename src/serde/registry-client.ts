@@ -17,6 +17,27 @@ function statusOf (err: unknown): number | undefined {
   return typeof err === 'object' && err !== null ? (err as HttpishError).status : undefined
 }
 
+/** Registrations that lose a race with another worker are repeated at most this often. */
+const MAX_REGISTER_ATTEMPTS = 5
+
+/**
+ * The registry's answer when two clients create the same thing at once — Apicurio's ccompat API
+ * says "A rule named 'COMPATIBILITY' already exists" (HTTP 409) to the second of two workers
+ * setting a new subject's compatibility, and may say "… already exists" to the second creating
+ * the subject itself. Not an incompatible schema: the other worker's write went through.
+ */
+function isConcurrentCreation (err: unknown): boolean {
+  const status = statusOf(err)
+  return status === 409 && /already exists/i.test((err as Error | undefined)?.message ?? '') && !/incompatible/i.test((err as Error).message)
+}
+
+function compatibilityMismatch (url: string, subject: string, level: string, cause: unknown): ConfigError {
+  return new ConfigError(
+    `Subject "${subject}" at the schema registry ${url} has compatibility ${level}; synthq registers its schemas with BACKWARD. ` +
+    `Set it back with: curl -X PUT -H 'content-type: application/vnd.schemaregistry.v1+json' -d '{"compatibility":"BACKWARD"}' ${url}/config/${encodeURIComponent(subject)}`,
+    { cause, context: { subject } })
+}
+
 /** The Confluent Schema Registry HTTP API (Confluent's registry, Apicurio's ccompat API, …). */
 export class RegistryClient implements SchemaRegistry {
   readonly url: string
@@ -34,23 +55,55 @@ export class RegistryClient implements SchemaRegistry {
    * Registers `schema` under `subject` (idempotent: the same schema returns its existing id).
    * A new subject is set to BACKWARD compatibility, Confluent's default: a new version must be
    * able to read every record written with the previous one.
+   *
+   * Safe when several workers register the same subjects at once: when another worker created
+   * the subject's compatibility rule (or the subject) between this worker's look-up and its
+   * write, the registry answers "… already exists"; the level the other worker set is read
+   * back and, when it is BACKWARD, the registration is repeated — it returns the id the schema
+   * already has.
    */
   async register (subject: string, schema: string): Promise<RegisteredSchema> {
-    try {
-      const { id } = await this.#lib.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: COMPATIBILITY.BACKWARD })
-      return { subject, id }
-    } catch (err) {
-      const status = statusOf(err)
-      const msg = (err as Error).message
-      if (status === 409 || /incompatible/i.test(msg)) {
-        throw new SchemaIncompatibleError(
-          `The registry at ${this.url} rejected the new schema for subject "${subject}" as incompatible with the registered one (BACKWARD): ${msg}. ` +
-          'Add new fields with a default, never remove or retype fields without one, or register under a new topic.',
-          { cause: err, context: { subject } })
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { id } = await this.#lib.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: COMPATIBILITY.BACKWARD })
+        return { subject, id }
+      } catch (err) {
+        if (isConcurrentCreation(err) && attempt < MAX_REGISTER_ATTEMPTS) {
+          const level = await this.compatibilityLevel(subject)
+          if (level === undefined || level === COMPATIBILITY.BACKWARD) continue
+          throw compatibilityMismatch(this.url, subject, level, err)
+        }
+        throw this.#registerError(subject, err)
       }
-      if (status === 422) throw new SynthqError('SYNTHQ_SCHEMA_INVALID', `The registry rejected the schema for "${subject}" as invalid: ${msg}`, { cause: err, context: { subject } })
-      throw this.#unavailable(`register a schema under "${subject}"`, err)
     }
+  }
+
+  /** The compatibility level in force for `subject` (upper case), undefined when the subject is unknown. */
+  async compatibilityLevel (subject: string): Promise<string | undefined> {
+    const res = await request(`${this.url}/config/${encodeURIComponent(subject)}?defaultToGlobal=true`, {
+      headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json', ...(this.#authHeader ? { authorization: this.#authHeader } : {}) },
+    }).catch((err: unknown) => { throw this.#unavailable(`read the compatibility of "${subject}"`, err) })
+    const text = await res.body.text()
+    if (res.statusCode === 404) return undefined
+    const body = (text.startsWith('{') ? JSON.parse(text) : {}) as { compatibilityLevel?: string, compatibility?: string, message?: string }
+    if (res.statusCode !== 200) throw this.#unavailable(`read the compatibility of "${subject}"`, Object.assign(new Error(`HTTP ${res.statusCode}: ${body.message ?? text.slice(0, 200)}`), { status: res.statusCode }))
+    const level = body.compatibilityLevel ?? body.compatibility
+    return level === undefined ? undefined : level.toUpperCase()
+  }
+
+  #registerError (subject: string, err: unknown): SynthqError {
+    const status = statusOf(err)
+    const msg = (err as Error).message
+    const mismatch = /Compatibility does not match the configuration \(\w+ != (\w+)\)/.exec(msg)
+    if (mismatch) return compatibilityMismatch(this.url, subject, mismatch[1]!, err)
+    if ((status === 409 && !isConcurrentCreation(err)) || /incompatible/i.test(msg)) {
+      return new SchemaIncompatibleError(
+        `The registry at ${this.url} rejected the new schema for subject "${subject}" as incompatible with the registered one (BACKWARD): ${msg}. ` +
+        'Add new fields with a default, never remove or retype fields without one, or register under a new topic.',
+        { cause: err, context: { subject } })
+    }
+    if (status === 422) return new SynthqError('SYNTHQ_SCHEMA_INVALID', `The registry rejected the schema for "${subject}" as invalid: ${msg}`, { cause: err, context: { subject } })
+    return this.#unavailable(`register a schema under "${subject}"`, err)
   }
 
   /** The writer schema registered under `id`, parsed. Unknown ids are poison, not outages. */
