@@ -20,7 +20,8 @@ import { pino } from 'pino'
 import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
 import { localInfraAddresses } from '../config/local-infra.ts'
 import { UsageError } from '../errors.ts'
-import { createLogger } from '../log.ts'
+import { createLogger, type Logger } from '../log.ts'
+import { exitProcess, flushedAtExit } from './exit.ts'
 import { defaultDbPath, defaultSearchIndex, runTopology, TOPOLOGIES } from './run.ts'
 import { startPipeline } from './start.ts'
 import { runTap } from './tap.ts'
@@ -81,6 +82,11 @@ function withoutConfigFlag (argv: string[]): string[] {
   return out
 }
 
+/** A logger for commands whose stdout is data (tap, export, status, …): logs go to stderr. */
+function stderrLogger (): Logger {
+  return flushedAtExit(createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
+}
+
 async function main (rawArgv: string[]): Promise<number> {
   // The config file fills the environment where it is silent: flags > env > file > defaults.
   const configPath = configPathFrom(rawArgv)
@@ -88,15 +94,14 @@ async function main (rawArgv: string[]): Promise<number> {
   const argv = OWN_COMMANDS.has(rawArgv[0] ?? '') ? rawArgv : withoutConfigFlag(rawArgv)
   if (argv[0] === 'llm-sim') return await runLlmSim(argv.slice(1))
   // tap's stdout is data: its logs go to stderr.
-  if (argv[0] === 'tap') return await runTap(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
+  if (argv[0] === 'tap') return await runTap(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
   if (argv[0] === 'index') return await runIndexCommand(argv.slice(1))
-  if (argv[0] === 'export') return await runExport(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
-  const quietLog = (): ReturnType<typeof createLogger> => createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2))
-  if (argv[0] === 'ingest') return await runIngest(argv.slice(1), { db: defaultDbPath() }, quietLog())
-  if (argv[0] === 'dlq') return await runDlq(argv.slice(1), { db: defaultDbPath() }, quietLog())
-  if (argv[0] === 'dashboard') return await runDashboard(argv.slice(1), { db: defaultDbPath() }, quietLog())
-  if (argv[0] === 'status') return await runStatus(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
-  if (argv[0] === 'sink') return await runSinkStatus(argv.slice(1), { db: defaultDbPath() }, createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
+  if (argv[0] === 'export') return await runExport(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
+  if (argv[0] === 'ingest') return await runIngest(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
+  if (argv[0] === 'dlq') return await runDlq(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
+  if (argv[0] === 'dashboard') return await runDashboard(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
+  if (argv[0] === 'status') return await runStatus(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
+  if (argv[0] === 'sink') return await runSinkStatus(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -119,7 +124,7 @@ async function main (rawArgv: string[]): Promise<number> {
     process.stdout.write((cmd && COMMAND_HELP[cmd]) || HELP)
     return 0
   }
-  const logger = createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' })
+  const logger = flushedAtExit(createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }))
   const config = values.config ?? process.env.SYNTHQ_CONFIG
   const llmMode = values.llm
   if (llmMode !== undefined && llmMode !== 'sim') throw new UsageError(`--llm takes only "sim" (the built-in simulator); configure real endpoints with --config or SYNTHQ_LLM_* variables`)
@@ -131,7 +136,7 @@ async function main (rawArgv: string[]): Promise<number> {
   if (cmd === 'start') {
     if (values.runner && values.runner !== 'embedded') throw new UsageError('synthq start runs on the embedded runner; use synthq run attribution|synthesis --runner kafka for Kafka')
     // Dead letters are summarised at the end; per-record warnings only when asked for.
-    const quiet = process.env.SYNTHQ_LOG_LEVEL ? logger : createLogger({ level: 'error' })
+    const quiet = process.env.SYNTHQ_LOG_LEVEL ? logger : flushedAtExit(createLogger({ level: 'error' }))
     return await startPipeline({
       db: values.db ?? defaultDbPath(),
       prefix: opts.prefix,
@@ -246,11 +251,13 @@ async function main (rawArgv: string[]): Promise<number> {
 // `synthq topics | head` closes stdout early: that is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); else throw err })
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: unknown) => {
+// The exit code is final: the process exits with it (logs flushed, stdout drained) rather than
+// waiting for the event loop to empty, which a timer or socket left open would delay forever.
+main(process.argv.slice(2)).then(async (code) => { await exitProcess(code) }, async (err: unknown) => {
   const e = err as Error & { code?: string }
   // A command line that cannot run as written: exit 2, and point at the command's help.
   const usage = e.code === 'SYNTHQ_USAGE' || e.code?.startsWith('ERR_PARSE_ARGS_') === true
   const command = process.argv[2] && !process.argv[2].startsWith('-') ? ` ${process.argv[2]}` : ''
   process.stderr.write(`synthq: ${e.message}${e.code?.startsWith('SYNTHQ_') ? ` [${e.code}]` : ''}${usage ? `\n(synthq${command} --help lists the options)` : ''}\n`)
-  process.exitCode = usage ? 2 : 1
+  await exitProcess(usage ? 2 : 1)
 })

@@ -2,7 +2,8 @@
  * `synthq run <topology>` / `synthq start`: runs a topology until Ctrl-C (or, with
  * --until-idle, until the embedded runner has nothing left to do). SIGINT/SIGTERM drain the
  * records in flight within --drain-timeout, commit, and exit 0; a second Ctrl-C exits at once
- * (uncommitted work is redone on the next start, never lost).
+ * (uncommitted work is redone on the next start, never lost), and so does a stop that overruns
+ * the drain timeout plus a grace (src/cli/exit.ts).
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
 import { localInfraAddresses } from '../config/local-infra.ts'
 import { ConfigError } from '../errors.ts'
+import { stopOnSignals } from './exit.ts'
 import { LlmClient, type LlmObserver } from '../llm/client.ts'
 import { readLlmConfigFile, resolveLlmSettings, type EndpointSettings } from '../llm/config.ts'
 import { startLlmSim, type LlmSim } from '../llm/sim/server.ts'
@@ -129,28 +131,20 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     out(`synthq: fed ${docs.length} demo documents (data/demo, C4 sample) into ${topicName('documents', opts.prefix)}`)
   }
 
-  let stopping: Promise<void> | undefined
-  const stop = (why: string): Promise<void> => {
-    if (!stopping) {
-      out(`synthq: ${why}: finishing records in flight (up to ${opts.drainTimeoutMs / 1000} s), then committing…`)
-      stopping = runner.stop()
-    }
-    return stopping
-  }
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (stopping) { out('synthq: stopping now; uncommitted records run again on the next start'); process.exit(130) }
-    void stop(sig)
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  // SIGINT/SIGTERM drain and commit within --drain-timeout (plus a grace to disconnect); a
+  // second signal exits at once.
+  const signals = stopOnSignals(async (why) => {
+    out(`synthq: ${why}: finishing records in flight (up to ${opts.drainTimeoutMs / 1000} s), then committing…`)
+    await runner.stop()
+  }, { drainTimeoutMs: opts.drainTimeoutMs, out })
 
   const progress = (): string => Object.entries(runner.stats()).map(([name, s]) => `${name}: ${s.processed} done, ${s.deadLettered} dead-lettered, ${s.inFlight} in flight`).join(' | ')
   let announcedIdle = false
   const started = Date.now()
   let lastLine = 0
-  while (!stopping) {
+  while (!signals.stopping) {
     await new Promise((r) => setTimeout(r, 100))
-    if (stopping) break
+    if (signals.stopping) break
     const idle = embedded?.idle() ?? false
     if (Date.now() - lastLine > 2_000 && !idle) { out(`synthq: ${progress()}`); lastLine = Date.now() }
     if (idle && !announcedIdle) {
@@ -160,19 +154,25 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       if (opts.untilIdle) {
         // Bounded input: the sink places what its topic warm-up still holds, then checkpoints.
         await embedded!.flush()
-        await stop('nothing left to do')
+        await signals.stop('nothing left to do')
         break
       }
       out('synthq: waiting for new records (Ctrl-C to stop)')
     }
     if (!idle) announcedIdle = false
   }
-  await stopping
-  await endpoint.close()
-  if (llm) {
-    const u = llm.client.usage() // before close(): the ledger lives in the database it closes
-    await llm.close()
-    if (u.length) out(`synthq: LLM usage — ${u.map((r) => `${r.stage}: ${r.requests} requests, ${r.promptTokens}+${r.completionTokens} tokens, ${r.cacheHits} cache hits${r.costUsd ? `, $${r.costUsd.toFixed(4)}` : ''}`).join(' | ')}`)
+  try {
+    await signals.done
+    await endpoint.close()
+    if (llm) {
+      const u = llm.client.usage() // before close(): the ledger lives in the database it closes
+      await llm.close()
+      if (u.length) out(`synthq: LLM usage — ${u.map((r) => `${r.stage}: ${r.requests} requests, ${r.promptTokens}+${r.completionTokens} tokens, ${r.cacheHits} cache hits${r.costUsd ? `, $${r.costUsd.toFixed(4)}` : ''}`).join(' | ')}`)
+    }
+  } finally {
+    // The command line exits with the code returned (src/cli/exit.ts): whatever a client left
+    // open cannot keep the process alive.
+    signals.dispose()
   }
   out('synthq: stopped cleanly')
   return fatal ? 4 : 0 // 4: stopped by a condition a restart does not fix (fenced, LLM configuration rejected)

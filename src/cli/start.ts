@@ -26,6 +26,7 @@ import { TOPOLOGIES } from '../topologies/registry.ts'
 import { embeddingStages, llmStages, type Topology } from '../topologies/topology.ts'
 import { topicName, type TopicName } from '../topics.ts'
 import { defaultSearchIndex, startLlm } from './run.ts'
+import { stopOnSignals } from './exit.ts'
 import { processEndpoint, type MetricsSettings } from '../metrics/process-endpoint.ts'
 import { SYNTHQ_VERSION } from '../version.ts'
 import { exportContents } from './export.ts'
@@ -105,18 +106,14 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   const attr = new EmbeddedRunner(TOPOLOGIES.attribution!(context), common)
   const synth = new EmbeddedRunner(synthesis, common)
 
-  let stopping = false
-  const stopAll = async (): Promise<void> => {
-    stopping = true
+  // SIGINT/SIGTERM finish the records in flight and commit within --drain-timeout (plus a grace
+  // to close); a second signal exits at once.
+  const signals = stopOnSignals(async (why) => {
+    if (why === 'SIGINT' || why === 'SIGTERM') out('synthq: finishing records in flight, then committing…')
     await Promise.all([attr.stop(), synth.stop()])
-  }
-  const onSignal = (): void => {
-    if (stopping) { out('synthq: stopping now; uncommitted records run again on the next start'); process.exit(130) }
-    out('synthq: finishing records in flight, then committing…')
-    void stopAll()
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  }, { drainTimeoutMs: opts.drainTimeoutMs, out })
+  const stopAll = (): Promise<void> => signals.stop('done')
+  const stopping = (): boolean => signals.stopping
 
   const t0 = Date.now()
   await attr.start()
@@ -130,7 +127,7 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
     await attr.produce('realInstructions', seeds.map((s) => ({ key: s.id, value: { id: s.id, prompt: s.prompt, source: s.source, metadata: {}, ingested_at: Date.now() } })))
     out(`synthq: attribution — fed ${seeds.length} real user prompts (OpenAssistant, data/seeds)`)
   }
-  await untilIdle([attr], () => stopping)
+  await untilIdle([attr], stopping)
   out(`synthq: attribution caught up after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${attr.log.head(topicName('demonstrations', opts.prefix))} demonstrations`)
 
   try {
@@ -140,6 +137,7 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
     await stopAll().catch(() => {})
     await endpoint.close()
     await llm.close()
+    signals.dispose()
     throw err
   }
   if (opts.demoData && synth.log.head(topicName('documents', opts.prefix)) === 0) {
@@ -154,19 +152,24 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
     }
     out(`synthq: synthesis — fed ${n} documents (C4 web, math and physics Stack Exchange, data/)`)
   }
-  await untilIdle([attr, synth], () => stopping)
+  await untilIdle([attr, synth], stopping)
   // The input is finite here: let the sink place what its topic warm-up still holds.
-  if (!stopping) await synth.flush()
-  if (!stopping) await summary(attr, synth, opts, Date.now() - t0, llm.client.usage())
-  if (!stopping) await exportSample(synth, opts, options)
+  if (!stopping()) await synth.flush()
+  if (!stopping()) await summary(attr, synth, opts, Date.now() - t0, llm.client.usage())
+  if (!stopping()) await exportSample(synth, opts, options)
 
-  if (opts.untilIdle && !stopping) await stopAll()
-  else if (!stopping) {
+  if (opts.untilIdle && !stopping()) await stopAll()
+  else if (!stopping()) {
     out('synthq: waiting for new records (Ctrl-C to stop)')
-    while (!stopping) await sleep(200)
+    while (!stopping()) await sleep(200)
   }
-  await endpoint.close()
-  await llm.close()
+  try {
+    await signals.done
+    await endpoint.close()
+    await llm.close()
+  } finally {
+    signals.dispose() // the command line then exits with the code returned (src/cli/exit.ts)
+  }
   out('synthq: stopped cleanly')
   return 0
 }
