@@ -23,6 +23,7 @@ export type SynthqErrorCode =
   | 'SYNTHQ_SEARCH_RESPONSE'
   | 'SYNTHQ_STATE_CORRUPT'
   | 'SYNTHQ_STATE_FENCED'
+  | 'SYNTHQ_INFRA_UNAVAILABLE'
 
 export interface SynthqErrorOptions {
   cause?: unknown

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import { DecodeError, RecordInvalidError, SynthqError } from '../errors.ts'
 import type { LlmClient, StageLlm } from '../llm/client.ts'
+import { LlmRejectedError } from '../llm/errors.ts'
 import type { Logger } from '../log.ts'
 import { buildLineage, type LineageOptions } from '../processors/lineage.ts'
 import type { InputRecord, Processor, ProcessorContext, ProcessResult, TableView } from '../processors/processor.ts'
@@ -39,6 +40,26 @@ export interface Outcome {
   /** The input went to the dead-letter topic (its only output). */
   deadLettered: boolean
   attempts: number
+}
+
+/**
+ * Thrown by {@link StageEngine.run} when the record must not get an outcome at all: the stage has
+ * to stop, and the record stays uncommitted for a later run (an LLM endpoint that refuses this
+ * key or model fails every record alike — dead-lettering them would bury a configuration fault
+ * in the dead-letter topic).
+ */
+export class StageHaltedError extends Error {
+  readonly reason: Error
+  constructor (reason: Error) {
+    super(reason.message, { cause: reason })
+    this.name = 'StageHaltedError'
+    this.reason = reason
+  }
+}
+
+/** True for failures that say nothing about the record and the same about every other. */
+function haltsTheStage (err: unknown): err is LlmRejectedError {
+  return err instanceof LlmRejectedError && err.endpointMisconfigured
 }
 
 export interface StageEngineOptions {
@@ -129,7 +150,11 @@ export class StageEngine {
     return this.#processor.metrics?.() ?? {}
   }
 
-  /** Runs one record to an outcome. Throws only when `signal` aborts (the work is abandoned). */
+  /**
+   * Runs one record to an outcome. Throws when `signal` aborts (the work is abandoned), on an
+   * infrastructure failure that is not the record's (a retriable SynthqError: try it again), and
+   * with {@link StageHaltedError} when the stage must stop without an outcome for it.
+   */
   async run (raw: RawRecord, signal: AbortSignal): Promise<Outcome> {
     if (!this.#observer) return await this.#run(raw, signal)
     const t0 = performance.now()
@@ -160,6 +185,8 @@ export class StageEngine {
       ({ attempts, value: result } = await withRetry(async () => await this.#processor.process(record, this.#context(signal)), this.#retry, signal))
     } catch (err) {
       if (signal.aborted) throw err
+      const cause = err instanceof NotRetried || err instanceof RetriesExhausted ? (err as Error).cause ?? err : err
+      if (haltsTheStage(err) || haltsTheStage(cause)) throw new StageHaltedError(haltsTheStage(err) ? err : cause as Error)
       return this.#deadLetter(raw, failureOf(err, (err as { attempts?: number }).attempts ?? 1))
     }
     if (result.kind === 'rejected') {

@@ -8,11 +8,13 @@
  *   reject           reject with a reason
  *   invalid-output   emit a situation that does not match its schema
  *   slow:MS          wait MS milliseconds, then succeed
+ *   misconfigured    fail as an LLM endpoint that refuses the key (401): the stage must halt
  *
  * The second stage turns each situation into an instruction that records how many
  * demonstrations the table held when it ran.
  */
 import { SynthqError } from '../../src/errors.ts'
+import { LlmRejectedError } from '../../src/llm/errors.ts'
 import { emit, reject, type Processor } from '../../src/processors/processor.ts'
 import { TopologyBuilder, type Topology } from '../../src/topologies/topology.ts'
 
@@ -43,6 +45,7 @@ export function situate (probe: Probe): Processor<Doc> {
         if (mode.startsWith('slow:')) await new Promise((r) => setTimeout(r, Number(mode.slice(5))))
         if (mode.startsWith('transient:') && n <= Number(mode.slice(10))) throw new SynthqError('SYNTHQ_REGISTRY_UNAVAILABLE', `simulated transient failure ${n} for ${doc.id}`, { retriable: true })
         if (mode === 'permanent') throw new TypeError(`simulated bug for ${doc.id}`)
+        if (mode === 'misconfigured') throw new LlmRejectedError(`stage situate: the endpoint refused the API key (simulated for ${doc.id})`, { status: 401, endpointMisconfigured: true })
         if (mode === 'reject') return reject(`document ${doc.id} asked to be rejected`, { rawOutput: 'raw model text' })
         const value = {
           id: `sit-${doc.id}`,

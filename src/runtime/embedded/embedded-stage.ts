@@ -6,7 +6,7 @@
 import type { Logger } from '../../log.ts'
 import { PartitionProgress } from '../offset-tracker.ts'
 import { Scheduler, sharedAbortController, withDeadline } from '../scheduler.ts'
-import type { RawRecord, StageEngine } from '../stage-engine.ts'
+import { StageHaltedError, type RawRecord, type StageEngine } from '../stage-engine.ts'
 import type { EmbeddedLog } from './embedded-log.ts'
 
 export interface EmbeddedStageOptions {
@@ -42,6 +42,8 @@ export class EmbeddedStage {
   #timer: NodeJS.Timeout | undefined
   #unsubscribe: (() => void) | undefined
   #stopping = false
+  /** A record's failure said the stage must stop (see StageHaltedError). */
+  #halted = false
   #sinceAdvance = 0
   readonly stats = { processed: 0, deadLettered: 0, skipped: 0 }
 
@@ -65,7 +67,7 @@ export class EmbeddedStage {
   }
 
   #fetch (): void {
-    if (this.#stopping) return
+    if (this.#stopping || this.#halted) return
     const room = this.#o.maxQueued - this.#scheduler.queued
     if (room <= 0) return
     const rows = this.#o.log.read(this.#topic, this.#nextFetch, Math.min(room, 500))
@@ -93,6 +95,13 @@ export class EmbeddedStage {
         return
       } catch (err) {
         if (this.#abort.signal.aborted) return
+        if (err instanceof StageHaltedError) {
+          // Left uncommitted: the stage takes nothing more; the run stops (the LLM client's
+          // onFatal says why) and the record is processed again by the next run.
+          if (!this.#halted) this.#logger.error({ err: err.message }, 'stage halted: no more records are taken and nothing unfinished is committed')
+          this.#halted = true
+          return
+        }
         const wait = Math.min(30_000, 200 * 2 ** Math.min(attempt, 8))
         this.#logger.error({ offset, err: (err as Error).message, retryInMs: wait }, 'infrastructure error while processing; retrying the record')
         await sleep(wait)

@@ -19,7 +19,7 @@ import { StatefulEngine } from '../stateful-engine.ts'
 import type { StatefulStageStats } from '../embedded/embedded-stateful-stage.ts'
 import { KafkaStatefulStage } from './kafka-stateful-stage.ts'
 import { createKafka } from './client.ts'
-import { KafkaStage, type DeliveryMode, type StageStats } from './kafka-stage.ts'
+import { KafkaStage, type DeliveryMode, type StageFaults, type StageStats } from './kafka-stage.ts'
 import { KafkaTable } from './kafka-table.ts'
 import { ensureTopics, type TopicLayout } from './topic-admin.ts'
 
@@ -52,6 +52,16 @@ export interface KafkaRunnerOptions {
   abortRate?: number
   /** A stateful stage was fenced by another instance of it (it has stopped). */
   onFenced?: (err: Error) => void
+  /**
+   * A stage stopped taking records for a reason a restart of this process does not fix by
+   * itself (an LLM endpoint refusing the key; an outage past `infraRetryLimitMs`). Its
+   * unfinished records stay uncommitted. The caller decides: usually stop the process.
+   */
+  onFatal?: (err: Error) => void
+  /** How long a record may fail for reasons not its own before its stage halts (default 5 min). */
+  infraRetryLimitMs?: number
+  /** Tests only: faults injected into every stage (see KafkaStage). */
+  faults?: StageFaults
 }
 
 export class KafkaRunner {
@@ -112,6 +122,9 @@ export class KafkaRunner {
         sessionTimeoutMs: this.#o.sessionTimeoutMs ?? 30_000,
         logger,
         ...(this.#o.abortRate ? { abortRate: this.#o.abortRate } : {}),
+        ...(this.#o.onFatal ? { onFatal: this.#o.onFatal } : {}),
+        ...(this.#o.infraRetryLimitMs !== undefined ? { infraRetryLimitMs: this.#o.infraRetryLimitMs } : {}),
+        ...(this.#o.faults ? { faults: this.#o.faults } : {}),
       })
       await stage.start()
       this.#stages.push(stage)

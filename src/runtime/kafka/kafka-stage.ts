@@ -3,26 +3,33 @@
  * records in flight across its partitions, and commits that never skip unfinished work.
  *
  * Fetching is decoupled from processing: KafkaJS's batch callback only queues records and
- * returns, so heartbeats and fetches continue while LLM calls take seconds; partitions whose
- * queue grows past the buffer limits are paused and resumed as it drains.
+ * returns — it never waits for the network — so heartbeats and fetches continue while LLM calls
+ * take seconds; partitions whose queue grows past the buffer limits are paused and resumed as
+ * it drains.
  *
  * Exactly-once (default): each input partition has its own transactional producer
  * (transactional.id = group + topic + partition). A commit is one Kafka transaction holding the
  * outputs of the records it covers and the partition's new offset with, in its metadata, the
- * records completed beyond that offset (see offset-tracker.ts). A new owner of the partition
- * fences the old one by initialising the same transactional id before it reads the committed
- * offset — KafkaJS has no consumer-generation fencing (KIP-447), so this per-partition id is
- * what keeps a zombie from committing. After an indefinite error (a timeout) the producer is
- * recreated rather than trusted.
+ * records completed beyond that offset (see offset-tracker.ts). KafkaJS has no consumer-generation
+ * fencing (KIP-447), so this per-partition id is what keeps a zombie from committing.
+ *
+ * A partition's life here has one rule: **its progress always starts from the offset committed
+ * at the broker, read after this member's producer has fenced every earlier one** — never from
+ * what this member assumed. A partition starts (or restarts, after a commit whose fate is
+ * unknown) paused; its producer is initialised (which aborts whatever an earlier producer left
+ * open), the committed offset and metadata are re-read, the consumer is sought to that offset
+ * and resumed. If that cannot be done (a broker is down) it is retried, paused, until it can —
+ * or until the partition moves to another member. Records are never skipped to catch up.
  *
  * At-least-once: outputs are written with acks=all, then the offset (and metadata) committed.
  */
 import type { Consumer, Kafka, Offsets, Producer } from 'kafkajs'
+import { SynthqError } from '../../errors.ts'
 import type { Logger } from '../../log.ts'
 import { PartitionProgress, METADATA_INTAKE_LIMIT, decodeCompleted } from '../offset-tracker.ts'
 import { Scheduler, sharedAbortController, withDeadline } from '../scheduler.ts'
 import { connectFencing } from './client.ts'
-import type { EncodedRecord, RawRecord, StageEngine } from '../stage-engine.ts'
+import { StageHaltedError, type EncodedRecord, type RawRecord, type StageEngine } from '../stage-engine.ts'
 
 export type DeliveryMode = 'exactly-once' | 'at-least-once'
 
@@ -41,24 +48,52 @@ export interface KafkaStageOptions {
   sessionTimeoutMs: number
   logger: Logger
   /**
+   * How long one record may keep failing for reasons that are not its own (the schema registry
+   * unreachable, say) before the stage gives up and reports it through `onFatal`. Default 5 min.
+   */
+  infraRetryLimitMs?: number
+  /** Longest wait for one Kafka call of a commit before it counts as failed. Default 60 s. */
+  kafkaCallTimeoutMs?: number
+  /**
+   * The stage stopped taking records for a reason a retry does not fix (an LLM endpoint that
+   * refuses the key, an outage past `infraRetryLimitMs`). Work in flight is left uncommitted.
+   */
+  onFatal?: (err: Error) => void
+  /**
    * Fault injection for tests (as in Apache Kafka's own exactly-once system test): abort this
    * share of transactions at random, just before they would commit.
    */
   abortRate?: number
+  /** Fault injection for tests: see {@link StageFaults}. */
+  faults?: StageFaults
 }
+
+/**
+ * Faults a test can inject where real ones are hard to time: a commit whose outcome is unknown
+ * to the stage (it failed, or it went through and the answer was lost) and a partition that
+ * cannot start (its broker is away).
+ */
+export interface StageFaults {
+  commit?: (partition: number) => 'failed' | 'lost-response' | undefined
+  start?: (partition: number, attempt: number) => boolean
+}
+
+type Phase = 'starting' | 'running' | 'released'
 
 interface PartitionState {
   partition: number
   lane: string
-  ready: Promise<void>
+  phase: Phase
   progress: PartitionProgress
   outputs: Map<number, EncodedRecord[]>
   producer: Producer | undefined
   abort: AbortController
   commitTimer: NodeJS.Timeout | undefined
   committing: Promise<void> | undefined
-  revoked: boolean
+  /** Paused by this stage (while starting, or for backpressure). */
   paused: boolean
+  /** Bytes of records queued on this partition's lane and not started yet. */
+  queuedBytes: number
 }
 
 export interface StageStats {
@@ -67,6 +102,10 @@ export interface StageStats {
   skipped: number
   commits: number
   abortedCommits: number
+  /** Partitions started over from their committed offset after a commit of unknown outcome. */
+  restarts: number
+  /** Records that failed for reasons not their own and were tried again. */
+  infraRetries: number
   inFlight: number
   queued: number
   bufferedBytes: number
@@ -74,26 +113,50 @@ export interface StageStats {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
+export function isFencedError (err: unknown): boolean {
+  const e = err as { type?: string, message?: string }
+  return e.type === 'PRODUCER_FENCED' || e.type === 'INVALID_PRODUCER_EPOCH' || /fenced|newer producer/i.test(e.message ?? '')
+}
+
+/** `p`, or a rejection naming `what` if it has not settled within `ms`. */
+async function bounded<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms) })
+  try {
+    return await Promise.race([p, expired])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 export class KafkaStage {
   readonly #o: KafkaStageOptions
   readonly #topic: string
   readonly #scheduler: Scheduler
   readonly #partitions = new Map<number, PartitionState>()
+  /** Partitions the group gave this member at its last join. */
+  #assigned = new Set<number>()
   readonly #logger: Logger
+  readonly #callTimeout: number
   #consumer: Consumer | undefined
   #plainProducer: Producer | undefined
   #bufferedBytes = 0
   #stopping = false
+  #halted: Error | undefined
   /** Set after the final commits: nothing may commit after it. */
   #closed = false
-  readonly stats: StageStats = { processed: 0, deadLettered: 0, skipped: 0, commits: 0, abortedCommits: 0, inFlight: 0, queued: 0, bufferedBytes: 0 }
+  readonly stats: StageStats = { processed: 0, deadLettered: 0, skipped: 0, commits: 0, abortedCommits: 0, restarts: 0, infraRetries: 0, inFlight: 0, queued: 0, bufferedBytes: 0 }
 
   constructor (o: KafkaStageOptions) {
     this.#o = o
     this.#topic = o.engine.inputTopic
     this.#scheduler = new Scheduler(o.concurrency)
     this.#logger = o.logger.child({ stage: o.engine.stage.name, group: o.groupId })
+    this.#callTimeout = o.kafkaCallTimeoutMs ?? 60_000
   }
+
+  /** The error that stopped this stage from taking records, if any. */
+  get halted (): Error | undefined { return this.#halted }
 
   async start (): Promise<void> {
     const { kafka, groupId } = this.#o
@@ -103,23 +166,23 @@ export class KafkaStage {
     }
     // Small fetches: a partition is paused only after a fetch lands, so one fetch per partition is
     // the most a queue can overshoot its limit (and compressed batches inflate several times).
-    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxBytesPerPartition: 256 * 1024, maxBytes: 4 * 1024 * 1024, sessionTimeout: this.#o.sessionTimeoutMs, rebalanceTimeout: Math.max(10_000, 2 * this.#o.sessionTimeoutMs), heartbeatInterval: Math.max(500, Math.floor(this.#o.sessionTimeoutMs / 10)) })
+    // A fetch waits at most 500 ms (the Java client's default; KafkaJS's is 5 s): KafkaJS also
+    // sleeps that long when every partition of a broker is paused, as a partition is while it starts.
+    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 500, maxBytesPerPartition: 256 * 1024, maxBytes: 4 * 1024 * 1024, sessionTimeout: this.#o.sessionTimeoutMs, rebalanceTimeout: Math.max(10_000, 2 * this.#o.sessionTimeoutMs), heartbeatInterval: Math.max(500, Math.floor(this.#o.sessionTimeoutMs / 10)) })
     this.#consumer = consumer
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      const assigned = new Set((e.payload.memberAssignment[this.#topic] ?? []) as number[])
-      for (const p of [...this.#partitions.keys()]) if (!assigned.has(p)) this.#revoke(p, 'rebalance')
-      this.#logger.info({ partitions: [...assigned] }, 'partitions assigned')
-    })
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.#onAssignment((e.payload.memberAssignment[this.#topic] ?? []) as number[]))
     await consumer.connect()
     await consumer.subscribe({ topic: this.#topic, fromBeginning: true })
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch: async ({ batch, resolveOffset }) => {
-        const state = this.#state(batch.partition)
-        await state.ready
-        if (state.revoked || this.#stopping) return
+      eachBatch: async ({ batch, resolveOffset, isStale }) => {
+        if (this.#stopping || this.#halted) return
+        const state = this.#partitions.get(batch.partition) ?? this.#startPartition(batch.partition, 'assigned')
+        // Not resolved: after the start's seek the same records are fetched again.
+        if (state.phase !== 'running') { this.#pause(state); return }
+        if (isStale()) return
         for (const m of batch.messages) {
           const offset = Number(m.offset)
           if (state.progress.admit(offset) === 'skip') { this.stats.skipped++; continue }
@@ -133,6 +196,7 @@ export class KafkaStage {
           }
           const size = (m.value?.length ?? 0) + (m.key?.length ?? 0)
           this.#bufferedBytes += size
+          state.queuedBytes += size
           this.#scheduler.push(state.lane, () => this.#work(state, raw, offset, size))
         }
         // The fetch position moves on; what is committed is decided by the progress tracker.
@@ -143,41 +207,72 @@ export class KafkaStage {
     })
   }
 
-  #state (partition: number): PartitionState {
-    let s = this.#partitions.get(partition)
-    if (s) return s
+  /**
+   * The group's assignment after a join. Partitions that moved away are released; KafkaJS keeps
+   * a partition's pause across rebalances, so an assigned partition this stage holds no paused
+   * state for is resumed — else a partition that came back would never be fetched again.
+   */
+  #onAssignment (partitions: number[]): void {
+    this.#assigned = new Set(partitions)
+    for (const p of [...this.#partitions.keys()]) if (!this.#assigned.has(p)) this.#release(p, 'rebalance')
+    const resume = partitions.filter((p) => !this.#partitions.get(p)?.paused)
+    if (resume.length && this.#consumer && !this.#stopping && !this.#halted) this.#consumer.resume([{ topic: this.#topic, partitions: resume }])
+    this.#logger.info({ partitions }, 'partitions assigned')
+  }
+
+  #startPartition (partition: number, why: string): PartitionState {
     const lane = `${this.#topic}-${partition}`
-    s = {
-      partition, lane, progress: new PartitionProgress(0), outputs: new Map(), producer: undefined,
-      abort: sharedAbortController(), commitTimer: undefined, committing: undefined, revoked: false, paused: false,
-      ready: Promise.resolve(),
+    const state: PartitionState = {
+      partition, lane, phase: 'starting', progress: new PartitionProgress(0), outputs: new Map(), producer: undefined,
+      abort: sharedAbortController(), commitTimer: undefined, committing: undefined, paused: false, queuedBytes: 0,
     }
-    const state = s
     this.#partitions.set(partition, state)
-    this.#scheduler.addLane(lane, () => state.revoked || state.progress.metadataBytes() > METADATA_INTAKE_LIMIT)
-    state.ready = this.#initPartition(state).catch((err: unknown) => {
-      // Forget the partition so that the next batch tries again from scratch.
-      this.#partitions.delete(partition)
-      this.#scheduler.dropLane(lane)
-      throw err
-    })
+    this.#scheduler.addLane(lane, () => state.phase !== 'running' || state.progress.metadataBytes() > METADATA_INTAKE_LIMIT)
+    this.#pause(state)
+    void this.#initPartition(state, why)
     return state
   }
 
-  /** Fence any earlier owner (EOS), then read the committed offset and its metadata. */
-  async #initPartition (state: PartitionState): Promise<void> {
-    if (this.#o.mode === 'exactly-once') state.producer = await this.#newProducer(state.partition)
+  /**
+   * Fences any earlier owner (exactly-once), reads the committed offset and its metadata, seeks
+   * the consumer there and resumes. Retried while the partition is still this member's.
+   */
+  async #initPartition (state: PartitionState, why: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (state.phase !== 'starting' || this.#stopping) return
+      let producer: Producer | undefined
+      try {
+        if (this.#o.faults?.start?.(state.partition, attempt)) throw new Error('simulated: the partition\'s broker cannot be reached')
+        if (this.#o.mode === 'exactly-once') producer = await bounded(this.#newProducer(state.partition), this.#callTimeout, 'initialising the transactional producer')
+        const { committed, done } = await bounded(this.#readCommitted(state.partition), this.#callTimeout, 'reading the committed offset')
+        if (state.phase !== 'starting' || this.#stopping) { await producer?.disconnect().catch(() => {}); return }
+        state.producer = producer
+        state.progress = new PartitionProgress(committed, done)
+        this.#consumer?.seek({ topic: this.#topic, partition: state.partition, offset: String(committed) })
+        state.phase = 'running'
+        this.#logger.info({ partition: state.partition, why, committed, completedBeyond: done.length }, 'partition ready')
+        this.#resumeIfRoom(state)
+        return
+      } catch (err) {
+        await producer?.disconnect().catch(() => {})
+        if (isFencedError(err)) { this.#release(state.partition, 'fenced while starting'); return }
+        const wait = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6))
+        this.#logger.warn({ partition: state.partition, err: (err as Error).message, attempt, retryInMs: wait }, 'partition could not start; it stays paused and is tried again')
+        await sleep(wait)
+      }
+    }
+  }
+
+  async #readCommitted (partition: number): Promise<{ committed: number, done: number[] }> {
     const admin = this.#o.kafka.admin()
     await admin.connect()
     try {
       const [topic] = await admin.fetchOffsets({ groupId: this.#o.groupId, topics: [this.#topic] })
-      const p = topic?.partitions.find((x) => x.partition === state.partition)
+      const p = topic?.partitions.find((x) => x.partition === partition)
       const committed = p && Number(p.offset) >= 0 ? Number(p.offset) : 0
-      const done = decodeCompleted(committed, p?.metadata ?? null)
-      state.progress = new PartitionProgress(committed, done)
-      this.#logger.info({ partition: state.partition, committed, completedBeyond: done.length }, 'partition ready')
+      return { committed, done: decodeCompleted(committed, p?.metadata ?? null) }
     } finally {
-      await admin.disconnect()
+      await admin.disconnect().catch(() => {})
     }
   }
 
@@ -186,11 +281,14 @@ export class KafkaStage {
   }
 
   async #work (state: PartitionState, raw: RawRecord, offset: number, size: number): Promise<void> {
+    state.queuedBytes -= size
+    const started = Date.now()
     try {
       for (let attempt = 0; ; attempt++) {
-        if (state.revoked) return
+        if (state.phase !== 'running' || this.#halted) return
         try {
           const outcome = await this.#o.engine.run(raw, state.abort.signal)
+          if (state.phase !== 'running') return
           state.outputs.set(offset, outcome.outputs)
           state.progress.complete(offset)
           if (outcome.deadLettered) this.stats.deadLettered++
@@ -199,9 +297,18 @@ export class KafkaStage {
           return
         } catch (err) {
           if (state.abort.signal.aborted) return
-          // Not the record's fault (e.g. the registry is down): wait and try the record again.
+          if (err instanceof StageHaltedError) { this.#halt(err.reason); return }
+          // Not the record's fault (e.g. the registry is down): wait and try the record again —
+          // for a while. Past the limit the stage stops rather than block its partition unseen.
+          const limit = this.#o.infraRetryLimitMs ?? 300_000
+          const position = `${this.#topic}-${state.partition}-${offset}`
+          if (Date.now() - started > limit) {
+            this.#halt(new SynthqError('SYNTHQ_INFRA_UNAVAILABLE', `stage ${this.#o.engine.stage.name}: record ${position} kept failing for ${Math.round(limit / 1000)} s for a reason that is not its own (${(err as Error).message}); stopping without committing it`, { cause: err, context: { record: position } }))
+            return
+          }
+          this.stats.infraRetries++
           const wait = Math.min(30_000, 200 * 2 ** Math.min(attempt, 8))
-          this.#logger.error({ partition: state.partition, offset, err: (err as Error).message, retryInMs: wait }, 'infrastructure error while processing; retrying the record')
+          this.#logger.error({ record: position, err: (err as Error).message, retryInMs: wait }, 'infrastructure error while processing; retrying the record')
           await sleep(wait)
         }
       }
@@ -211,12 +318,21 @@ export class KafkaStage {
     }
   }
 
-  #scheduleCommit (state: PartitionState): void {
-    if (state.commitTimer || state.revoked || this.#closed) return
+  /** Stops taking records; in-flight and queued work stays uncommitted for the next owner. */
+  #halt (err: Error): void {
+    if (this.#halted) return
+    this.#halted = err
+    this.#logger.error({ err: err.message }, 'stage halted: no more records are taken and nothing unfinished is committed')
+    this.#consumer?.pause([{ topic: this.#topic }])
+    this.#o.onFatal?.(err)
+  }
+
+  #scheduleCommit (state: PartitionState, delayMs = this.#o.commitIntervalMs): void {
+    if (state.commitTimer || state.phase !== 'running' || this.#closed) return
     state.commitTimer = setTimeout(() => {
       state.commitTimer = undefined
       void this.#commit(state)
-    }, this.#o.commitIntervalMs)
+    }, delayMs)
   }
 
   /** Commits what the partition's progress allows; one commit at a time per partition. */
@@ -230,7 +346,7 @@ export class KafkaStage {
   }
 
   async #commitOnce (state: PartitionState): Promise<void> {
-    if (state.revoked || this.#closed) return
+    if (state.phase !== 'running' || this.#closed) return
     const plan = state.progress.plan()
     if (!plan) return
     const records = plan.include.flatMap((o) => state.outputs.get(o) ?? [])
@@ -244,46 +360,49 @@ export class KafkaStage {
     // KafkaJS sends per-partition metadata with the offset (TxnOffsetCommit, OffsetCommit); its
     // types omit the field.
     const offsets = { topics: [{ topic: this.#topic, partitions: [{ partition: state.partition, offset: String(plan.offset), metadata: plan.metadata }] }] } as unknown as Offsets
+    const t = this.#callTimeout
     try {
       if (this.#o.mode === 'exactly-once') {
         const producer = state.producer!
-        const tx = await producer.transaction()
+        const tx = await bounded(producer.transaction(), t, 'beginning a transaction')
         try {
-          if (topicMessages.length) await tx.sendBatch({ topicMessages, acks: -1 })
-          await tx.sendOffsets({ ...offsets, consumerGroupId: this.#o.groupId })
+          if (topicMessages.length) await bounded(tx.sendBatch({ topicMessages, acks: -1 }), t, 'writing the outputs')
+          await bounded(tx.sendOffsets({ ...offsets, consumerGroupId: this.#o.groupId }), t, 'adding the offsets to the transaction')
           if (this.#o.abortRate && Math.random() < this.#o.abortRate) {
-            await tx.abort()
+            await bounded(tx.abort(), t, 'aborting the transaction')
             this.stats.abortedCommits++
             this.#scheduleCommit(state) // the outputs are kept and go out in the next transaction
             return
           }
-          await tx.commit()
+          const fault = this.#o.faults?.commit?.(state.partition)
+          if (fault === 'failed') throw new Error('simulated: the commit failed')
+          await bounded(tx.commit(), t, 'committing the transaction')
+          if (fault === 'lost-response') throw Object.assign(new Error('simulated: the commit went through but its answer was lost'), { committed: true })
         } catch (err) {
-          await tx.abort().catch(() => {})
+          if (!isFencedError(err) && !(err as { committed?: boolean }).committed) await bounded(tx.abort(), t, 'aborting the transaction').catch(() => {})
           throw err
         }
       } else {
-        if (topicMessages.length) await this.#plainProducer!.sendBatch({ topicMessages, acks: -1 })
-        await this.#consumer!.commitOffsets([{ topic: this.#topic, partition: state.partition, offset: String(plan.offset), metadata: plan.metadata } as never])
+        if (topicMessages.length) await bounded(this.#plainProducer!.sendBatch({ topicMessages, acks: -1 }), t, 'writing the outputs')
+        const fault = this.#o.faults?.commit?.(state.partition)
+        if (fault === 'failed') throw new Error('simulated: the commit failed')
+        await bounded(this.#consumer!.commitOffsets([{ topic: this.#topic, partition: state.partition, offset: String(plan.offset), metadata: plan.metadata } as never]), t, 'committing the offset')
+        if (fault === 'lost-response') throw new Error('simulated: the commit went through but its answer was lost')
       }
     } catch (err) {
       this.stats.abortedCommits++
-      const e = err as Error & { type?: string }
-      if (e.type === 'PRODUCER_FENCED' || e.type === 'INVALID_PRODUCER_EPOCH' || /fenced/i.test(e.message)) {
-        this.#logger.warn({ partition: state.partition }, 'another consumer took over this partition (producer fenced); dropping it')
-        this.#revoke(state.partition, 'fenced')
+      if (state.phase !== 'running') return
+      if (isFencedError(err)) {
+        // Usually the partition has moved and the rebalance that says so is on its way; if it
+        // is still this member's after a moment, it starts over (fencing the other in turn).
+        this.#logger.warn({ partition: state.partition }, 'another member took over this partition (producer fenced); releasing it')
+        this.#restart(state, 'fenced', Math.min(5_000, this.#o.sessionTimeoutMs / 2))
         return
       }
-      // An indefinite error: the transaction's fate is unknown to this producer. Start over with
-      // a fresh producer (which aborts whatever was open) and keep the outputs for the next try.
-      this.#logger.warn({ partition: state.partition, err: e.message }, 'commit failed; recreating the producer and retrying')
-      if (this.#o.mode === 'exactly-once') {
-        await state.producer?.disconnect().catch(() => {})
-        if (!state.revoked) state.producer = await this.#newProducer(state.partition).catch(() => undefined)
-        if (!state.producer) { this.#revoke(state.partition, 'producer unavailable'); return }
-      }
-      await sleep(200)
-      this.#scheduleCommit(state)
+      // The commit's outcome is unknown: it may have gone through. Whatever this member holds for
+      // the partition is no longer to be trusted; start it over from what the broker says.
+      this.#logger.warn({ partition: state.partition, err: (err as Error).message }, 'commit failed; the partition starts over from its committed offset')
+      this.#restart(state, 'commit failed')
       return
     }
     state.progress.committedPlan(plan)
@@ -292,27 +411,66 @@ export class KafkaStage {
     this.#scheduler.pump() // a partition blocked on metadata size may start again
   }
 
-  #revoke (partition: number, why: string): void {
+  /**
+   * Drops what this member holds for the partition (unfinished work, uncommitted outputs, the
+   * producer). If the group still gives it this partition, it starts again from the committed
+   * offset; otherwise its new owner does.
+   */
+  #restart (state: PartitionState, why: string, delayMs = 0): void {
+    const p = state.partition
+    this.#release(p, why)
+    const again = (): void => {
+      if (this.#stopping || this.#halted || !this.#assigned.has(p) || this.#partitions.has(p)) return
+      this.stats.restarts++
+      this.#startPartition(p, why)
+    }
+    if (delayMs > 0) {
+      // Paused meanwhile; a partition that moves away is resumed by the next assignment.
+      this.#consumer?.pause([{ topic: this.#topic, partitions: [p] }])
+      setTimeout(again, delayMs).unref()
+    } else {
+      again()
+    }
+  }
+
+  #release (partition: number, why: string): void {
     const state = this.#partitions.get(partition)
     if (!state) return
-    state.revoked = true
+    const uncommitted = state.progress.uncommitted
+    state.phase = 'released'
     state.abort.abort(new Error(`partition ${partition} ${why}`))
     clearTimeout(state.commitTimer)
+    state.commitTimer = undefined
+    // Queued tasks never run: their bytes leave the buffer here, not in #work's finally.
     this.#scheduler.dropLane(state.lane)
+    this.#bufferedBytes -= state.queuedBytes
+    state.queuedBytes = 0
     this.#partitions.delete(partition)
     void state.producer?.disconnect().catch(() => {})
-    this.#logger.info({ partition, why, uncommitted: state.progress.uncommitted }, 'partition released; uncommitted work is left to the next owner')
+    state.producer = undefined
+    this.#logger.info({ partition, why, uncommitted }, 'partition released; its uncommitted work is redone from the committed offset')
+    this.#applyBackpressure()
+  }
+
+  #pause (state: PartitionState): void {
+    if (state.paused || !this.#consumer) return
+    this.#consumer.pause([{ topic: this.#topic, partitions: [state.partition] }])
+    state.paused = true
+  }
+
+  #resumeIfRoom (state: PartitionState): void {
+    if (!state.paused || !this.#consumer || this.#stopping || this.#halted) return
+    if (state.phase !== 'running' || this.#bufferedBytes > this.#o.maxBufferedBytes / 2 || this.#scheduler.queuedIn(state.lane) > this.#o.maxQueuedPerPartition / 2) return
+    this.#consumer.resume([{ topic: this.#topic, partitions: [state.partition] }])
+    state.paused = false
   }
 
   #applyBackpressure (): void {
-    if (!this.#consumer || this.#stopping) return
+    if (!this.#consumer || this.#stopping || this.#halted) return
     const overBytes = this.#bufferedBytes > this.#o.maxBufferedBytes
     for (const s of this.#partitions.values()) {
-      const queued = this.#scheduler.queuedIn(s.lane)
-      const shouldPause = overBytes || queued >= this.#o.maxQueuedPerPartition
-      const canResume = !overBytes && queued <= this.#o.maxQueuedPerPartition / 2 && this.#bufferedBytes <= this.#o.maxBufferedBytes / 2
-      if (shouldPause && !s.paused) { this.#consumer.pause([{ topic: this.#topic, partitions: [s.partition] }]); s.paused = true }
-      else if (s.paused && canResume) { this.#consumer.resume([{ topic: this.#topic, partitions: [s.partition] }]); s.paused = false }
+      if (overBytes || this.#scheduler.queuedIn(s.lane) >= this.#o.maxQueuedPerPartition) this.#pause(s)
+      else this.#resumeIfRoom(s)
     }
   }
 
@@ -323,26 +481,34 @@ export class KafkaStage {
   /**
    * Stops fetching, lets in-flight records finish within `deadlineMs`, commits what finished,
    * and leaves the group. Records not finished by then are abandoned uncommitted: the next
-   * owner redoes them, and their outputs were never written.
+   * owner redoes them, and their outputs were never written. Every step is bounded, so the
+   * stop returns even when a broker does not answer.
    */
   async stop (deadlineMs: number): Promise<void> {
     if (this.#stopping) return
     this.#stopping = true
     const consumer = this.#consumer
     if (consumer) consumer.pause([{ topic: this.#topic }])
-    for (const s of this.#partitions.values()) this.#scheduler.dropLane(s.lane) // queued, not started: refetched later
+    for (const s of this.#partitions.values()) { // queued, not started: refetched later
+      this.#scheduler.dropLane(s.lane)
+      this.#bufferedBytes -= s.queuedBytes
+      s.queuedBytes = 0
+    }
     const drained = await withDeadline(this.#scheduler.whenNoneRunning(), deadlineMs)
     if (!drained) this.#logger.warn({ inFlight: this.#scheduler.inFlight }, 'shutdown deadline passed; abandoning in-flight records uncommitted')
     for (const s of this.#partitions.values()) {
       if (!drained) s.abort.abort(new Error('shutdown'))
       clearTimeout(s.commitTimer)
       s.commitTimer = undefined
-      await this.#commit(s).catch((err: unknown) => this.#logger.error({ partition: s.partition, err: (err as Error).message }, 'final commit failed'))
+      if (s.phase !== 'running') continue
+      const finished = await withDeadline(this.#commit(s).catch((err: unknown) => this.#logger.error({ partition: s.partition, err: (err as Error).message }, 'final commit failed')), this.#callTimeout + 5_000)
+      if (!finished) this.#logger.error({ partition: s.partition }, 'final commit did not finish in time; its records are redone by the next owner')
     }
     this.#closed = true
-    await consumer?.disconnect()
-    await Promise.all([...this.#partitions.values()].map((s) => s.producer?.disconnect().catch(() => {})))
-    await this.#plainProducer?.disconnect()
+    for (const s of this.#partitions.values()) s.phase = 'released'
+    if (consumer && !await withDeadline(consumer.disconnect(), this.#callTimeout)) this.#logger.error('leaving the consumer group did not finish in time')
+    await withDeadline(Promise.all([...this.#partitions.values()].map((s) => s.producer?.disconnect().catch(() => {}))), this.#callTimeout)
+    if (this.#plainProducer) await withDeadline(this.#plainProducer.disconnect().catch(() => {}), this.#callTimeout)
     this.#partitions.clear()
   }
 }

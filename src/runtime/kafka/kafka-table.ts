@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Consumer, Kafka } from 'kafkajs'
+import { SynthqError } from '../../errors.ts'
 import type { Logger } from '../../log.ts'
 import type { AvroSerde } from '../../serde/avro-serde.ts'
 import { MemoryTable } from '../tables.ts'
@@ -16,6 +17,9 @@ export class KafkaTable {
   readonly #serde: AvroSerde
   readonly #logger: Logger
   #consumer: Consumer | undefined
+  #stopping = false
+  /** Records whose bytes could not be decoded (not a registry outage: those are waited for). */
+  undecodable = 0
   /** Per partition: the offset after the last record seen (control records included). */
   readonly #position = new Map<number, number>()
 
@@ -44,14 +48,29 @@ export class KafkaTable {
     })
     await consumer.run({
       eachBatchAutoResolve: true,
-      eachBatch: async ({ batch }) => {
+      eachBatch: async ({ batch, heartbeat }) => {
         for (const m of batch.messages) {
           const key = m.key?.toString('utf8')
           if (key === undefined) continue
-          try {
-            this.table.apply(key, m.value === null ? null : await this.#serde.decode(this.topic, m.value))
-          } catch (err) {
-            this.#logger.error({ key, partition: batch.partition, offset: m.offset, err: (err as Error).message }, 'table record skipped: it cannot be decoded')
+          for (let attempt = 0; ; attempt++) {
+            try {
+              this.table.apply(key, m.value === null ? null : await this.#serde.decode(this.topic, m.value))
+              break
+            } catch (err) {
+              // The registry being away is no reason to miss a row: wait for it, however long
+              // (readers of the table simply see it a little later).
+              if (err instanceof SynthqError && err.retriable && !this.#stopping) {
+                const wait = Math.min(10_000, 200 * 2 ** Math.min(attempt, 6))
+                this.#logger.warn({ key, partition: batch.partition, offset: m.offset, err: err.message, retryInMs: wait }, 'table record cannot be decoded yet; trying again')
+                await new Promise((r) => setTimeout(r, wait))
+                await heartbeat().catch(() => {})
+                continue
+              }
+              // Bytes no reader can decode: counted, and named in the log.
+              this.undecodable++
+              this.#logger.error({ key, partition: batch.partition, offset: m.offset, err: (err as Error).message }, 'table record skipped: it cannot be decoded')
+              break
+            }
           }
         }
         this.#advance(batch.partition, Number(batch.lastOffset()) + 1)
@@ -69,6 +88,7 @@ export class KafkaTable {
   }
 
   async stop (): Promise<void> {
+    this.#stopping = true
     await this.#consumer?.disconnect()
   }
 }
