@@ -107,6 +107,11 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       observer: endpoint.metrics,
       // Another process started this topology's stateful stage (the sink) and took it over.
       onFenced: (err) => { fatal = err; out(`synthq: ${err.message} — stopping`); process.kill(process.pid, 'SIGTERM') },
+      // A stage halted (an endpoint refusing the key, an outage past the retry limit): stop
+      // without committing its unfinished records.
+      onFatal: (err) => { fatal ??= err; out(`synthq: ${err.message} — stopping`); process.kill(process.pid, 'SIGTERM') },
+      // Fault injection for the chaos suite only: abort this share of transactions at random.
+      ...(process.env.SYNTHQ_TEST_ABORT_RATE ? { abortRate: Number(process.env.SYNTHQ_TEST_ABORT_RATE) } : {}),
     })
     out(`synthq: running topology "${topology.name}" on Kafka ${connection.brokers.join(',')} (${opts.mode})`)
   }
