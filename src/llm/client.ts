@@ -15,6 +15,10 @@
  *
  * Built on the `openai` package (its own retries off, so one policy governs) over undici, whose
  * pooled keep-alive connections are sized to the endpoint's concurrency.
+ *
+ * With `shared` limits (src/llm/shared/), the rate limits and the budget are the pipeline's: each
+ * endpoint's gate holds this process's share of its limits, and the budget reads the pipeline's
+ * spend.
  */
 import { createHash } from 'node:crypto'
 import { Ajv, type ValidateFunction } from 'ajv'
@@ -25,7 +29,7 @@ import { Agent, fetch as undiciFetch } from 'undici'
 import { ConfigError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { EndpointSettings, LlmSettings, StageSettings, StructuredOutputMode } from './config.ts'
-import { EndpointGate, type GateStats } from './endpoint-gate.ts'
+import { EndpointGate, type GateStats, type RateClock } from './endpoint-gate.ts'
 import { classifyFailure, LlmOutputError, LlmRejectedError, LlmUnavailableError, misconfigurationHint, type ClassifiedFailure } from './errors.ts'
 import { extractJson, InvalidOutputError } from './json-output.ts'
 import { isSimulatedModel, schemaInPrompt, schemaName, SIMULATOR_FINGERPRINT } from './protocol.ts'
@@ -33,6 +37,7 @@ import { cacheKey, ResponseCache } from './response-cache.ts'
 import { openLlmDatabase, type LlmDatabase } from './store.ts'
 import { Budget, estimateTokens, UsageLedger, type TokenEstimator, type UsageRow } from './usage.ts'
 import { sleep } from './flow/clock.ts'
+import { endpointKey, type SharedLimits, type SharedLimitsStats } from './shared/limits.ts'
 
 export interface ChatMessage { role: 'system' | 'user' | 'assistant', content: string }
 
@@ -123,6 +128,14 @@ export interface LlmClientOptions {
   onPause?: (reason: string) => void
   /** Told of every HTTP answer and failure (the process's metrics, src/metrics/). */
   observer?: LlmObserver
+  /**
+   * Rate limits and budget shared with the pipeline's other processes (src/llm/shared/), or a
+   * function making them on the client's database. The client starts them (preflight waits for
+   * that, and so does every request) and closes them. Default: this process alone.
+   */
+  shared?: SharedLimits | ((db: LlmDatabase) => SharedLimits)
+  /** The clock of the endpoints' per-minute buckets (tests against a time-scaled simulator). */
+  rateClock?: RateClock
 }
 
 /** One chat or embeddings request as the metrics see it. */
@@ -184,6 +197,9 @@ export class LlmClient {
   readonly #opts: LlmClientOptions
   readonly #embGet: Statement<[string], { vector: Buffer, simulated: number }>
   readonly #embPut: Statement<[string, string, Buffer, number]>
+  readonly #shared: SharedLimits | undefined
+  readonly #sharedReady: Promise<void> | undefined
+  readonly #unsubscribe: (() => void) | undefined
 
   constructor (opts: LlmClientOptions) {
     this.#opts = opts
@@ -193,12 +209,20 @@ export class LlmClient {
     this.#db = opts.db ?? openLlmDatabase(opts.dbPath ?? ':memory:')
     this.#cache = opts.settings.cache.enabled ? new ResponseCache(this.#db) : undefined
     this.#ledger = new UsageLedger(this.#db, opts.settings.prices)
-    this.#budget = new Budget(opts.settings.budget, this.#ledger, this.#logger, opts.onPause)
+    this.#shared = typeof opts.shared === 'function' ? opts.shared(this.#db) : opts.shared
+    this.#budget = new Budget(opts.settings.budget, this.#shared ?? this.#ledger, this.#logger, opts.onPause)
     this.#estimate = opts.estimator ?? estimateTokens
     this.#timing = opts.retryTiming ?? RETRY_TIMING
     this.#embGet = this.#db.prepare<[string], { vector: Buffer, simulated: number }>('SELECT vector, simulated FROM llm_embeddings WHERE key = ?')
     this.#embPut = this.#db.prepare<[string, string, Buffer, number]>('INSERT OR REPLACE INTO llm_embeddings (key, model, vector, simulated) VALUES (?, ?, ?, ?)')
     for (const name of opts.settings.stageNames) this.#runtime(opts.settings.stage(name).endpoint)
+    if (this.#shared) {
+      const shared = this.#shared
+      const keys = new Map([...this.#endpoints.values()].map((rt) => [rt.gate, endpointKey(rt.gate.endpoint)]))
+      this.#unsubscribe = shared.onChange(() => { for (const [gate, key] of keys) gate.setShare(shared.share(key)) })
+      this.#sharedReady = shared.start([...new Set(keys.values())])
+      this.#sharedReady.catch(() => { /* reported to whoever awaits it: preflight, the requests */ })
+    }
   }
 
   #runtime (endpoint: EndpointSettings): EndpointRuntime {
@@ -215,6 +239,8 @@ export class LlmClient {
     })
     rt = {
       gate: new EndpointGate(endpoint, this.#logger, {
+        ...(this.#shared ? { share: this.#shared.share(endpointKey(endpoint)) } : {}),
+        ...(this.#opts.rateClock ? { rateClock: this.#opts.rateClock } : {}),
         ...(this.#opts.breaker?.failureThreshold !== undefined ? { failureThreshold: this.#opts.breaker.failureThreshold } : {}),
         ...(this.#opts.breaker?.cooldownMs !== undefined ? { breakerCooldownMs: this.#opts.breaker.cooldownMs } : {}),
       }),
@@ -237,6 +263,7 @@ export class LlmClient {
    * model served. Errors name the stage and the setting.
    */
   async preflight (timeoutMs = 10_000): Promise<void> {
+    await this.#sharedReady
     const checked = new Map<string, Set<string>>()
     for (const name of this.settings.stageNames) {
       const s = this.settings.stage(name)
@@ -273,12 +300,13 @@ export class LlmClient {
     return s
   }
 
-  stats (): { stages: Record<string, StageStats>, endpoints: GateStats[], cache: { hits: number, misses: number }, budgetPaused: boolean } {
+  stats (): { stages: Record<string, StageStats>, endpoints: GateStats[], cache: { hits: number, misses: number }, budgetPaused: boolean, shared?: SharedLimitsStats } {
     return {
       stages: Object.fromEntries(this.#stats),
       endpoints: [...this.#endpoints.values()].map((e) => e.gate.stats()),
       cache: { hits: this.#cache?.hits ?? 0, misses: this.#cache?.misses ?? 0 },
       budgetPaused: this.#budget.paused,
+      ...(this.#shared ? { shared: this.#shared.stats() } : {}),
     }
   }
 
@@ -291,8 +319,19 @@ export class LlmClient {
   }
 
   async close (): Promise<void> {
+    this.#unsubscribe?.()
+    // Before the database closes: the final spend goes to the pipeline's ledger, the share back to the others.
+    await this.#sharedReady?.catch(() => {})
+    await this.#shared?.close()
     await Promise.all([...this.#endpoints.values()].map((e) => e.agent.close()))
     if (this.#ownsDb) this.#db.close()
+  }
+
+  /** Records one answered request's tokens and cost: the ledger, and the pipeline's spend. */
+  #recordRequest (u: Parameters<UsageLedger['recordRequest']>[0]): number {
+    const cost = this.#ledger.recordRequest(u)
+    this.#shared?.spent(cost, u.promptTokens + u.completionTokens)
+    return cost
   }
 
   #validator (schema: object): ValidateFunction {
@@ -394,6 +433,7 @@ export class LlmClient {
       const estimated = input.reduce((n, t) => n + this.#estimate(t), 0)
       const r = await this.#retrying(s, req.signal, async (sent) => {
         if (rt.misconfigured) throw new AbortError(rt.misconfigured)
+        await this.#sharedReady
         await this.#budget.admit(req.signal)
         const ticket = await rt.gate.enter(estimated, req.signal)
         const t0 = Date.now()
@@ -404,7 +444,7 @@ export class LlmClient {
           ticket.success({ latencyMs: Date.now() - t0, outputTokens: 0, totalTokens: promptTokens, headers: response.headers })
           this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'embeddings', outcome: 'ok', seconds: (Date.now() - t0) / 1000 })
           stats.promptTokens += promptTokens
-          stats.costUsd += this.#ledger.recordRequest({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, promptTokens, completionTokens: 0, cachedPromptTokens: 0, estimated: !data.usage })
+          stats.costUsd += this.#recordRequest({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, promptTokens, completionTokens: 0, cachedPromptTokens: 0, estimated: !data.usage })
           if (data.data.length !== input.length) throw new LlmOutputError(`stage ${s.stage}: the endpoint returned ${data.data.length} embeddings for ${input.length} inputs`, '', 1)
           return { vectors: [...data.data].sort((a, b) => a.index - b.index).map((d) => Float32Array.from(d.embedding)), simulated: isSimulatedModel(data.model ?? s.model) }
         } catch (err) {
@@ -454,6 +494,7 @@ export class LlmClient {
     const where = { stage: s.stage, endpoint: s.endpoint.name, baseUrl: s.endpoint.baseUrl, model: s.model, keySource: s.endpoint.apiKeySource }
     const { value, requests } = await this.#retrying(s, signal, async (sent) => {
       if (rt.misconfigured) throw new AbortError(rt.misconfigured)
+      await this.#sharedReady
       await this.#budget.admit(signal)
       const body = this.#body(s, rt.mode, messages, schema, promptVersion)
       const estimatedPrompt = messages.reduce((n, m) => n + this.#estimate(m.content) + 4, 0)
@@ -475,7 +516,7 @@ export class LlmClient {
         stats.latency.maxMs = Math.max(stats.latency.maxMs, latencyMs)
         stats.promptTokens += promptTokens
         stats.completionTokens += completionTokens
-        stats.costUsd += this.#ledger.recordRequest({
+        stats.costUsd += this.#recordRequest({
           stage: s.stage, model: s.model, endpoint: s.endpoint.name, promptTokens, completionTokens,
           cachedPromptTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0, estimated: !usage,
         })

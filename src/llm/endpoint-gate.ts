@@ -11,6 +11,10 @@
  *    latency (a queueing self-hosted server refuses nothing, it just gets slower).
  *
  * The ticket a caller gets back reports the outcome, which feeds all four.
+ *
+ * The rate limits are the endpoint's, pipeline-wide: every process of a pipeline calling the
+ * endpoint holds a share of them (`setShare`, from src/llm/shared/), and its buckets refill at
+ * that share of the configured or reported limit.
  */
 import type { Logger } from '../log.ts'
 import type { EndpointSettings } from './config.ts'
@@ -18,7 +22,7 @@ import type { ClassifiedFailure } from './errors.ts'
 import { AdaptiveLimit, type Permit } from './flow/adaptive-limit.ts'
 import { CircuitBreaker } from './flow/circuit-breaker.ts'
 import { TokenBucket } from './flow/token-bucket.ts'
-import { sleep } from './flow/clock.ts'
+import { sleep, type Now, type SetTimer } from './flow/clock.ts'
 
 export interface GateStats {
   endpoint: string
@@ -27,8 +31,11 @@ export interface GateStats {
   queued: number
   circuit: string
   pausedMs: number
+  /** This process's rate limits per minute: its share of the endpoint's. */
   requestsPerMinute?: number
   tokensPerMinute?: number
+  /** This process's share (0–1] of the endpoint's limits, held with the pipeline's other processes. */
+  share?: number
 }
 
 export interface Ticket {
@@ -62,9 +69,16 @@ function headerNumber (h: Headers, name: string): number | undefined {
  * worth, is smaller than one 7,500-token prompt at 200k TPM and would make every such request
  * go into debt).
  */
-function tokensPerMinute (limit: number): TokenBucket {
-  return TokenBucket.perMinute(limit, { burst: Math.min(limit, Math.max(Math.ceil(limit / 60), 16_384)) })
+function tokensPerMinute (limit: number, share: number, clock: RateClock | undefined): TokenBucket {
+  return TokenBucket.perMinute(limit * share, { burst: Math.min(limit, Math.max(Math.ceil(limit / 60), 16_384)), ...clock })
 }
+
+function requestsPerMinute (limit: number, share: number, clock: RateClock | undefined): TokenBucket {
+  return TokenBucket.perMinute(limit * share, { ...clock })
+}
+
+/** The clock of the per-minute buckets (tests run them against a time-scaled simulator). */
+export interface RateClock { now: Now, setTimer: SetTimer }
 
 export class EndpointGate {
   readonly endpoint: EndpointSettings
@@ -73,15 +87,21 @@ export class EndpointGate {
   readonly #limit: AdaptiveLimit
   #rpm: TokenBucket | undefined
   #tpm: TokenBucket | undefined
+  /** The endpoint's limits per minute, for the whole pipeline: configured, or reported by the endpoint. */
+  readonly #limits: { requests?: number, tokens?: number } = {}
+  #share = 1
+  readonly #rateClock: RateClock | undefined
   #holdUntil = 0
   readonly #now: () => number
 
-  constructor (endpoint: EndpointSettings, logger: Logger, opts: { now?: () => number, breakerCooldownMs?: number, failureThreshold?: number } = {}) {
+  constructor (endpoint: EndpointSettings, logger: Logger, opts: { now?: () => number, breakerCooldownMs?: number, failureThreshold?: number, share?: number, rateClock?: RateClock } = {}) {
     this.endpoint = endpoint
     this.#logger = logger.child({ endpoint: endpoint.name })
     this.#now = opts.now ?? Date.now
-    if (endpoint.requestsPerMinute) this.#rpm = TokenBucket.perMinute(endpoint.requestsPerMinute)
-    if (endpoint.tokensPerMinute) this.#tpm = tokensPerMinute(endpoint.tokensPerMinute)
+    this.#rateClock = opts.rateClock
+    this.#share = checkShare(opts.share ?? 1)
+    if (endpoint.requestsPerMinute) this.#rpm = requestsPerMinute(this.#limits.requests = endpoint.requestsPerMinute, this.#share, this.#rateClock)
+    if (endpoint.tokensPerMinute) this.#tpm = tokensPerMinute(this.#limits.tokens = endpoint.tokensPerMinute, this.#share, this.#rateClock)
     const fixed = !endpoint.adaptiveConcurrency
     this.#limit = new AdaptiveLimit({
       initial: fixed ? endpoint.maxConcurrency : endpoint.initialConcurrency,
@@ -103,6 +123,23 @@ export class EndpointGate {
         }
       },
     })
+  }
+
+  /**
+   * This process's share of the endpoint's rate limits (1 / the pipeline's processes calling it).
+   * A smaller share takes effect at once (the buckets shrink, and their level with them); a
+   * larger one lets the buckets refill faster from now on.
+   */
+  setShare (share: number): void {
+    if (checkShare(share) === this.#share) return
+    this.#share = share
+    if (this.#rpm && this.#limits.requests) this.#rpm.update({ limit: this.#limits.requests * share })
+    if (this.#tpm && this.#limits.tokens) this.#tpm.update({ limit: this.#limits.tokens * share })
+    this.#logger.info({ share, requestsPerMinute: this.#rpm?.limitPerMinute, tokensPerMinute: this.#tpm?.limitPerMinute }, `LLM endpoint ${this.endpoint.name}: this process now holds ${+(share * 100).toFixed(1)} % of its rate limits`)
+  }
+
+  get share (): number {
+    return this.#share
   }
 
   /** Waits until a request of about `estimatedTokens` may be sent, then holds a concurrency slot. */
@@ -150,21 +187,27 @@ export class EndpointGate {
     }
   }
 
-  /** Adopts the endpoint's own view of its limits from OpenAI-style x-ratelimit-* headers. */
+  /**
+   * Adopts the endpoint's own view of its limits from OpenAI-style x-ratelimit-* headers. They
+   * describe the key, which the pipeline's processes share: the limit and what remains of it are
+   * taken at this process's share.
+   */
   #learn (h: Headers): void {
     for (const [kind, bucket] of [['requests', 'rpm'], ['tokens', 'tpm']] as const) {
       const limit = headerNumber(h, `x-ratelimit-limit-${kind}`)
       const remaining = headerNumber(h, `x-ratelimit-remaining-${kind}`)
       const resetMs = parseResetDuration(h.get(`x-ratelimit-reset-${kind}`))
       if (limit === undefined && remaining === undefined) continue
+      if (limit !== undefined && limit > 0) this.#limits[kind] = limit
       let b = bucket === 'rpm' ? this.#rpm : this.#tpm
       if (!b && limit !== undefined && limit > 0) {
-        b = bucket === 'rpm' ? TokenBucket.perMinute(limit) : tokensPerMinute(limit)
+        b = bucket === 'rpm' ? requestsPerMinute(limit, this.#share, this.#rateClock) : tokensPerMinute(limit, this.#share, this.#rateClock)
         if (bucket === 'rpm') this.#rpm = b
         else this.#tpm = b
-        this.#logger.info({ [kind + 'PerMinute']: limit }, `LLM endpoint ${this.endpoint.name} reports a limit of ${limit} ${kind}/min: adopted`)
+        this.#logger.info({ [kind + 'PerMinute']: limit, share: this.#share }, `LLM endpoint ${this.endpoint.name} reports a limit of ${limit} ${kind}/min: adopted`)
       }
-      b?.update({ ...(limit !== undefined ? { limit } : {}), ...(remaining !== undefined ? { remaining } : {}), ...(resetMs !== undefined ? { resetMs } : {}) })
+      const share = this.#share
+      b?.update({ ...(limit !== undefined && limit > 0 ? { limit: limit * share } : {}), ...(remaining !== undefined ? { remaining: remaining * share } : {}), ...(resetMs !== undefined ? { resetMs } : {}) })
     }
   }
 
@@ -178,6 +221,12 @@ export class EndpointGate {
       pausedMs: this.#breaker.pausedMs,
       ...(this.#rpm ? { requestsPerMinute: this.#rpm.limitPerMinute } : {}),
       ...(this.#tpm ? { tokensPerMinute: this.#tpm.limitPerMinute } : {}),
+      share: this.#share,
     }
   }
+}
+
+function checkShare (share: number): number {
+  if (!(share > 0 && share <= 1)) throw new RangeError(`a share of an endpoint's rate limits must be in (0, 1], got ${share}`)
+  return share
 }

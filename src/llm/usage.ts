@@ -103,6 +103,9 @@ export class UsageLedger {
 
 export interface BudgetLimits { usd?: number, tokens?: number }
 
+/** Where a budget reads what was spent: this database's ledger, or the pipeline's (src/llm/shared/). */
+export interface SpendSource { readonly totals: { costUsd: number, tokens: number } }
+
 /**
  * Holds new calls once the ledger's totals reach a limit. `admit` resolves at once while under
  * budget; past it, the first caller logs why the pipeline pauses and every caller waits until
@@ -110,13 +113,13 @@ export interface BudgetLimits { usd?: number, tokens?: number }
  */
 export class Budget {
   #limits: BudgetLimits
-  readonly #ledger: UsageLedger
+  readonly #ledger: SpendSource
   readonly #logger: Logger
   readonly #onPause: ((reason: string) => void) | undefined
   #waiters: Array<() => void> = []
   #pausedSince: number | undefined
 
-  constructor (limits: BudgetLimits, ledger: UsageLedger, logger: Logger, onPause?: (reason: string) => void) {
+  constructor (limits: BudgetLimits, ledger: SpendSource, logger: Logger, onPause?: (reason: string) => void) {
     this.#limits = limits
     this.#ledger = ledger
     this.#logger = logger
