@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
 import { localInfraAddresses } from '../config/local-infra.ts'
-import { ConfigError } from '../errors.ts'
+import { ConfigError, SynthqError } from '../errors.ts'
 import { stopOnSignals } from './exit.ts'
 import { LlmClient, type LlmObserver } from '../llm/client.ts'
 import { readLlmConfigFile, resolveLlmSettings, type EndpointSettings } from '../llm/config.ts'
@@ -180,7 +180,10 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     signals.dispose()
   }
   out('synthq: stopped cleanly')
-  return fatal ? 4 : 0 // 4: stopped by a condition a restart does not fix (fenced, LLM configuration rejected)
+  // 4: stopped by a condition a restart does not fix (fenced, LLM configuration rejected);
+  // 1: an outage outlasted the retry limit (a restart later may well succeed).
+  if (fatal) return fatal instanceof SynthqError && fatal.code === 'SYNTHQ_INFRA_UNAVAILABLE' ? 1 : 4
+  return 0
 }
 
 /** Resolves the LLM settings of the topology's LLM stages, starts the simulator if asked, and checks every endpoint. */

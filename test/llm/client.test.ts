@@ -201,11 +201,15 @@ test('requests/min budget holds: the measured rate never exceeds it', async () =
     await Promise.all(Array.from({ length: 40 }, () => llm.stage('concepts').json(request())))
     const elapsed = (Date.now() - t0) / 1000
     // 600/min: a burst of 10 (one second's worth), then (600 − 10)/60 per second, so no 60 s
-    // window ever holds more than 600. Any window of W seconds holds at most 10 + 9.83·W.
-    for (const t of times) {
-      const inWindow = times.filter((u) => u >= t && u < t + 1000).length
-      assert.ok(inWindow <= 10 + 9.84 + 1, `at most burst + rate in any 1 s window (+1 for timer edges), saw ${inWindow}`)
-    }
+    // window ever holds more than 600. The bucket may only grant the (k+1)-th request k − 9
+    // refills after the start, and a request reaches the simulator after its grant: a lower
+    // bound on arrival times, which a slow or loaded machine can only make later (no upper
+    // bound on real time is asserted).
+    times.sort((a, b) => a - b)
+    times.forEach((t, k) => {
+      const earliest = t0 + Math.max(0, (k + 1 - 10) / (590 / 60)) * 1000
+      assert.ok(t >= earliest - 20, `request ${k + 1} arrived ${earliest - t} ms before the bucket could grant it`)
+    })
     assert.equal(times.length, 40)
     assert.ok(elapsed >= (40 - 10) / 9.84 - 0.1, `40 requests at ≤ 600/min take ≥ 3 s, took ${elapsed} s`)
   } finally {
@@ -221,8 +225,10 @@ test('circuit breaker: a failing endpoint holds callers and says so; they finish
   sim.setFaults({ rates: { server_error: 1 } })
   try {
     const pending = llm.stage('concepts').json(request())
-    await new Promise((resolve) => setTimeout(resolve, 400))
-    assert.match(log.text(), /circuit open, consumption paused/)
+    for (const t0 = Date.now(); !/circuit open, consumption paused/.test(log.text());) {
+      assert.ok(Date.now() - t0 < 30_000, 'the circuit opens and says so')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
     const sent = chatRequests()
     await new Promise((resolve) => setTimeout(resolve, 300))
     assert.ok(chatRequests() - sent <= 3, 'while open, only single probes reach the endpoint')

@@ -9,6 +9,12 @@ export interface TopicLayout {
   prefix?: string
   partitions?: number
   replicationFactor?: number
+  /**
+   * Replicas that must have a write before it is acknowledged (acks=all). Default: 2 when a
+   * topic has 3 or more replicas (one broker may be lost without losing writes or availability),
+   * else the broker's default.
+   */
+  minInSyncReplicas?: number
 }
 
 export interface TopicPlan {
@@ -20,12 +26,14 @@ export interface TopicPlan {
 }
 
 export function topicPlan (layout: TopicLayout = {}): TopicPlan[] {
+  const replicationFactor = layout.replicationFactor ?? 1
+  const minIsr = layout.minInSyncReplicas ?? (replicationFactor >= 3 ? 2 : undefined)
   return TOPICS.map((spec) => ({
     topic: topicName(spec.name, layout.prefix),
     spec,
     partitions: layout.partitions ?? 6,
-    replicationFactor: layout.replicationFactor ?? 1,
-    configs: { 'cleanup.policy': spec.cleanupPolicy },
+    replicationFactor,
+    configs: { 'cleanup.policy': spec.cleanupPolicy, ...(minIsr !== undefined ? { 'min.insync.replicas': String(minIsr) } : {}) },
   }))
 }
 
