@@ -31,6 +31,13 @@ export interface Harness {
   /** Every record in the topic now (committed only). */
   readAll (name: TopicName): Promise<Read[]>
   decode<T> (name: TopicName, value: Buffer | null): Promise<T>
+  /**
+   * Resolves once every stage has committed every input record it can read now (Kafka: each
+   * stage group's committed offset is past the last readable record of its input; embedded: the
+   * runner is idle). Outputs are written with their commits, so what is read after this is final
+   * for those inputs — no waiting "long enough" for a duplicate to show up.
+   */
+  settled (timeoutMs?: number): Promise<void>
   stop (): Promise<void>
 }
 
@@ -59,6 +66,20 @@ class TopicTail {
   async stop (): Promise<void> {
     await this.ready.catch(() => {})
     await this.#consumer.disconnect()
+  }
+}
+
+/** `group` has committed past the last readable record of every partition of `topic`. */
+async function stageCaughtUp (kafka: Kafka, group: string, topic: string): Promise<boolean> {
+  const last = new Map<number, number>()
+  for (const r of await readTopic(kafka, topic)) last.set(r.partition, Math.max(last.get(r.partition) ?? -1, r.offset))
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+    return [...last].every(([p, offset]) => Number(t?.partitions.find((x) => x.partition === p)?.offset ?? -1) > offset)
+  } finally {
+    await admin.disconnect()
   }
 }
 
@@ -111,6 +132,18 @@ export function kafkaHarness (opts: { partitions?: number, mode?: DeliveryMode }
     },
     readAll: async (name) => [...(await tail(name)).records],
     decode: (name, value) => serde.decode(topicName(name, prefix), value),
+    async settled (timeoutMs = 60_000) {
+      if (!runner) throw new Error('start the harness first')
+      const started = Date.now()
+      for (const stage of runner.topology.stages) {
+        const input = topicName(stage.input, prefix)
+        for (;;) {
+          if (await stageCaughtUp(kafka, `${prefix}.${stage.name}`, input)) break
+          if (Date.now() - started > timeoutMs) throw new Error(`kafka: stage ${stage.name} has not committed all of ${input} after ${timeoutMs} ms`)
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      }
+    },
     async stop () {
       await runner?.stop()
       await Promise.all([...tails.values()].map((t) => t.stop()))
@@ -150,6 +183,13 @@ export function embeddedHarness (): Harness {
       return need().log.read(topicName(name, need().prefix), 0, 1e9).map((r) => ({ key: r.key, value: r.value }))
     },
     decode: (name, value) => need().serde.decode(topicName(name, need().prefix), value),
+    async settled (timeoutMs = 60_000) {
+      const started = Date.now()
+      while (!need().idle()) {
+        if (Date.now() - started > timeoutMs) throw new Error(`embedded: the runner is not idle after ${timeoutMs} ms`)
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    },
     async stop () { await runner?.stop() },
   }
 }
