@@ -7,8 +7,20 @@ import type { KafkaConnection } from '../../config/connection.ts'
 import { readPem } from '../../config/connection.ts'
 import type { Logger } from '../../log.ts'
 import { registerCodecs } from './codecs.ts'
+import { createRequire } from 'node:module'
 
 const { Kafka, logLevel } = kafkajs
+
+/**
+ * Messages of the broker errors Kafka marks retriable (a coordinator loading, a leader election,
+ * a concurrent transaction, a rebalance): KafkaJS logs every such response at error level even
+ * though its client retries it, so each worker start or rebalance printed dozens of "errors".
+ */
+const RETRIABLE_BROKER_ERRORS: ReadonlySet<string> = new Set(
+  // KafkaJS's table of broker error codes: not part of its typed API (the package has no exports map).
+  (createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { errorCodes: Array<{ message: string, retriable: boolean }> })
+    .errorCodes.filter((e) => e.retriable).map((e) => e.message),
+)
 
 /** KafkaJS log entries go to the synthq logger as structured child records. */
 function logCreator (logger: Logger) {
@@ -16,7 +28,9 @@ function logCreator (logger: Logger) {
     const { message, timestamp: _t, logger: _l, ...rest } = log
     const child = logger.child({ component: 'kafkajs', namespace })
     const fields = { ...rest }
-    if (level === logLevel.ERROR || level === logLevel.NOTHING) child.error(fields, message)
+    const transient = typeof (rest as { error?: unknown }).error === 'string' && RETRIABLE_BROKER_ERRORS.has((rest as { error: string }).error)
+    if (transient && level === logLevel.ERROR) child.warn({ ...fields, retriable: true }, message)
+    else if (level === logLevel.ERROR || level === logLevel.NOTHING) child.error(fields, message)
     else if (level === logLevel.WARN) child.warn(fields, message)
     else if (level === logLevel.INFO) child.info(fields, message)
     else child.debug({ ...fields, label }, message)
