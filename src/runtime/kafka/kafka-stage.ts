@@ -171,6 +171,12 @@ export class KafkaStage {
     const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 500, maxBytesPerPartition: 256 * 1024, maxBytes: 4 * 1024 * 1024, sessionTimeout: this.#o.sessionTimeoutMs, rebalanceTimeout: Math.max(10_000, 2 * this.#o.sessionTimeoutMs), heartbeatInterval: Math.max(500, Math.floor(this.#o.sessionTimeoutMs / 10)) })
     this.#consumer = consumer
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.#onAssignment((e.payload.memberAssignment[this.#topic] ?? []) as number[]))
+    // A consumer that crashed for good fetches nothing more: a silent stall unless said and acted on.
+    consumer.on(consumer.events.CRASH, (e) => {
+      const { error, restart } = e.payload as { error: Error, restart: boolean }
+      if (restart || this.#stopping) { this.#logger.warn({ err: error.message }, 'the consumer crashed; KafkaJS restarts it'); return }
+      this.#halt(new SynthqError('SYNTHQ_INFRA_UNAVAILABLE', `stage ${this.#o.engine.stage.name}: its Kafka consumer stopped for good (${error.message})`, { cause: error }))
+    })
     await consumer.connect()
     await consumer.subscribe({ topic: this.#topic, fromBeginning: true })
     await consumer.run({
