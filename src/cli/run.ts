@@ -16,6 +16,10 @@ import { stopOnSignals } from './exit.ts'
 import { LlmClient, type LlmObserver } from '../llm/client.ts'
 import { readLlmConfigFile, resolveLlmSettings, type EndpointSettings } from '../llm/config.ts'
 import { startLlmSim, type LlmSim } from '../llm/sim/server.ts'
+import { DatabaseLimits } from '../llm/shared/database-limits.ts'
+import type { SharedLimits } from '../llm/shared/limits.ts'
+import type { LlmDatabase } from '../llm/store.ts'
+import { KafkaLlmQuota } from '../runtime/kafka/llm-quota.ts'
 import type { Logger } from '../log.ts'
 import { processEndpoint, type MetricsSettings } from '../metrics/process-endpoint.ts'
 import { SYNTHQ_VERSION } from '../version.ts'
@@ -29,7 +33,7 @@ import { SchemaCatalog } from '../serde/schema-catalog.ts'
 import { DEFAULT_PIPELINE_OPTIONS, type PipelineOptions } from '../topologies/options.ts'
 import { TOPOLOGIES } from '../topologies/registry.ts'
 import { embeddingStages, llmStages, stageNames } from '../topologies/topology.ts'
-import { topicName } from '../topics.ts'
+import { DEFAULT_TOPIC_PREFIX, topicName } from '../topics.ts'
 
 export { TOPOLOGIES }
 
@@ -187,7 +191,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
 }
 
 /** Resolves the LLM settings of the topology's LLM stages, starts the simulator if asked, and checks every endpoint. */
-export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config' | 'llm' | 'runner' | 'db'>, logger: Logger, embeddingStages: string[] = [], observer?: LlmObserver): Promise<{ client: LlmClient, close (): Promise<void> } | undefined> {
+export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config' | 'llm' | 'runner' | 'db'> & Partial<Pick<RunOptions, 'prefix' | 'replication'>>, logger: Logger, embeddingStages: string[] = [], observer?: LlmObserver): Promise<{ client: LlmClient, close (): Promise<void> } | undefined> {
   if (stages.length === 0) return undefined
   const file = opts.config ? readLlmConfigFile(opts.config) : undefined
   let sim: LlmSim | undefined
@@ -201,6 +205,7 @@ export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config
   const dbPath = settings.cache.path ?? (opts.runner === 'embedded' ? opts.db : join(process.cwd(), '.synthq', 'llm', 'llm.db'))
   const client = new LlmClient({
     settings, logger, dbPath, ...(observer ? { observer } : {}),
+    shared: sharedLlmLimits(opts, logger),
     onFatal: (err) => { fatal = err; out(`synthq: ${err.message} — stopping`); process.kill(process.pid, 'SIGTERM') },
   })
   try {
@@ -219,6 +224,18 @@ export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config
 }
 
 let fatal: Error | undefined
+
+/**
+ * Rate limits and budget are the pipeline's, not the process's (docs/llm.md, "Limits across
+ * workers"): on Kafka, shared by the workers of the topic prefix; on the embedded runner, by the
+ * processes using the database.
+ */
+function sharedLlmLimits (opts: Pick<RunOptions, 'runner'> & Partial<Pick<RunOptions, 'prefix' | 'replication'>>, logger: Logger): SharedLimits | ((db: LlmDatabase) => SharedLimits) {
+  if (opts.runner === 'embedded') return (db) => new DatabaseLimits(db)
+  const local = localInfraAddresses()
+  const connection = kafkaConnectionFromEnv(process.env, local.brokers ? { brokers: local.brokers } : {})
+  return new KafkaLlmQuota({ kafka: createKafka(connection, logger), prefix: opts.prefix ?? DEFAULT_TOPIC_PREFIX, logger, ...(opts.replication ? { replicationFactor: opts.replication } : {}) })
+}
 
 async function printSamples (runner: EmbeddedRunner, prefix: string): Promise<void> {
   const topic = topicName('synthesizedInstructions', prefix)
