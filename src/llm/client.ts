@@ -29,7 +29,7 @@ import { Agent, fetch as undiciFetch } from 'undici'
 import { ConfigError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { EndpointSettings, LlmSettings, StageSettings, StructuredOutputMode } from './config.ts'
-import { EndpointGate, type GateStats, type RateClock } from './endpoint-gate.ts'
+import { EndpointGate, type GateStats, type RateClock, type Ticket } from './endpoint-gate.ts'
 import { classifyFailure, LlmOutputError, LlmRejectedError, LlmUnavailableError, misconfigurationHint, type ClassifiedFailure } from './errors.ts'
 import { extractJson, InvalidOutputError } from './json-output.ts'
 import { isSimulatedModel, schemaInPrompt, schemaName, SIMULATOR_FINGERPRINT } from './protocol.ts'
@@ -327,6 +327,22 @@ export class LlmClient {
     if (this.#ownsDb) this.#db.close()
   }
 
+  /**
+   * Waits until a request may go out: under budget, then through the endpoint's gate. The budget
+   * is checked again once the gate lets the request through — a wait at the rate limits can be
+   * long, and what the pipeline spent meanwhile must stop it — and a request past the budget
+   * gives its place back and waits for the budget instead.
+   */
+  async #admit (rt: EndpointRuntime, estimatedTokens: number, signal?: AbortSignal): Promise<Ticket> {
+    await this.#sharedReady
+    for (;;) {
+      await this.#budget.admit(signal)
+      const ticket = await rt.gate.enter(estimatedTokens, signal)
+      if (this.#budget.exceeded() === undefined) return ticket
+      ticket.cancel()
+    }
+  }
+
   /** Records one answered request's tokens and cost: the ledger, and the pipeline's spend. */
   #recordRequest (u: Parameters<UsageLedger['recordRequest']>[0]): number {
     const cost = this.#ledger.recordRequest(u)
@@ -433,9 +449,7 @@ export class LlmClient {
       const estimated = input.reduce((n, t) => n + this.#estimate(t), 0)
       const r = await this.#retrying(s, req.signal, async (sent) => {
         if (rt.misconfigured) throw new AbortError(rt.misconfigured)
-        await this.#sharedReady
-        await this.#budget.admit(req.signal)
-        const ticket = await rt.gate.enter(estimated, req.signal)
+        const ticket = await this.#admit(rt, estimated, req.signal)
         const t0 = Date.now()
         sent()
         try {
@@ -494,11 +508,9 @@ export class LlmClient {
     const where = { stage: s.stage, endpoint: s.endpoint.name, baseUrl: s.endpoint.baseUrl, model: s.model, keySource: s.endpoint.apiKeySource }
     const { value, requests } = await this.#retrying(s, signal, async (sent) => {
       if (rt.misconfigured) throw new AbortError(rt.misconfigured)
-      await this.#sharedReady
-      await this.#budget.admit(signal)
       const body = this.#body(s, rt.mode, messages, schema, promptVersion)
       const estimatedPrompt = messages.reduce((n, m) => n + this.#estimate(m.content) + 4, 0)
-      const ticket = await rt.gate.enter(estimatedPrompt + s.maxTokens, signal)
+      const ticket = await this.#admit(rt, estimatedPrompt + s.maxTokens, signal)
       const t0 = Date.now()
       sent()
       try {

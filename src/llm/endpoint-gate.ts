@@ -41,6 +41,8 @@ export interface GateStats {
 export interface Ticket {
   success (o: { latencyMs: number, outputTokens?: number, totalTokens: number, headers?: Headers }): void
   failure (f: ClassifiedFailure, headers?: Headers): void
+  /** The request is not sent after all: its slot and its rate tokens go back. */
+  cancel (): void
 }
 
 /** "1s", "6m0s", "120ms", "1h2m3.5s" (OpenAI's x-ratelimit-reset-* format) → ms. */
@@ -183,6 +185,14 @@ export class EndpointGate {
         else this.#breaker.ignore()
         if (f.retryAfterMs !== undefined && f.status === 429) this.#holdUntil = Math.max(this.#holdUntil, this.#now() + f.retryAfterMs)
         if (headers) this.#learn(headers)
+      },
+      cancel: () => {
+        if (done) return
+        done = true
+        permit.release({ kind: 'ignore' })
+        this.#breaker.ignore()
+        this.#rpm?.refund(1)
+        this.#tpm?.refund(estimatedTokens)
       },
     }
   }

@@ -10,7 +10,7 @@ import { LlmClient } from '../../src/llm/client.ts'
 import { resolveLlmSettings, type EndpointSettings } from '../../src/llm/config.ts'
 import { EndpointGate } from '../../src/llm/endpoint-gate.ts'
 import { DatabaseLimits } from '../../src/llm/shared/database-limits.ts'
-import { endpointKey, ShareBoard } from '../../src/llm/shared/limits.ts'
+import { endpointKey, ShareBoard, type SharedLimits } from '../../src/llm/shared/limits.ts'
 import { encodeMember, Roster, type MemberRecord } from '../../src/llm/shared/roster.ts'
 import { startLlmSim } from '../../src/llm/sim/server.ts'
 import { createLogger } from '../../src/log.ts'
@@ -133,6 +133,41 @@ test('embedded: processes on one database share the rate limits and one budget; 
   } finally {
     if (!closedA) await a.close()
     await b.close()
+    await sim.close()
+  }
+})
+
+test('a request waiting at the rate limit when the pipeline\'s budget runs out is not sent', async () => {
+  const sim = await startLlmSim()
+  // The pipeline's spend as another worker would report it.
+  const totals = { costUsd: 0, tokens: 0 }
+  const shared: SharedLimits = {
+    start: async () => {}, share: () => 1, onChange: () => () => {}, spent: (usd, tokens) => { totals.costUsd += usd; totals.tokens += tokens },
+    get totals () { return { ...totals } },
+    stats: () => ({ kind: 'fake', member: 'me', members: 1, endpoints: {}, totals, own: totals }),
+    close: async () => {},
+  }
+  const settings = resolveLlmSettings({
+    stages: ['concepts'], env: {},
+    file: { defaults: { model: 'sim-chat-8b', retries: 0 }, budget: { usd: 1 }, cache: { enabled: false } },
+    // 60 requests/min: one at once, then about one a second.
+    fallbackEndpoint: { name: 'sim', baseUrl: sim.url, apiKeySource: 'none', noAuth: true, structuredOutputs: 'json_schema', maxConcurrency: 4, initialConcurrency: 4, adaptiveConcurrency: false, requestsPerMinute: 60 },
+  })
+  const llm = new LlmClient({ settings, logger: silent, shared })
+  const schema = { type: 'object', additionalProperties: false, required: ['answer'], properties: { answer: { type: 'string' } } }
+  const ac = new AbortController()
+  try {
+    const calls = [1, 2, 3].map((i) => llm.stage('concepts').json({ prompt: { id: 'p', version: '1' }, messages: [{ role: 'user', content: `question ${i}` }], schema, signal: ac.signal }))
+    await calls[0]
+    assert.equal(sim.stats().requests.byPath['/v1/chat/completions'], 1, 'one sent, two wait for the rate limit')
+    totals.costUsd = 1 // another worker spent the rest of the budget
+    for (const t0 = Date.now(); llm.budget.waiting < 2; await new Promise((r) => setTimeout(r, 20))) if (Date.now() - t0 > 20_000) assert.fail('the waiting requests did not turn to the budget')
+    assert.equal(sim.stats().requests.byPath['/v1/chat/completions'], 1, 'the two that waited were not sent')
+    assert.ok(llm.stats().budgetPaused)
+    ac.abort()
+    await Promise.allSettled(calls)
+  } finally {
+    await llm.close()
     await sim.close()
   }
 })
