@@ -1,24 +1,42 @@
 /**
  * `npm test`: starts (or reuses) the local Kafka and schema registry, prepares the Python
  * interop environment, runs every test file with Node's test runner, and stops whatever it
- * started — also on failure and on Ctrl-C.
+ * started — also on failure, on Ctrl-C and when it is killed.
  *
  * It also installs Debian's Chromium for the dashboard's browser tests when it is missing.
  *
  *   npm test                          all tests
  *   npm test -- test/unit             only files under a folder (or single files)
  *   SYNTHQ_TEST_KEEP_INFRA=1 npm test leave the infrastructure running afterwards
+ *
+ * Interrupted (SIGINT, SIGTERM, SIGHUP, or the command that started it gone), it passes the signal on to the
+ * tests, kills them if they have not ended 10 s later (at once on a second signal), then stops
+ * what it started and exits 128 + the signal's number. Infrastructure it reused is left as it
+ * was. A guard process watches the run: should the run die without cleaning up — killed with
+ * SIGKILL, or by the `tsx` wrapper that `npm test` goes through, which force-kills a child that
+ * is slow to acknowledge a signal — the guard stops the tests, the brokers they started and the
+ * infrastructure the run started.
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { constants } from 'node:os'
 import { join, relative, resolve } from 'node:path'
-import { down, up } from '../deploy/local/lib/cluster.ts'
+import { fileURLToPath } from 'node:url'
+import { down, readState, up } from '../deploy/local/lib/cluster.ts'
 import { REPO_ROOT } from '../deploy/local/lib/paths.ts'
 import { stopPidFilesUnder } from '../deploy/local/lib/process.ts'
 import { TEST_TMP_ROOT } from './helpers/env.ts'
 import { ensureInteropPython } from './helpers/python.ts'
 
 const log = (m: string): void => { process.stderr.write(`test: ${m}\n`) }
+
+/** Where tests leave files and pid files of brokers they start ($SYNTHQ_TEST_TMP_ROOT for a
+ *  run nested in a test, so that it never touches the outer run's files). */
+const TMP_ROOT = process.env.SYNTHQ_TEST_TMP_ROOT ? resolve(process.env.SYNTHQ_TEST_TMP_ROOT) : TEST_TMP_ROOT
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+/** How long the tests have to end after the signal is passed on, before they are killed. */
+const TESTS_GRACE_MS = Number(process.env.SYNTHQ_TEST_KILL_GRACE_MS ?? 10_000)
+const GUARD_FLAG = '--guard'
 
 function testFiles (roots: string[]): string[] {
   const out: string[] = []
@@ -31,6 +49,115 @@ function testFiles (roots: string[]): string[] {
   return out
 }
 
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** The parent of `pid` (/proc, else ps); undefined when `pid` is gone or it cannot be told. */
+function parentOf (pid: number): number | undefined {
+  try {
+    // "pid (comm) state ppid …" — comm may hold spaces and parentheses: read after the last ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    return Number.isInteger(ppid) ? ppid : undefined
+  } catch {
+    if (existsSync('/proc/self/stat')) return undefined // Linux: the process is gone
+  }
+  const ps = spawnSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' })
+  const ppid = Number(ps.stdout?.trim())
+  return ps.status === 0 && Number.isInteger(ppid) && ppid > 0 ? ppid : undefined
+}
+
+/** `pid` and every process below it (children first), from `ps`; just `pid` where ps is missing. */
+function processTree (pid: number): number[] {
+  const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' })
+  const children = new Map<number, number[]>()
+  for (const line of (ps.stdout ?? '').split('\n')) {
+    const [p, pp] = line.trim().split(/\s+/).map(Number)
+    if (p && pp !== undefined && !Number.isNaN(pp)) children.set(pp, [...(children.get(pp) ?? []), p])
+  }
+  const out: number[] = []
+  const walk = (p: number): void => {
+    for (const c of children.get(p) ?? []) walk(c)
+    out.push(p)
+  }
+  walk(pid)
+  return out
+}
+
+/** Kills the tests: the test runner and every process under it. */
+function killTree (pid: number): void {
+  for (const p of processTree(pid)) {
+    try { process.kill(p, 'SIGKILL') } catch { /* already gone */ }
+  }
+}
+
+/** Stops what the tests themselves left running and removes their files. */
+async function cleanTestLeftovers (): Promise<void> {
+  // Brokers that tests start themselves (security, 3-node) are stopped by the tests; a run
+  // interrupted mid-test leaves their pid files, and this stops those processes too.
+  const leftovers = await stopPidFilesUnder(TMP_ROOT)
+  if (leftovers) log(`stopped ${leftovers} process(es) that interrupted tests left running`)
+  rmSync(TMP_ROOT, { recursive: true, force: true })
+}
+
+/**
+ * The guard: a detached process that reads the run's progress on its stdin, one line at a
+ * time — `up <ms>` (starting or reusing the infrastructure since), `ours <startedAt>` (this run
+ * started it), `reused`, `tests <pid>`, `clean` (everything stopped) — and, when its stdin ends
+ * before `clean`, the run died: it cleans up in the run's place.
+ */
+function startGuard (): { tell (line: string): void, close (): void } {
+  const guard = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), GUARD_FLAG], {
+    cwd: REPO_ROOT, detached: true, stdio: ['pipe', 'ignore', 'inherit'], env: { ...process.env, SYNTHQ_TEST_TMP_ROOT: TMP_ROOT },
+  })
+  guard.on('error', (err) => { log(`the guard could not start (${err.message}): a killed run may leave processes behind`) })
+  guard.stdin!.on('error', () => {})
+  guard.unref()
+  ;(guard.stdin as unknown as { unref?: () => void }).unref?.()
+  return {
+    tell: (line) => { if (guard.stdin!.writable) guard.stdin!.write(`${line}\n`) },
+    close: () => { guard.stdin!.end() },
+  }
+}
+
+async function guardMain (): Promise<void> {
+  process.stderr.on('error', () => {}) // the terminal may be gone
+  let phase: 'idle' | 'up' | 'ours' | 'reused' | 'clean' = 'idle'
+  let upSince = 0
+  let startedAt: string | undefined
+  let tests: number | undefined
+  let buf = ''
+  process.stdin.setEncoding('utf8')
+  for await (const chunk of process.stdin) {
+    buf += chunk as string
+    let nl: number
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const [word, arg] = buf.slice(0, nl).split(' ')
+      buf = buf.slice(nl + 1)
+      if (word === 'up') { phase = 'up'; upSince = Number(arg) } else if (word === 'ours') { phase = 'ours'; startedAt = arg } else if (word === 'reused') phase = 'reused'
+      else if (word === 'tests') tests = Number(arg)
+      else if (word === 'clean') phase = 'clean'
+    }
+  }
+  if (phase === 'clean' || phase === 'idle') return
+  log('the test run ended without cleaning up (killed?): stopping what it left running')
+  if (tests && alive(tests)) killTree(tests)
+  await cleanTestLeftovers()
+  const state = readState()
+  // Only infrastructure this run started: what it reused belongs to whoever started it.
+  const mine = state !== undefined && (phase === 'ours' ? state.startedAt === startedAt : phase === 'up' && Date.parse(state.startedAt) >= upSince)
+  if (mine) await down({ log })
+}
+
+/** Exit code of a run ended by `sig`, as a shell reports it. */
+const signalled = (sig: NodeJS.Signals): number => 128 + (constants.signals[sig] ?? 15)
+
 async function main (): Promise<number> {
   const args = process.argv.slice(2)
   const files = testFiles(args.length ? args : [join(REPO_ROOT, 'test')])
@@ -39,28 +166,66 @@ async function main (): Promise<number> {
     return 1
   }
 
-  const t0 = Date.now()
-  const { state, reused } = await up({ log })
-  log(reused
-    ? `reusing the running infrastructure (kafka ${state.kafka.bootstrap.join(',')}, registry ${state.registry.url})`
-    : `started kafka ${state.kafka.bootstrap.join(',')} and registry ${state.registry.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
-  const startedHere = !reused && !process.env.SYNTHQ_TEST_KEEP_INFRA
-  let stopping: Promise<unknown> | undefined
-  const stop = async (): Promise<void> => {
-    if (startedHere) {
-      stopping ??= down({ log })
-      await stopping
+  process.stderr.on('error', () => {}) // a terminal that hung up does not stop the clean-up
+  // Signals are handled from the start: one that arrives while the infrastructure starts lets
+  // it finish starting, runs no tests, and stops it.
+  let interrupted: NodeJS.Signals | undefined
+  let child: ChildProcess | undefined
+  let killTimer: NodeJS.Timeout | undefined
+  /** The processes of the tests when the signal came: none may outlive the run. */
+  let testProcesses: number[] = []
+  const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (!interrupted) {
+      interrupted = sig
+      log(`${sig}: stopping the tests, then what this run started…`)
+      if (running()) {
+        testProcesses = processTree(child!.pid!)
+        child!.kill(sig)
+        killTimer = setTimeout(() => {
+          if (running()) { log(`the tests did not end ${TESTS_GRACE_MS / 1000} s after ${sig}: killing them`); killTree(child!.pid!) }
+        }, TESTS_GRACE_MS)
+      }
+    } else if (running()) {
+      log(`${sig} again: killing the tests now`)
+      killTree(child!.pid!)
     }
   }
+  for (const sig of SIGNALS) process.on(sig, onSignal)
+  // `npm test` runs this file through sh and tsx, which pass no signal on when npm itself is
+  // killed: the run is orphaned instead. When its parent or grandparent goes, it stops as on SIGHUP.
+  const parent = process.ppid
+  const grandparent = parentOf(parent)
+  const watchParent = setInterval(() => {
+    if (interrupted) return
+    if (process.ppid !== parent || (grandparent !== undefined && grandparent > 1 && parentOf(parent) !== grandparent)) {
+      log('the command that started this run is gone')
+      onSignal('SIGHUP')
+    }
+  }, 1_000)
+  watchParent.unref()
 
+  const guard = process.env.SYNTHQ_TEST_KEEP_INFRA ? undefined : startGuard()
+  const t0 = Date.now()
+  guard?.tell(`up ${t0}`)
+  let startedHere = false
   try {
+    const { state, reused } = await up({ log })
+    log(reused
+      ? `reusing the running infrastructure (kafka ${state.kafka.bootstrap.join(',')}, registry ${state.registry.url})`
+      : `started kafka ${state.kafka.bootstrap.join(',')} and registry ${state.registry.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+    startedHere = !reused && !process.env.SYNTHQ_TEST_KEEP_INFRA
+    guard?.tell(startedHere ? `ours ${state.startedAt}` : 'reused')
+
+    if (interrupted) return signalled(interrupted)
     const python = ensureInteropPython(log)
     // The dashboard's browser tests drive Debian's Chromium: install it when missing (idempotent).
-    if (files.some((f) => f.startsWith('test/dashboard/')) && !process.env.SYNTHQ_SKIP_BROWSER && !process.env.SYNTHQ_CHROMIUM && !existsSync('/usr/bin/chromium')) {
+    if (!interrupted && files.some((f) => f.startsWith('test/dashboard/')) && !process.env.SYNTHQ_SKIP_BROWSER && !process.env.SYNTHQ_CHROMIUM && !existsSync('/usr/bin/chromium')) {
       log('installing Chromium for the dashboard browser tests (scripts/ensure-chromium.ts)…')
       const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'ensure-chromium.ts')], { stdio: 'inherit', cwd: REPO_ROOT })
       if (r.status !== 0) log('Chromium could not be installed: the browser tests will fail and say how to install it')
     }
+    if (interrupted) return signalled(interrupted)
     const env = {
       ...process.env,
       SYNTHQ_TEST_BOOTSTRAP: state.kafka.bootstrap.join(','),
@@ -69,23 +234,29 @@ async function main (): Promise<number> {
       KAFKAJS_NO_PARTITIONER_WARNING: '1',
       NODE_ENV: 'test',
     }
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', ...files], { stdio: 'inherit', env, cwd: REPO_ROOT })
-    const forward = (sig: NodeJS.Signals): void => { child.kill(sig) }
-    process.on('SIGINT', forward)
-    process.on('SIGTERM', forward)
-    const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))))
-    return code
+    child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', ...files], { stdio: 'inherit', env, cwd: REPO_ROOT })
+    if (child.pid) guard?.tell(`tests ${child.pid}`)
+    const code = await new Promise<number>((resolve) => {
+      child!.on('error', (err) => { log(`could not start the test runner: ${err.message}`); resolve(1) })
+      child!.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0)))
+    })
+    return interrupted ? signalled(interrupted) : code
   } finally {
-    // Brokers that tests start themselves (security, 3-node) are stopped by the tests; a run
-    // interrupted mid-test leaves their pid files, and this stops those processes too.
-    const leftovers = await stopPidFilesUnder(TEST_TMP_ROOT)
-    if (leftovers) log(`stopped ${leftovers} process(es) that interrupted tests left running`)
-    rmSync(TEST_TMP_ROOT, { recursive: true, force: true })
-    await stop()
+    clearTimeout(killTimer)
+    await cleanTestLeftovers()
+    // A test file that ignored the signal outlives the runner that ended: kill it.
+    for (const p of testProcesses) if (alive(p)) { try { process.kill(p, 'SIGKILL') } catch { /* gone */ } }
+    if (startedHere) await down({ log })
+    guard?.tell('clean')
+    guard?.close()
   }
 }
 
-main().then((code) => { process.exitCode = code }, (err: unknown) => {
-  log((err as Error).stack ?? String(err))
-  process.exitCode = 1
-})
+if (process.argv[2] === GUARD_FLAG) {
+  await guardMain().catch((err: unknown) => { log(`guard: ${(err as Error).stack ?? String(err)}`) })
+} else {
+  main().then((code) => { process.exitCode = code }, (err: unknown) => {
+    log((err as Error).stack ?? String(err))
+    process.exitCode = 1
+  })
+}
