@@ -100,7 +100,7 @@ function config (sim: LlmSim, prefix: string, over: Partial<WorkerConfig> = {}):
 test('three Kafka workers of one pipeline keep to the endpoint\'s requests/min and spend one budget', async (t) => {
   const sim = await hostedSim(t)
   const prefix = unique('llmq')
-  const budgetUsd = 2
+  const budgetUsd = 1.5
   const workers = ['a', 'b', 'c'].map((n) => startWorker(n, config(sim, prefix, { budgetUsd })))
   t.after(async () => { await Promise.all(workers.map((w) => w.stop())) })
   await Promise.all(workers.map((w) => w.ready))
@@ -178,7 +178,7 @@ test('a worker that dies gives its share back to the others; a new one gets one'
     await new Promise((r) => setTimeout(r, ms))
     return { total: chatRequests(sim) - r0, mine: workers.reduce((s, w) => s + w.state!.requests, 0) - m0 }
   }
-  const window = 2 * SIM_MINUTE_MS
+  const window = 1.5 * SIM_MINUTE_MS
   await new Promise((r) => setTimeout(r, 1_000))
   const three = await phase([a, b], window)
   c.child.kill('SIGKILL')
