@@ -245,3 +245,33 @@ test('a table waits for the registry instead of skipping records it cannot decod
     await table.stop()
   }
 })
+
+test('a partition revoked while paused with a deep queue comes back to the same member and is fetched again; dropped queues leave no bytes behind', { timeout: 300_000 }, async () => {
+  const s = await setup(2)
+  const ids = Array.from({ length: 60 }, (_, i) => `p${i}`)
+  await s.produceDocs(ids.map((id) => ({ key: id, value: doc(id, 'slow:150') })))
+  const worker = (): KafkaRunner => new KafkaRunner(testTopology(newProbe(), { concurrency: 1 }), {
+    connection: { brokers: testInfra().bootstrap, clientId: 'pause' }, serde: s.serde, logger: testLogger(), prefix: s.prefix,
+    topics: { partitions: 2 }, commitIntervalMs: 20, sessionTimeoutMs: 10_000, maxQueuedPerPartition: 4, drainTimeoutMs: 1_000, stages: ['situate'],
+  })
+  const a = worker()
+  const stats = (): { queued: number, bufferedBytes: number, inFlight: number } => a.stats().situate as { queued: number, bufferedBytes: number, inFlight: number }
+  try {
+    await a.start()
+    // Both partitions fetched whole: far past the pause threshold.
+    await until('deep queues on both partitions', () => stats().queued > 8)
+    const b = worker()
+    await b.start() // the group rebalances: one partition, paused with its queue, moves to b
+    await until('the rebalance to take a partition from the first member', () => stats().queued < 30 || stats().queued === 0, 60_000)
+    await b.stop() // and it comes back to the first member
+    const situate = `${s.prefix}.situate`
+    await until('the first stage to commit every input', () => drained(s.kafka, situate, s.topic('documents')), 180_000)
+    await until('nothing left running', () => stats().queued === 0 && stats().inFlight === 0)
+    assert.equal(stats().bufferedBytes, 0, 'no bytes of dropped queues left counted')
+    const keys = new Set((await readTopicToEnd(s.kafka, s.topic('situations'))).map((r) => r.key))
+    assert.deepEqual(ids.filter((id) => !keys.has(`sit-${id}`)), [])
+  } finally {
+    await a.stop()
+    await s.close()
+  }
+})

@@ -29,7 +29,7 @@ import { testLogger } from '../helpers/kafka.ts'
 import { freePortRange } from '../helpers/ports.ts'
 import { doc, newProbe, testTopology } from '../helpers/test-topology.ts'
 
-const RECORDS = Number(process.env.SYNTHQ_STORM_RECORDS ?? 300)
+const RECORDS = Number(process.env.SYNTHQ_STORM_RECORDS ?? 600)
 /** Joins and leaves each, at least. */
 const CHANGES = Number(process.env.SYNTHQ_STORM_CHANGES ?? 3)
 const PARTITIONS = 6
@@ -77,16 +77,16 @@ test('rebalance storm on 3 brokers: workers join and leave while queues are deep
   await producer.connect()
   const docs = topicName('documents', prefix)
   const messages = []
-  for (const id of ids) messages.push({ key: id, value: await serde.encode(docs, doc(id, `slow:${100 + Math.floor(rand() * 300)}`)) })
+  for (const id of ids) messages.push({ key: id, value: await serde.encode(docs, doc(id, `slow:${300 + Math.floor(rand() * 600)}`)) })
   await producer.send({ topic: docs, acks: -1, messages })
   await producer.disconnect()
 
   const workers = new Set<KafkaRunner>()
   const startWorker = async (): Promise<KafkaRunner> => {
-    const w = new KafkaRunner(testTopology(newProbe(), { concurrency: 3 }), {
+    const w = new KafkaRunner(testTopology(newProbe(), { concurrency: 2 }), {
       connection: { brokers: cluster.bootstrap, clientId: 'storm' }, serde, logger: testLogger(), prefix,
       topics: { partitions: PARTITIONS, replicationFactor: 3 }, commitIntervalMs: 50, sessionTimeoutMs: 10_000,
-      maxQueuedPerPartition: 8, drainTimeoutMs: 2_000,
+      maxQueuedPerPartition: 6, drainTimeoutMs: 2_000,
     })
     await w.start()
     workers.add(w)
