@@ -15,6 +15,7 @@ import { ConfigError, SynthqError } from '../errors.ts'
 import { stopOnSignals } from './exit.ts'
 import { LlmClient, type LlmObserver } from '../llm/client.ts'
 import { readLlmConfigFile, resolveLlmSettings, type EndpointSettings } from '../llm/config.ts'
+import { processUsage } from '../llm/usage.ts'
 import { startLlmSim, type LlmSim } from '../llm/sim/server.ts'
 import { DatabaseLimits } from '../llm/shared/database-limits.ts'
 import type { SharedLimits } from '../llm/shared/limits.ts'
@@ -174,8 +175,9 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     await signals.done
     await endpoint.close()
     if (llm) {
-      const u = llm.client.usage() // before close(): the ledger lives in the database it closes
       await llm.close()
+      // This run's own calls: the database's ledger also holds every other process sharing it.
+      const u = processUsage()
       if (u.length) out(`synthq: LLM usage — ${u.map((r) => `${r.stage}: ${r.requests} requests, ${r.promptTokens}+${r.completionTokens} tokens, ${r.cacheHits} cache hits${r.costUsd ? `, $${r.costUsd.toFixed(4)}` : ''}`).join(' | ')}`)
     }
   } finally {

@@ -27,6 +27,7 @@ import { embeddingStages, llmStages, type Topology } from '../topologies/topolog
 import { topicName, type TopicName } from '../topics.ts'
 import { defaultSearchIndex, startLlm } from './run.ts'
 import { stopOnSignals } from './exit.ts'
+import { processUsage } from '../llm/usage.ts'
 import { processEndpoint, type MetricsSettings } from '../metrics/process-endpoint.ts'
 import { SYNTHQ_VERSION } from '../version.ts'
 import { exportContents } from './export.ts'
@@ -155,7 +156,8 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   await untilIdle([attr, synth], stopping)
   // The input is finite here: let the sink place what its topic warm-up still holds.
   if (!stopping()) await synth.flush()
-  if (!stopping()) await summary(attr, synth, opts, Date.now() - t0, llm.client.usage())
+  // This run's own LLM calls (others may share the database and its ledger).
+  if (!stopping()) await summary(attr, synth, opts, Date.now() - t0, processUsage())
   if (!stopping()) await exportSample(synth, opts, options)
 
   if (opts.untilIdle && !stopping()) await stopAll()

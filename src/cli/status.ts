@@ -20,6 +20,8 @@ Durable figures (lag, dead letters, LLM tokens and cache, filter and sample) com
 database or Kafka and are there even when nothing runs. Live figures (throughput, in flight,
 retries, LLM latency) come from the metrics endpoints of running synthq processes: those on
 this machine are found in .synthq/run/ ($SYNTHQ_RUN_DIR); name others with --metrics-url.
+On Kafka, lag and done count records, not offsets: transaction markers and aborted records
+are read and left out (within the last 2,000 offsets of each input partition).
 
 options:
   --runner R          embedded (default: the database of npm start) or kafka

@@ -52,6 +52,30 @@ export function costOf (price: Price | undefined, u: Pick<CallUsage, 'promptToke
   return (inputCost + u.completionTokens * price.output) / 1e6
 }
 
+const tallyKey = (stage: string, model: string, endpoint: string): string => `${stage}\u0000${model}\u0000${endpoint}`
+
+/**
+ * What this process recorded, whatever database it recorded it in. The database's ledger sums
+ * every process that shares it (workers of one machine share .synthq/llm/llm.db); a run's own
+ * figures — the usage line `synthq run` and `synthq start` print at exit — come from here.
+ */
+const processTally = new Map<string, UsageRow>()
+
+function tally (stage: string, model: string, endpoint: string): UsageRow {
+  const key = tallyKey(stage, model, endpoint)
+  let row = processTally.get(key)
+  if (!row) {
+    row = { stage, model, endpoint, calls: 0, requests: 0, promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0, estimatedRequests: 0, costUsd: 0, cacheHits: 0, cacheMisses: 0 }
+    processTally.set(key, row)
+  }
+  return row
+}
+
+/** The LLM usage this process recorded (every ledger of it), by stage, model and endpoint. */
+export function processUsage (): UsageRow[] {
+  return [...processTally.values()].map((r) => ({ ...r })).sort((a, b) => a.stage.localeCompare(b.stage) || a.model.localeCompare(b.model) || a.endpoint.localeCompare(b.endpoint))
+}
+
 export class UsageLedger {
   readonly #db: LlmDatabase
   readonly #prices: ReadonlyMap<string, Price>
@@ -82,18 +106,30 @@ export class UsageLedger {
     this.#addRequest.run({ stage: u.stage, model: u.model, endpoint: u.endpoint, promptTokens: u.promptTokens, completionTokens: u.completionTokens, cachedPromptTokens: u.cachedPromptTokens, estimated: u.estimated ? 1 : 0, cost })
     this.#totals.costUsd += cost
     this.#totals.tokens += u.promptTokens + u.completionTokens
+    const t = tally(u.stage, u.model, u.endpoint)
+    t.requests++
+    t.promptTokens += u.promptTokens
+    t.completionTokens += u.completionTokens
+    t.cachedPromptTokens += u.cachedPromptTokens
+    if (u.estimated) t.estimatedRequests++
+    t.costUsd += cost
     return cost
   }
 
   /** One logical call by a stage: answered from the cache or not. */
   recordCall (stage: string, model: string, endpoint: string, cacheHit: boolean): void {
     this.#addCall.run({ stage, model, endpoint, hit: cacheHit ? 1 : 0, miss: cacheHit ? 0 : 1 })
+    const t = tally(stage, model, endpoint)
+    t.calls++
+    if (cacheHit) t.cacheHits++
+    else t.cacheMisses++
   }
 
   get totals (): { costUsd: number, tokens: number } {
     return { ...this.#totals }
   }
 
+  /** Every process's usage recorded in this database (this process's alone: {@link processUsage}). */
   rows (): UsageRow[] {
     return this.#db.prepare<[], UsageRow>(`SELECT stage, model, endpoint, calls, requests, prompt_tokens AS promptTokens,
       completion_tokens AS completionTokens, cached_prompt_tokens AS cachedPromptTokens, estimated_requests AS estimatedRequests,

@@ -37,7 +37,7 @@ import { sinkReport, type SinkReport } from '../sink/report.ts'
 import { readSinkContents } from '../sink/sample-store.ts'
 import { TOPICS, topicName } from '../topics.ts'
 import { defaultRunDir, discover } from './discovery.ts'
-import { embeddedLag, kafkaLag, pipelineStages, type PipelineStage, type StageLagFigures } from './lag.ts'
+import { embeddedLag, inputEnds, kafkaLag, pipelineStages, RecordCensus, type PartitionEnds, type PipelineStage, type StageLagFigures } from './lag.ts'
 import type { HealthCheck, LatestInstruction, ProcessStatus, StageStatus, StatusSnapshot } from './status-model.ts'
 
 export interface StatusCollectorOptions {
@@ -56,6 +56,8 @@ export interface StatusCollectorOptions {
   llmDb?: string
   /** Kafka: re-read the sink's checkpoint at most this often (default 10 s). */
   sinkRefreshMs?: number
+  /** Kafka: offsets of each input partition read back to tell records from transaction markers (default CENSUS_WINDOW). */
+  censusWindow?: number
   /** Kafka: clients to use (default: from SYNTHQ_KAFKA_* / SYNTHQ_REGISTRY_* or the local infrastructure). */
   kafka?: Kafka
   serde?: AvroSerde
@@ -77,6 +79,9 @@ export class StatusCollector {
   #kafka: Kafka | undefined
   #admin: Admin | undefined
   #tails: TopicTail[] = []
+  /** Kafka: which offsets of the input topics hold no record (markers), so lag and done count records. */
+  #census: RecordCensus | undefined
+  #censusReached = false
   #llmDb: LlmDatabase | undefined
   /** Previous scrape per metrics URL, for throughput. */
   #previous = new Map<string, Scrape>()
@@ -180,7 +185,11 @@ export class StatusCollector {
       lags = embeddedLag(log, this.#stages)
       topics = log.topics().filter((t) => t.topic.startsWith(`${o.prefix}.`))
     } else {
-      lags = await kafkaLag(this.#admin!, this.#stages)
+      const ends = await inputEnds(this.#admin!, this.#stages.map((s) => s.input))
+      const census = await this.#censusFor(ends)
+      // The first read takes the census's group join and its window; later ones only what is new.
+      if (await census.reach(ends, this.#censusReached ? 5_000 : 60_000)) this.#censusReached = true
+      lags = await kafkaLag(this.#admin!, this.#stages, census, { ends })
       topics = await this.#kafkaTopicSizes()
     }
     await Promise.all(this.#pendingDecodes.splice(0))
@@ -225,7 +234,7 @@ export class StatusCollector {
       latest,
       health: { healthy: true, checks: [] },
     }
-    snapshot.health = healthOf(snapshot, report, live.map((s) => s.current!.samples), new Map(lags.map((l) => [l.stage, l.partitions ?? 0])))
+    snapshot.health = healthOf(snapshot, report, live.map((s) => s.current!.samples), new Map(lags.map((l) => [l.stage, l.exact ? 0 : (l.partitions ?? 0)])))
     return snapshot
   }
 
@@ -321,6 +330,16 @@ export class StatusCollector {
     for (const r of log.read(scored, Math.max(0, log.head(scored) - n), n)) await this.#addLatest(serde, scored, r)
   }
 
+  /** The census of the input topics, started again when an input topic appeared since. */
+  async #censusFor (ends: Map<string, PartitionEnds[]>): Promise<RecordCensus> {
+    if (this.#census && [...ends.keys()].every((t) => this.#census!.topics.has(t))) return this.#census
+    await this.#census?.close()
+    const census = this.#census = new RecordCensus(this.#kafka!, this.#o.censusWindow === undefined ? {} : { window: this.#o.censusWindow })
+    this.#censusReached = false
+    await census.start(ends)
+    return census
+  }
+
   async #kafkaTopicSizes (): Promise<Array<{ topic: string, records: number }>> {
     const admin = this.#admin!
     const existing = new Set(await admin.listTopics())
@@ -329,7 +348,8 @@ export class StatusCollector {
       const topic = topicName(t.name, this.#o.prefix)
       if (!existing.has(topic)) continue
       const offsets = await admin.fetchTopicOffsets(topic)
-      out.push({ topic, records: offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0) })
+      // Transaction markers the census has seen are not records.
+      out.push({ topic, records: offsets.reduce((n, p) => n + Number(p.high) - Number(p.low) - (this.#census?.nonRecords(topic, p.partition, Number(p.low), Number(p.high)) ?? 0), 0) })
     }
     return out
   }
@@ -360,6 +380,8 @@ export class StatusCollector {
 
   async close (): Promise<void> {
     await Promise.all(this.#tails.map(async (t) => await t.close()))
+    await this.#census?.close()
+    this.#census = undefined
     await this.#admin?.disconnect().catch(() => {})
     this.#log?.close()
     this.#llmDb?.close()
@@ -373,7 +395,8 @@ export class StatusCollector {
 
 /** The checks `synthq status` exits 3 on, and the dashboard shows red. */
 export function healthOf (s: StatusSnapshot, report: SinkReport | null, live: Sample[][], slack: ReadonlyMap<string, number> = new Map()): { healthy: boolean, checks: HealthCheck[] } {
-  // slack: on Kafka, a stopped exactly-once stage keeps up to one transaction marker per partition as "lag".
+  // slack: on Kafka, where lag could not be counted in records, a stopped exactly-once stage keeps
+  // up to one transaction marker per partition as "lag".
   const checks: HealthCheck[] = []
   for (const p of s.processes) {
     if (!p.up) checks.push({ name: 'process_down', ok: false, message: `${p.metricsUrl}${p.pid ? ` (pid ${p.pid})` : ''} did not answer: ${p.error ?? 'no response'}` })
