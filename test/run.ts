@@ -18,7 +18,7 @@
  * infrastructure the run started.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { constants } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -49,53 +49,47 @@ function testFiles (roots: string[]): string[] {
   return out
 }
 
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+/** A process, told apart from a later one that reuses its pid by when it started. */
+interface Proc { pid: number, started: string }
 
-/** The parent of `pid` (/proc, else ps); undefined when `pid` is gone or it cannot be told. */
-function parentOf (pid: number): number | undefined {
-  try {
-    // "pid (comm) state ppid …" — comm may hold spaces and parentheses: read after the last ")".
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-    return Number.isInteger(ppid) ? ppid : undefined
-  } catch {
-    if (existsSync('/proc/self/stat')) return undefined // Linux: the process is gone
-  }
-  const ps = spawnSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' })
-  const ppid = Number(ps.stdout?.trim())
-  return ps.status === 0 && Number.isInteger(ppid) && ppid > 0 ? ppid : undefined
-}
-
-/** `pid` and every process below it (children first), from `ps`; just `pid` where ps is missing. */
-function processTree (pid: number): number[] {
-  const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' })
-  const children = new Map<number, number[]>()
+/** Every process: its parent and when it started (`ps`, on Linux and macOS alike). */
+function processTable (): Map<number, { ppid: number, started: string }> {
+  const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid=,lstart='], { encoding: 'utf8' })
+  const table = new Map<number, { ppid: number, started: string }>()
   for (const line of (ps.stdout ?? '').split('\n')) {
-    const [p, pp] = line.trim().split(/\s+/).map(Number)
-    if (p && pp !== undefined && !Number.isNaN(pp)) children.set(pp, [...(children.get(pp) ?? []), p])
+    const m = /^\s*(\d+)\s+(\d+)\s+(.+?)\s*$/.exec(line)
+    if (m) table.set(Number(m[1]), { ppid: Number(m[2]), started: m[3]!.replace(/\s+/g, '_') })
   }
-  const out: number[] = []
+  return table
+}
+
+/** `pid` and every process below it (children first); none when `pid` is not running. */
+function processTree (pid: number, table = processTable()): Proc[] {
+  const children = new Map<number, number[]>()
+  for (const [p, { ppid }] of table) children.set(ppid, [...(children.get(ppid) ?? []), p])
+  const out: Proc[] = []
   const walk = (p: number): void => {
     for (const c of children.get(p) ?? []) walk(c)
-    out.push(p)
+    out.push({ pid: p, started: table.get(p)!.started })
   }
-  walk(pid)
+  if (table.has(pid)) walk(pid)
   return out
 }
 
-/** Kills the tests: the test runner and every process under it. */
-function killTree (pid: number): void {
-  for (const p of processTree(pid)) {
-    try { process.kill(p, 'SIGKILL') } catch { /* already gone */ }
+/** Kills those of `procs` that still run — the same processes, not others that took their pids. */
+function killAll (procs: readonly Proc[]): void {
+  const table = processTable()
+  for (const p of procs) {
+    if (table.get(p.pid)?.started !== p.started) continue
+    try { process.kill(p.pid, 'SIGKILL') } catch { /* already gone */ }
   }
 }
+
+const encodeProcs = (procs: readonly Proc[]): string => procs.map((p) => `${p.pid}/${p.started}`).join(' ')
+const decodeProcs = (words: readonly string[]): Proc[] => words.flatMap((w) => {
+  const [pid, started] = w.split('/')
+  return Number(pid) > 0 && started ? [{ pid: Number(pid), started }] : []
+})
 
 /** Stops what the tests themselves left running and removes their files. */
 async function cleanTestLeftovers (): Promise<void> {
@@ -109,7 +103,8 @@ async function cleanTestLeftovers (): Promise<void> {
 /**
  * The guard: a detached process that reads the run's progress on its stdin, one line at a
  * time — `up <ms>` (starting or reusing the infrastructure since), `ours <startedAt>` (this run
- * started it), `reused`, `tests <pid>`, `clean` (everything stopped) — and, when its stdin ends
+ * started it), `reused`, `runner <pid>/<started>` (the test runner), `procs <pid>/<started>…`
+ * (the processes under it, as last seen), `clean` (everything stopped) — and, when its stdin ends
  * before `clean`, the run died: it cleans up in the run's place.
  */
 function startGuard (): { tell (line: string): void, close (): void } {
@@ -131,23 +126,29 @@ async function guardMain (): Promise<void> {
   let phase: 'idle' | 'up' | 'ours' | 'reused' | 'clean' = 'idle'
   let upSince = 0
   let startedAt: string | undefined
-  let tests: number | undefined
+  let procs: Proc[] = []
+  let runner: Proc | undefined
   let buf = ''
   process.stdin.setEncoding('utf8')
   for await (const chunk of process.stdin) {
     buf += chunk as string
     let nl: number
     while ((nl = buf.indexOf('\n')) >= 0) {
-      const [word, arg] = buf.slice(0, nl).split(' ')
+      const line = buf.slice(0, nl)
+      const [word, arg] = line.split(' ')
       buf = buf.slice(nl + 1)
       if (word === 'up') { phase = 'up'; upSince = Number(arg) } else if (word === 'ours') { phase = 'ours'; startedAt = arg } else if (word === 'reused') phase = 'reused'
-      else if (word === 'tests') tests = Number(arg)
+      else if (word === 'procs') procs = decodeProcs(line.split(' ').slice(1))
+      else if (word === 'runner') runner = decodeProcs([arg ?? ''])[0]
       else if (word === 'clean') phase = 'clean'
     }
   }
   if (phase === 'clean' || phase === 'idle') return
   log('the test run ended without cleaning up (killed?): stopping what it left running')
-  if (tests && alive(tests)) killTree(tests)
+  // The runner with what runs under it now, then what was seen under it before.
+  const table = processTable()
+  if (runner && table.get(runner.pid)?.started === runner.started) killAll(processTree(runner.pid, table))
+  killAll(procs)
   await cleanTestLeftovers()
   const state = readState()
   // Only infrastructure this run started: what it reused belongs to whoever started it.
@@ -167,45 +168,61 @@ async function main (): Promise<number> {
   }
 
   process.stderr.on('error', () => {}) // a terminal that hung up does not stop the clean-up
+  const guard = process.env.SYNTHQ_TEST_KEEP_INFRA ? undefined : startGuard()
   // Signals are handled from the start: one that arrives while the infrastructure starts lets
   // it finish starting, runs no tests, and stops it.
   let interrupted: NodeJS.Signals | undefined
   let child: ChildProcess | undefined
   let killTimer: NodeJS.Timeout | undefined
-  /** The processes of the tests when the signal came: none may outlive the run. */
-  let testProcesses: number[] = []
+  /** The test runner and every process under it, as last seen: none may outlive the run. A
+   *  test that ignores a signal outlives a runner that obeyed it, orphaned — and then no longer
+   *  under it — so they are looked up every second while the tests run. */
+  let testProcesses: Proc[] = []
+  const seeTests = (table = processTable()): void => {
+    const same = (p: Proc): boolean => table.get(p.pid)?.started === p.started
+    const seen = running() ? processTree(child!.pid!, table) : []
+    const next = [...new Map([...testProcesses.filter(same), ...seen].map((p) => [p.pid, p])).values()]
+    const changed = next.length !== testProcesses.length || next.some((p, i) => p.pid !== testProcesses[i]?.pid)
+    testProcesses = next
+    if (changed) guard?.tell(`procs ${encodeProcs(testProcesses)}`)
+  }
+  const killTests = (): void => {
+    seeTests()
+    killAll(testProcesses)
+  }
   const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null
   const onSignal = (sig: NodeJS.Signals): void => {
     if (!interrupted) {
       interrupted = sig
       log(`${sig}: stopping the tests, then what this run started…`)
       if (running()) {
-        testProcesses = processTree(child!.pid!)
+        seeTests()
         child!.kill(sig)
         killTimer = setTimeout(() => {
-          if (running()) { log(`the tests did not end ${TESTS_GRACE_MS / 1000} s after ${sig}: killing them`); killTree(child!.pid!) }
+          if (running()) { log(`the tests did not end ${TESTS_GRACE_MS / 1000} s after ${sig}: killing them`); killTests() }
         }, TESTS_GRACE_MS)
       }
     } else if (running()) {
       log(`${sig} again: killing the tests now`)
-      killTree(child!.pid!)
+      killTests()
     }
   }
   for (const sig of SIGNALS) process.on(sig, onSignal)
   // `npm test` runs this file through sh and tsx, which pass no signal on when npm itself is
   // killed: the run is orphaned instead. When its parent or grandparent goes, it stops as on SIGHUP.
   const parent = process.ppid
-  const grandparent = parentOf(parent)
+  const grandparent = processTable().get(parent)?.ppid
   const watchParent = setInterval(() => {
+    const table = processTable()
+    seeTests(table)
     if (interrupted) return
-    if (process.ppid !== parent || (grandparent !== undefined && grandparent > 1 && parentOf(parent) !== grandparent)) {
+    if (process.ppid !== parent || (grandparent !== undefined && grandparent > 1 && table.get(parent)?.ppid !== grandparent)) {
       log('the command that started this run is gone')
       onSignal('SIGHUP')
     }
   }, 1_000)
   watchParent.unref()
 
-  const guard = process.env.SYNTHQ_TEST_KEEP_INFRA ? undefined : startGuard()
   const t0 = Date.now()
   guard?.tell(`up ${t0}`)
   let startedHere = false
@@ -235,7 +252,12 @@ async function main (): Promise<number> {
       NODE_ENV: 'test',
     }
     child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', ...files], { stdio: 'inherit', env, cwd: REPO_ROOT })
-    if (child.pid) guard?.tell(`tests ${child.pid}`)
+    if (child.pid) {
+      const table = processTable()
+      const started = table.get(child.pid)?.started
+      if (started) guard?.tell(`runner ${encodeProcs([{ pid: child.pid, started }])}`)
+      seeTests(table)
+    }
     const code = await new Promise<number>((resolve) => {
       child!.on('error', (err) => { log(`could not start the test runner: ${err.message}`); resolve(1) })
       child!.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0)))
@@ -244,8 +266,8 @@ async function main (): Promise<number> {
   } finally {
     clearTimeout(killTimer)
     await cleanTestLeftovers()
-    // A test file that ignored the signal outlives the runner that ended: kill it.
-    for (const p of testProcesses) if (alive(p)) { try { process.kill(p, 'SIGKILL') } catch { /* gone */ } }
+    // A test that ignored the signal outlives the runner that ended: kill it.
+    if (interrupted) killAll(testProcesses)
     if (startedHere) await down({ log })
     guard?.tell('clean')
     guard?.close()

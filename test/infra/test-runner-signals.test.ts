@@ -56,7 +56,7 @@ function readPid (file: string): number | undefined {
   }
 }
 
-async function startRun (t: TestContext, command: (runArgs: string[]) => string[]): Promise<Run> {
+async function startRun (t: TestContext, command: (runArgs: string[]) => string[], o: { group?: boolean } = {}): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'synthq-run-signals-'))
   const pidFile = join(dir, 'stubborn.pid')
   const [bin, ...args] = command(['test/run.ts', STUBBORN])
@@ -66,6 +66,8 @@ async function startRun (t: TestContext, command: (runArgs: string[]) => string[
     cwd: REPO_ROOT,
     env: { ...env, SYNTHQ_STUBBORN_PID_FILE: pidFile, SYNTHQ_TEST_TMP_ROOT: join(dir, 'tmp'), SYNTHQ_TEST_KILL_GRACE_MS: '3000' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, as a terminal's foreground job is: Ctrl-C signals all of it.
+    detached: o.group === true,
   })
   // Whatever happens to the test, nothing it started may outlive it.
   t.after(() => {
@@ -110,7 +112,8 @@ test('SIGTERM to the tsx wrapper ends a test that ignores it and leaves the reus
   run.top.kill('SIGTERM')
   await run.exited
   await assertCleanedUp(run)
-  assert.match(run.output(), /SIGTERM: stopping the tests/)
+  // tsx force-kills a child that does not acknowledge a signal within 30 ms: then the guard cleans up.
+  assert.match(run.output(), /SIGTERM: stopping the tests|the test run ended without cleaning up/)
   assert.doesNotMatch(run.output(), /registry \(pid \d+\): stopped/, 'infrastructure it reused is not stopped')
 })
 
@@ -129,4 +132,24 @@ test('when the command above the tsx wrapper is killed (npm), the orphaned run s
   await run.exited
   await assertCleanedUp(run)
   assert.match(run.output(), /the command that started this run is gone/)
+})
+
+test('killed while it stops the tests, the run still leaves none of them running', { skip: !linux && 'needs /proc' }, async (t) => {
+  // SIGTERM then SIGKILL at once, as the tsx wrapper does to a child slow to acknowledge a
+  // signal: whether the run passed the signal on before it died or not, the guard finishes.
+  const run = await startRun(t, (a) => [TSX, ...a])
+  process.kill(run.runTs, 'SIGTERM')
+  await new Promise((resolve) => setImmediate(resolve))
+  process.kill(run.runTs, 'SIGKILL')
+  await run.exited
+  await assertCleanedUp(run)
+})
+
+test('Ctrl-C (SIGINT to the whole process group) ends a test that ignores it', { skip: !linux && 'needs /proc' }, async (t) => {
+  // The test runner obeys at once and exits: the stubborn test is orphaned, no longer under it.
+  const run = await startRun(t, (a) => [TSX, ...a], { group: true })
+  process.kill(-run.top.pid!, 'SIGINT')
+  await run.exited
+  await assertCleanedUp(run)
+  assert.match(run.output(), /SIGINT: stopping the tests|the test run ended without cleaning up/)
 })
