@@ -74,21 +74,32 @@ export function admin (brokers: string[]): kafkajs.Admin {
 
 /** The pipeline's topics, replicated 3 times with min.insync.replicas=2 (synthq then finds them made). */
 export async function createTopics (brokers: string[], prefix: string, partitions: number): Promise<void> {
-  const a = admin(brokers)
-  await a.connect()
-  try {
-    const existing = new Set(await a.listTopics())
-    const plan = topicPlan({ prefix, partitions, replicationFactor: 3 }).filter((p) => !existing.has(p.topic))
-    if (plan.length === 0) return
-    await a.createTopics({
-      waitForLeaders: true,
-      topics: plan.map((p) => ({
-        topic: p.topic, numPartitions: p.partitions, replicationFactor: p.replicationFactor,
-        configEntries: Object.entries({ ...p.configs, 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'false' }).map(([name, value]) => ({ name, value })),
-      })),
-    })
-  } finally {
-    await a.disconnect()
+  const plan = topicPlan({ prefix, partitions, replicationFactor: 3 })
+  for (let attempt = 1; ; attempt++) {
+    const a = admin(brokers)
+    try {
+      await a.connect()
+      const existing = new Set(await a.listTopics())
+      const missing = plan.filter((p) => !existing.has(p.topic))
+      if (missing.length) {
+        await a.createTopics({
+          waitForLeaders: false,
+          topics: missing.map((p) => ({
+            topic: p.topic, numPartitions: p.partitions, replicationFactor: p.replicationFactor,
+            configEntries: Object.entries({ ...p.configs, 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'false' }).map(([name, value]) => ({ name, value })),
+          })),
+        })
+      }
+      // Every partition led and fully in sync before anything writes.
+      const md = await a.fetchTopicMetadata({ topics: plan.map((p) => p.topic) })
+      if (md.topics.every((t) => t.partitions.length === partitions && t.partitions.every((p) => p.leader >= 0 && p.isr.length === 3))) return
+      throw new Error('not every partition has a leader and 3 in-sync replicas yet')
+    } catch (err) {
+      if (attempt >= 30) throw err
+      await sleep(1_000)
+    } finally {
+      await a.disconnect().catch(() => {})
+    }
   }
 }
 

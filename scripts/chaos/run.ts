@@ -29,12 +29,14 @@ import { createInterface } from 'node:readline'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { availableParallelism, loadavg } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ensureInteropPython } from '../../test/helpers/python.ts'
 import { startLlmSim, type LlmSim } from '../../src/llm/sim/server.ts'
 import type { FaultKind } from '../../src/llm/sim/faults.ts'
 import { isProfileName } from '../../src/llm/sim/profiles.ts'
 import { writeInputs, type InputPlan } from './data.ts'
+import { plantDuplicateAndLoss } from './self-check.ts'
 import { bounceBroker, createTopics, restartRegistry, startInfra, stopInfra, type BounceResult, type ChaosInfra, type RegistryRestartResult } from './infra.ts'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -74,6 +76,8 @@ export const CHAOS_HELP = `npm run chaos -- [options]   exactly-once system test
   --dir DIR            working folder (default .synthq/chaos/run-<time>); logs stay there
   --at-least-once     run the stages at-least-once (no transactions): the verifier must then find
                        duplicates — a check of the verifier itself
+  --self-check         after the run, plant one duplicate and one loss: the verifier must find
+                       exactly those (lost=1 dup=1 stalled=0 then exits 0) — a check of the verifier
   --keep               keep the brokers' data after a successful run
   --json FILE          also write the report as JSON to FILE
   -h, --help           this help
@@ -103,6 +107,7 @@ interface ChaosOptions {
   dir: string
   keep: boolean
   atLeastOnce: boolean
+  selfCheck: boolean
   json?: string
 }
 
@@ -114,7 +119,7 @@ function parseOptions (argv: string[]): ChaosOptions | undefined {
       faults: { type: 'string' }, replicas: { type: 'string' }, 'broker-down': { type: 'string' }, kills: { type: 'string' }, terms: { type: 'string' }, 'abort-rate': { type: 'string' },
       profile: { type: 'string' }, 'time-scale': { type: 'string' }, seed: { type: 'string' }, 'start-at': { type: 'string' }, 'end-at': { type: 'string' },
       'min-gap': { type: 'string' }, 'stall-timeout': { type: 'string' }, 'drain-deadline': { type: 'string' }, 'verify-interval': { type: 'string' },
-      'final-timeout': { type: 'string' }, dir: { type: 'string' }, keep: { type: 'boolean' }, 'at-least-once': { type: 'boolean' }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'final-timeout': { type: 'string' }, dir: { type: 'string' }, keep: { type: 'boolean' }, 'at-least-once': { type: 'boolean' }, 'self-check': { type: 'boolean' }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   })
   if (values.help) { process.stdout.write(CHAOS_HELP); return undefined }
@@ -155,6 +160,7 @@ function parseOptions (argv: string[]): ChaosOptions | undefined {
     dir: resolve(values.dir ?? join(REPO, '.synthq', 'chaos', `run-${new Date().toISOString().replace(/[:.]/g, '-')}`)),
     keep: Boolean(values.keep),
     atLeastOnce: Boolean(values['at-least-once']),
+    selfCheck: Boolean(values['self-check']),
     ...(values.json ? { json: resolve(values.json) } : {}),
   }
 }
@@ -218,7 +224,27 @@ function groups (replicas: number): GroupSpec[] {
   ]
 }
 
-interface ExitRecord { worker: string, pid: number, code: number | null, signal: string | null, at: number, expected: boolean, tail?: string }
+interface ExitRecord {
+  worker: string
+  pid: number
+  code: number | null
+  signal: string | null
+  at: number
+  expected: boolean
+  /** Whether this start had got as far as running its topology. */
+  wasRunning?: boolean
+  /** The error it ended with, as its log says. */
+  cause?: string
+  tail?: string
+}
+
+/** What a worker's log since its last start says: did it run, and what error ended it. */
+function exitCause (segment: string): { wasRunning: boolean, cause: string } {
+  const lines = segment.split('\n')
+  const error = lines.find((l) => /^[A-Za-z]*(Error|Exception)\b.*:/.test(l))
+  const said = lines.filter((l) => /^synthq: /.test(l) && !/ done, \d+ dead-lettered/.test(l) && !/^synthq: (stage|running|LLM)/.test(l)).at(-1)
+  return { wasRunning: segment.includes('topology running on Kafka'), cause: (error ?? said ?? '(no error in the log)').slice(0, 300) }
+}
 
 class Worker {
   child: ChildProcess | undefined
@@ -250,7 +276,7 @@ class Worker {
     this.#exit = new Promise((res) => {
       child.once('exit', (code, signal) => {
         const expected = this.expectingExit || this.stopped
-        this.onExit({ worker: this.name, pid, code, signal, at: Date.now(), expected, ...(expected ? {} : { tail: tailOf(this.logFile) }) })
+        this.onExit({ worker: this.name, pid, code, signal, at: Date.now(), expected, ...(expected ? {} : { ...exitCause(this.#segment()), tail: tailOf(this.logFile) }) })
         if (this.child === child) this.child = undefined
         res()
       })
@@ -271,6 +297,24 @@ class Worker {
       return { exitMs: Date.now() - t0, forced: true }
     }
     return { exitMs: Date.now() - t0, forced: false }
+  }
+
+  /** The log written since this start (at most its last 1 MiB). */
+  #segment (): string {
+    try {
+      const fd = openSync(this.logFile, 'r')
+      try {
+        const size = fstatSync(fd).size
+        const from = Math.max(this.#logOffset, size - 1024 * 1024)
+        const buf = Buffer.alloc(Math.max(0, size - from))
+        readSync(fd, buf, 0, buf.length, from)
+        return buf.toString('utf8')
+      } finally {
+        closeSync(fd)
+      }
+    } catch {
+      return ''
+    }
   }
 
   /** Milliseconds until this start logged that its topology runs (or -1 after the timeout). */
@@ -418,10 +462,14 @@ interface Report {
   faultPhaseS: number
   drainS: number
   unitsPerS: number
+  /** The machine's 1-minute load average at the start and at the end (other work slows the run). */
+  load: number[]
   slots: SlotResult[]
   unexpectedExits: ExitRecord[]
   sim: unknown
   ingests: Array<{ chunk: number, attempts: number, ms: number, ok: boolean }>
+  /** --self-check: what was planted for the verifier to find. */
+  planted?: string
   final: VerifierReport | undefined
   options: Omit<ChaosOptions, 'faults'> & { faults: string[] }
 }
@@ -458,7 +506,7 @@ export async function runChaos (o: ChaosOptions): Promise<number> {
   process.on('SIGTERM', onSignal)
 
   const report: Report = {
-    records: o.records, seeds: 0, documents: 0, lost: 0, dup: 0, stalled: 0, durationS: 0, faultPhaseS: 0, drainS: 0, unitsPerS: 0,
+    records: o.records, seeds: 0, documents: 0, lost: 0, dup: 0, stalled: 0, durationS: 0, faultPhaseS: 0, drainS: 0, unitsPerS: 0, load: [loadavg()[0]!],
     slots: [], unexpectedExits, sim: undefined, ingests: [], final: undefined, options: { ...o, faults: [...o.faults] },
   }
   try {
@@ -564,7 +612,7 @@ export async function runChaos (o: ChaosOptions): Promise<number> {
     const onExit = (r: ExitRecord): void => {
       if (r.expected || ending) return
       unexpectedExits.push(r)
-      say(`worker ${r.worker} (pid ${r.pid}) exited unexpectedly (code ${r.code}, signal ${r.signal}); restarting it. Its log ends with:\n${r.tail}`)
+      say(`worker ${r.worker} (pid ${r.pid}) exited unexpectedly (code ${r.code}, signal ${r.signal}) ${r.wasRunning ? 'while running' : 'during its start'}: ${r.cause}; restarting it`)
       const w = workers.find((x) => x.name === r.worker)
       if (w && !w.stopped) setTimeout(() => { if (!ending && !w.child) w.start() }, 1_000)
     }
@@ -667,8 +715,14 @@ export async function runChaos (o: ChaosOptions): Promise<number> {
     report.drainS = (Date.now() - faultEnd) / 1000
     report.durationS = (Date.now() - runStart) / 1000
     report.unitsPerS = (verifier.latest?.units ?? 0) / report.durationS
+    report.load.push(loadavg()[0]!)
     say(drained ? `drained ${report.drainS.toFixed(0)} s after the faults; final check` : 'final check of a run that did not drain')
 
+    if (o.selfCheck) {
+      for (const w of workers.filter((x) => x.group === 'attribution')) { w.stopped = true; await w.stop('SIGTERM', TERM_GRACE_MS) }
+      report.planted = await plantDuplicateAndLoss(brokers, PREFIX)
+      say(`self-check: planted one duplicate and one loss — ${report.planted}`)
+    }
     const final = await verifier.final()
     report.final = final
     report.sim = sim.stats()
@@ -685,6 +739,11 @@ export async function runChaos (o: ChaosOptions): Promise<number> {
   }
   await cleanup()
   printReport(report, o)
+  if (o.selfCheck) {
+    const found = report.lost === 1 && report.dup === 1 && report.stalled === 0
+    process.stderr.write(found ? 'chaos self-check: the verifier found the planted duplicate and the planted loss, and nothing else\n' : 'chaos self-check FAILED: the verifier should have found lost=1 dup=1 stalled=0\n')
+    return found ? 0 : 1
+  }
   const ok = report.lost === 0 && report.dup === 0 && report.stalled === 0
   if (ok && !o.keep) rmSync(join(o.dir, 'kafka'), { recursive: true, force: true })
   return ok ? 0 : 1
@@ -695,7 +754,7 @@ function printReport (r: Report, o: ChaosOptions): void {
   const f = r.final
   out.push('')
   out.push(`synthq chaos run — ${r.records} records (${r.seeds} prompts, ${r.documents} documents), faults: ${[...o.faults].join(', ') || 'none'}`)
-  out.push(`  duration ${r.durationS.toFixed(0)} s (faults ${r.faultPhaseS.toFixed(0)} s, drain after them ${r.drainS.toFixed(0)} s), ${r.unitsPerS.toFixed(1)} stage-records/s`)
+  out.push(`  duration ${r.durationS.toFixed(0)} s (faults ${r.faultPhaseS.toFixed(0)} s, drain after them ${r.drainS.toFixed(0)} s), ${r.unitsPerS.toFixed(1)} stage-records/s; load average ${r.load.map((x) => x.toFixed(1)).join(' → ')} on ${availableParallelism()} cores`)
   if (f) {
     out.push('  stage                     inputs  consumed  outputs  dead   lag  lost  dup')
     for (const [s, st] of Object.entries(f.stages)) {
@@ -720,7 +779,7 @@ function printReport (r: Report, o: ChaosOptions): void {
       : s.registry ? `registry back in ${(s.registry.downMs / 1000).toFixed(1)} s, ids ${s.registry.idsKept ? 'kept' : 'changed'}` : ''
     out.push(`  fault at ${(100 * s.progressAt).toFixed(0)} %: ${s.label} — ${[extra, infraExtra].filter(Boolean).join('; ')}`)
   }
-  for (const e of r.unexpectedExits) out.push(`  unexpected exit: ${e.worker} pid ${e.pid} code ${e.code} signal ${e.signal}`)
+  for (const e of r.unexpectedExits) out.push(`  unexpected exit ${e.wasRunning ? 'while running' : 'during start'}: ${e.worker} pid ${e.pid} code ${e.code}${e.signal ? ` signal ${e.signal}` : ''} — ${e.cause}`)
   const sim = r.sim as { requests?: { total: number }, faults?: Record<string, number> } | undefined
   if (sim?.requests) out.push(`  LLM simulator: ${sim.requests.total} requests, faults ${Object.entries(sim.faults ?? {}).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`)
   out.push(`  logs: ${o.dir}`)
