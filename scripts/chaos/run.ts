@@ -267,7 +267,7 @@ class Worker {
     appendFileSync(this.logFile, `\n=== chaos: start #${this.starts} of ${this.name} at ${new Date().toISOString()} ===\n`)
     this.#logOffset = statSync(this.logFile).size
     const fd = openSync(this.logFile, 'a')
-    const child = spawn(process.execPath, ['--max-old-space-size=384', '--import', 'tsx', join(HERE, 'worker.ts'), ...this.args], { cwd: join(dirname(this.logFile), 'cwd', this.name), env: this.env, stdio: ['ignore', fd, fd] })
+    const child = spawn(process.execPath, ['--max-old-space-size=384', '--import', 'tsx', join(HERE, '..', '..', 'src', 'cli', 'main.ts'), ...this.args], { cwd: join(dirname(this.logFile), 'cwd', this.name), env: this.env, stdio: ['ignore', fd, fd] })
     closeSync(fd)
     this.child = child
     this.expectingExit = false
@@ -560,7 +560,7 @@ export async function runChaos (o: ChaosOptions): Promise<number> {
       SYNTHQ_LLM_TIMEOUT_MS: '5000',
       SYNTHQ_SEARCH_INDEX: searchIndex,
       SYNTHQ_LOG_LEVEL: 'info',
-      SYNTHQ_TEST_SESSION_TIMEOUT_MS: '10000',
+      SYNTHQ_KAFKA_SESSION_TIMEOUT_MS: '10000',
       ...(o.faults.has('aborts') ? { SYNTHQ_TEST_ABORT_RATE: String(o.abortRate) } : { SYNTHQ_TEST_ABORT_RATE: '' }),
     }
 

@@ -254,10 +254,12 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'E
 // The exit code is final: the process exits with it (logs flushed, stdout drained) rather than
 // waiting for the event loop to empty, which a timer or socket left open would delay forever.
 main(process.argv.slice(2)).then(async (code) => { await exitProcess(code) }, async (err: unknown) => {
-  const e = err as Error & { code?: string }
+  const e = err as Error & { code?: unknown }
+  // Codes are strings for synthq and Node errors, numbers for some libraries' (KafkaJS's protocol errors).
+  const code = typeof e.code === 'string' ? e.code : ''
   // A command line that cannot run as written: exit 2, and point at the command's help.
-  const usage = e.code === 'SYNTHQ_USAGE' || e.code?.startsWith('ERR_PARSE_ARGS_') === true
+  const usage = code === 'SYNTHQ_USAGE' || code.startsWith('ERR_PARSE_ARGS_')
   const command = process.argv[2] && !process.argv[2].startsWith('-') ? ` ${process.argv[2]}` : ''
-  process.stderr.write(`synthq: ${e.message}${e.code?.startsWith('SYNTHQ_') ? ` [${e.code}]` : ''}${usage ? `\n(synthq${command} --help lists the options)` : ''}\n`)
+  process.stderr.write(`synthq: ${e.message ?? String(err)}${code.startsWith('SYNTHQ_') ? ` [${code}]` : ''}${usage ? `\n(synthq${command} --help lists the options)` : ''}\n`)
   await exitProcess(usage ? 2 : 1)
 })

@@ -117,6 +117,8 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       onFatal: (err) => { fatal ??= err; out(`synthq: ${err.message} — stopping`); process.kill(process.pid, 'SIGTERM') },
       // Fault injection for the chaos suite only: abort this share of transactions at random.
       ...(process.env.SYNTHQ_TEST_ABORT_RATE ? { abortRate: Number(process.env.SYNTHQ_TEST_ABORT_RATE) } : {}),
+      // How soon a crashed worker's partitions move to the others (Kafka's session timeout).
+      ...(sessionTimeoutFromEnv() !== undefined ? { sessionTimeoutMs: sessionTimeoutFromEnv() } : {}),
     })
     out(`synthq: running topology "${topology.name}" on Kafka ${connection.brokers.join(',')} (${opts.mode})`)
   }
@@ -190,6 +192,15 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
   // 1: an outage outlasted the retry limit (a restart later may well succeed).
   if (fatal) return fatal instanceof SynthqError && fatal.code === 'SYNTHQ_INFRA_UNAVAILABLE' ? 1 : 4
   return 0
+}
+
+/** SYNTHQ_KAFKA_SESSION_TIMEOUT_MS: the consumer groups' session timeout (Kafka accepts 6–300 s by default). */
+function sessionTimeoutFromEnv (env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.SYNTHQ_KAFKA_SESSION_TIMEOUT_MS?.trim()
+  if (!raw) return undefined
+  const v = Number(raw)
+  if (!Number.isInteger(v) || v < 1_000) throw new ConfigError(`SYNTHQ_KAFKA_SESSION_TIMEOUT_MS must be a whole number of milliseconds ≥ 1000, got "${raw}"`)
+  return v
 }
 
 /** Resolves the LLM settings of the topology's LLM stages, starts the simulator if asked, and checks every endpoint. */

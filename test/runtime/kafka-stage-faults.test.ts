@@ -275,3 +275,44 @@ test('a partition revoked while paused with a deep queue comes back to the same 
     await s.close()
   }
 })
+
+test('while KafkaJS restarts its consumer (pause, resume and seek refuse), partitions wait and start once it is back: no crash', { timeout: 60_000 }, async () => {
+  // A stand-in for KafkaJS's objects, so that the refusal can be timed exactly; the stage's own
+  // code is what runs. Without the guard the refusal escaped from the batch callback (and, from
+  // a commit's restart, crashed the worker).
+  const refusal = (): Error => new Error('Consumer group was not initialized, consumer#run must be called first')
+  let restarting = true
+  const listeners = new Map<string, (e: unknown) => void>()
+  const commits: string[] = []
+  let eachBatch: ((p: unknown) => Promise<void>) | undefined
+  const paused = new Set<number>()
+  const consumer = {
+    events: { GROUP_JOIN: 'join', CRASH: 'crash' },
+    on: (ev: string, fn: (e: unknown) => void) => { listeners.set(ev, fn) },
+    connect: async () => {}, subscribe: async () => {}, disconnect: async () => {},
+    run: async (o: { eachBatch: (p: unknown) => Promise<void> }) => { eachBatch = o.eachBatch },
+    pause: (tp: Array<{ partitions?: number[] }>) => { if (restarting) throw refusal(); for (const p of tp[0]?.partitions ?? [0]) paused.add(p) },
+    resume: (tp: Array<{ partitions?: number[] }>) => { if (restarting) throw refusal(); for (const p of tp[0]?.partitions ?? [0]) paused.delete(p) },
+    seek: () => { if (restarting) throw refusal() },
+    commitOffsets: async (o: Array<{ offset: string }>) => { commits.push(o[0]!.offset) },
+  }
+  const kafka = {
+    consumer: () => consumer,
+    producer: () => ({ connect: async () => {}, disconnect: async () => {}, sendBatch: async () => {} }),
+    admin: () => ({ connect: async () => {}, disconnect: async () => {}, fetchOffsets: async () => [{ topic: 'in', partitions: [{ partition: 0, offset: '-1', metadata: null }] }] }),
+  } as unknown as Kafka
+  const engine = { inputTopic: 'in', stage: { name: 'fake' }, run: async () => ({ outputs: [], deadLettered: false, attempts: 1 }) } as unknown as StageEngine
+  const stage = new KafkaStage({ kafka, engine, groupId: 'g', mode: 'at-least-once', concurrency: 2, maxQueuedPerPartition: 100, maxBufferedBytes: 1 << 20, commitIntervalMs: 5, sessionTimeoutMs: 10_000, logger: testLogger() })
+  await stage.start()
+  const batch = { topic: 'in', partition: 0, fetchedOffset: '0', messages: [0, 1, 2].map((o) => ({ offset: String(o), key: Buffer.from(`k${o}`), value: Buffer.from('v'), timestamp: '0', headers: {} })) }
+  const deliver = async (): Promise<void> => { await eachBatch!({ batch, resolveOffset: () => {}, isStale: () => false }) }
+  listeners.get('join')!({ payload: { memberAssignment: { in: [0] } } })
+  await deliver() // the partition starts; its pause is refused
+  await new Promise((r) => setTimeout(r, 50))
+  await deliver()
+  restarting = false
+  listeners.get('join')!({ payload: { memberAssignment: { in: [0] } } }) // the restarted consumer joins
+  await until('the partition to start', async () => { await deliver(); return commits.includes('3') }, 30_000)
+  assert.ok(!paused.has(0), 'resumed once started')
+  await stage.stop(1_000)
+})

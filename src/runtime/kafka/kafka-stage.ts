@@ -221,8 +221,12 @@ export class KafkaStage {
   #onAssignment (partitions: number[]): void {
     this.#assigned = new Set(partitions)
     for (const p of [...this.#partitions.keys()]) if (!this.#assigned.has(p)) this.#release(p, 'rebalance')
+    if (this.#stopping || this.#halted) { this.#consumerCall('pause', []); return }
     const resume = partitions.filter((p) => !this.#partitions.get(p)?.paused)
-    if (resume.length && this.#consumer && !this.#stopping && !this.#halted) this.#consumer.resume([{ topic: this.#topic, partitions: resume }])
+    const pause = partitions.filter((p) => this.#partitions.get(p)?.paused)
+    if (resume.length) this.#consumerCall('resume', resume)
+    // After KafkaJS restarted a crashed consumer nothing is paused in it any more.
+    if (pause.length) this.#consumerCall('pause', pause)
     this.#logger.info({ partitions }, 'partitions assigned')
   }
 
@@ -252,9 +256,9 @@ export class KafkaStage {
         if (this.#o.mode === 'exactly-once') producer = await bounded(this.#newProducer(state.partition), this.#callTimeout, 'initialising the transactional producer')
         const { committed, done } = await bounded(this.#readCommitted(state.partition), this.#callTimeout, 'reading the committed offset')
         if (state.phase !== 'starting' || this.#stopping) { await producer?.disconnect().catch(() => {}); return }
+        this.#consumer?.seek({ topic: this.#topic, partition: state.partition, offset: String(committed) }) // throws while KafkaJS restarts the consumer: tried again
         state.producer = producer
         state.progress = new PartitionProgress(committed, done)
-        this.#consumer?.seek({ topic: this.#topic, partition: state.partition, offset: String(committed) })
         state.phase = 'running'
         this.#logger.info({ partition: state.partition, why, committed, completedBeyond: done.length }, 'partition ready')
         this.#resumeIfRoom(state)
@@ -329,7 +333,7 @@ export class KafkaStage {
     if (this.#halted) return
     this.#halted = err
     this.#logger.error({ err: err.message }, 'stage halted: no more records are taken and nothing unfinished is committed')
-    this.#consumer?.pause([{ topic: this.#topic }])
+    this.#consumerCall('pause', [])
     this.#o.onFatal?.(err)
   }
 
@@ -432,7 +436,7 @@ export class KafkaStage {
     }
     if (delayMs > 0) {
       // Paused meanwhile; a partition that moves away is resumed by the next assignment.
-      this.#consumer?.pause([{ topic: this.#topic, partitions: [p] }])
+      this.#consumerCall('pause', [p])
       setTimeout(again, delayMs).unref()
     } else {
       again()
@@ -459,16 +463,31 @@ export class KafkaStage {
   }
 
   #pause (state: PartitionState): void {
-    if (state.paused || !this.#consumer) return
-    this.#consumer.pause([{ topic: this.#topic, partitions: [state.partition] }])
-    state.paused = true
+    if (state.paused) return
+    if (this.#consumerCall('pause', [state.partition])) state.paused = true
   }
 
   #resumeIfRoom (state: PartitionState): void {
-    if (!state.paused || !this.#consumer || this.#stopping || this.#halted) return
+    if (!state.paused || this.#stopping || this.#halted) return
     if (state.phase !== 'running' || this.#bufferedBytes > this.#o.maxBufferedBytes / 2 || this.#scheduler.queuedIn(state.lane) > this.#o.maxQueuedPerPartition / 2) return
-    this.#consumer.resume([{ topic: this.#topic, partitions: [state.partition] }])
-    state.paused = false
+    if (this.#consumerCall('resume', [state.partition])) state.paused = false
+  }
+
+  /**
+   * Pauses or resumes partitions; false if the consumer cannot be told now. While KafkaJS
+   * restarts a crashed consumer it refuses both ("consumer group was not initialized"); the
+   * restarted consumer starts with nothing paused and joins again, and the join re-applies
+   * this stage's pauses (see #onAssignment).
+   */
+  #consumerCall (op: 'pause' | 'resume', partitions: number[]): boolean {
+    if (!this.#consumer) return false
+    try {
+      this.#consumer[op](partitions.length ? [{ topic: this.#topic, partitions }] : [{ topic: this.#topic }])
+      return true
+    } catch (err) {
+      this.#logger.debug({ op, partitions, err: (err as Error).message }, 'the consumer cannot pause or resume now')
+      return false
+    }
   }
 
   #applyBackpressure (): void {
@@ -494,7 +513,7 @@ export class KafkaStage {
     if (this.#stopping) return
     this.#stopping = true
     const consumer = this.#consumer
-    if (consumer) consumer.pause([{ topic: this.#topic }])
+    this.#consumerCall('pause', [])
     for (const s of this.#partitions.values()) { // queued, not started: refetched later
       this.#scheduler.dropLane(s.lane)
       this.#bufferedBytes -= s.queuedBytes
