@@ -120,6 +120,9 @@ test('embedded: processes on one database share the rate limits and one budget; 
       await a.stage('concepts').json({ prompt: { id: 'p', version: '1' }, messages: [{ role: 'user', content: `question ${n}` }], schema })
     }
     assert.ok(a.stats().shared!.totals.costUsd >= 0.5)
+    // b reads the pipeline's spend from the database at most every 200 ms: once it has seen a's,
+    // its next request must wait (before, a request could slip through on a stale read).
+    await until('b to see the pipeline\'s spend', () => b.budget.exceeded() !== undefined)
     const ac = new AbortController()
     const held = b.stage('concepts').json({ prompt: { id: 'p', version: '1' }, messages: [{ role: 'user', content: 'one more' }], schema, signal: ac.signal })
     await until('b to pause on the shared budget', () => b.stats().budgetPaused)
