@@ -267,7 +267,7 @@ class Worker {
     appendFileSync(this.logFile, `\n=== chaos: start #${this.starts} of ${this.name} at ${new Date().toISOString()} ===\n`)
     this.#logOffset = statSync(this.logFile).size
     const fd = openSync(this.logFile, 'a')
-    const child = spawn(process.execPath, ['--max-old-space-size=384', '--import', 'tsx', join(HERE, '..', '..', 'src', 'cli', 'main.ts'), ...this.args], { cwd: join(dirname(this.logFile), 'cwd', this.name), env: this.env, stdio: ['ignore', fd, fd] })
+    const child = spawn(process.execPath, ['--max-old-space-size=384', join(HERE, '..', '..', 'bin', 'synthq.js'), ...this.args], { cwd: join(dirname(this.logFile), 'cwd', this.name), env: this.env, stdio: ['ignore', fd, fd] })
     closeSync(fd)
     this.child = child
     this.expectingExit = false
