@@ -5,6 +5,7 @@
 import type { TestContext } from 'node:test'
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs'
 import { createKafka } from '../../src/runtime/kafka/client.ts'
+import { readTopicToEnd } from '../../src/runtime/kafka/read-topic.ts'
 import { createLogger, type Logger } from '../../src/log.ts'
 import { AvroSerde } from '../../src/serde/avro-serde.ts'
 import { RegistryClient } from '../../src/serde/registry-client.ts'
@@ -65,4 +66,28 @@ export async function readMessages (kafka: Kafka, topic: string, count: number, 
     await Promise.race([consumer.disconnect(), new Promise((r) => setTimeout(r, 10_000).unref())])
   }
   return out
+}
+
+/** The offsets `group` has committed on `topic`, by partition. */
+export async function committedOffsets (kafka: Kafka, group: string, topic: string): Promise<Map<number, number>> {
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+    return new Map((t?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]))
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+/**
+ * Every record of `topic` readable now (read_committed) is behind `group`'s committed offset.
+ * Offsets are compared with the last *record* of each partition, not the partition's end: a
+ * transactional topic ends with commit markers, which no consumer ever commits past.
+ */
+export async function groupCaughtUp (kafka: Kafka, group: string, topic: string): Promise<boolean> {
+  const last = new Map<number, number>()
+  for (const r of await readTopicToEnd(kafka, topic)) last.set(r.partition, Math.max(last.get(r.partition) ?? -1, r.offset))
+  const committed = await committedOffsets(kafka, group, topic)
+  return [...last].every(([p, offset]) => (committed.get(p) ?? -1) > offset)
 }

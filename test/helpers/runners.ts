@@ -19,7 +19,7 @@ import { EmbeddedRegistry } from '../../src/runtime/embedded/embedded-registry.t
 import { readTopicToEnd as readTopic } from '../../src/runtime/kafka/read-topic.ts'
 import { ensureTopics } from '../../src/runtime/kafka/topic-admin.ts'
 import { testInfra, testTmpDir, unique } from './env.ts'
-import { testLogger } from './kafka.ts'
+import { groupCaughtUp, testLogger } from './kafka.ts'
 
 export interface Read { key: string | null, value: Buffer | null }
 
@@ -66,20 +66,6 @@ class TopicTail {
   async stop (): Promise<void> {
     await this.ready.catch(() => {})
     await this.#consumer.disconnect()
-  }
-}
-
-/** `group` has committed past the last readable record of every partition of `topic`. */
-async function stageCaughtUp (kafka: Kafka, group: string, topic: string): Promise<boolean> {
-  const last = new Map<number, number>()
-  for (const r of await readTopic(kafka, topic)) last.set(r.partition, Math.max(last.get(r.partition) ?? -1, r.offset))
-  const admin = kafka.admin()
-  await admin.connect()
-  try {
-    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
-    return [...last].every(([p, offset]) => Number(t?.partitions.find((x) => x.partition === p)?.offset ?? -1) > offset)
-  } finally {
-    await admin.disconnect()
   }
 }
 
@@ -138,7 +124,7 @@ export function kafkaHarness (opts: { partitions?: number, mode?: DeliveryMode }
       for (const stage of runner.topology.stages) {
         const input = topicName(stage.input, prefix)
         for (;;) {
-          if (await stageCaughtUp(kafka, `${prefix}.${stage.name}`, input)) break
+          if (await groupCaughtUp(kafka, `${prefix}.${stage.name}`, input)) break
           if (Date.now() - started > timeoutMs) throw new Error(`kafka: stage ${stage.name} has not committed all of ${input} after ${timeoutMs} ms`)
           await new Promise((r) => setTimeout(r, 100))
         }

@@ -20,7 +20,6 @@ import { createKafka } from '../../src/runtime/kafka/client.ts'
 import { KafkaRunner } from '../../src/runtime/kafka/kafka-runner.ts'
 import { KafkaStage, type DeliveryMode } from '../../src/runtime/kafka/kafka-stage.ts'
 import { KafkaTable } from '../../src/runtime/kafka/kafka-table.ts'
-import { readTopicToEnd as readTopic } from '../../src/runtime/kafka/read-topic.ts'
 import { ensureTopics } from '../../src/runtime/kafka/topic-admin.ts'
 import type { StageEngine } from '../../src/runtime/stage-engine.ts'
 import type { AvroSerde } from '../../src/serde/avro-serde.ts'
@@ -29,7 +28,7 @@ import { RegistryClient } from '../../src/serde/registry-client.ts'
 import { SchemaCatalog } from '../../src/serde/schema-catalog.ts'
 import { topicName, type TopicName } from '../../src/topics.ts'
 import { testInfra, unique } from '../helpers/env.ts'
-import { testLogger } from '../helpers/kafka.ts'
+import { committedOffsets, groupCaughtUp, testLogger } from '../helpers/kafka.ts'
 import { readTopicToEnd } from '../helpers/runners.ts'
 import { doc, newProbe, testTopology } from '../helpers/test-topology.ts'
 
@@ -41,28 +40,7 @@ const until = async (what: string, cond: () => Promise<boolean> | boolean, timeo
   }
 }
 
-/**
- * Every record of `topic` now readable (read_committed) is behind `group`'s committed offset.
- * Offsets are compared with the last *record* of each partition, not the partition's end: a
- * transactional topic ends with commit markers, which no consumer ever reads past.
- */
-async function drained (kafka: Kafka, group: string, topic: string): Promise<boolean> {
-  const last = new Map<number, number>()
-  for (const r of await readTopic(kafka, topic)) last.set(r.partition, Math.max(last.get(r.partition) ?? -1, r.offset))
-  const committed = await committedOffsets(kafka, group, topic)
-  return [...last].every(([p, offset]) => (committed.get(p) ?? -1) > offset)
-}
-
-async function committedOffsets (kafka: Kafka, group: string, topic: string): Promise<Map<number, number>> {
-  const admin = kafka.admin()
-  await admin.connect()
-  try {
-    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
-    return new Map((t?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]))
-  } finally {
-    await admin.disconnect()
-  }
-}
+const drained = groupCaughtUp
 
 function counts (keys: Array<string | null>): { dupes: string[], set: Set<string> } {
   const seen = new Map<string, number>()

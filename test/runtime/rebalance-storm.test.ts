@@ -11,7 +11,6 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Kafka } from 'kafkajs'
 import { startKafkaCluster, stopKafkaCluster, waitForKafkaCluster } from '../../deploy/local/lib/cluster.ts'
 import { ensureKafka } from '../../deploy/local/lib/fetch.ts'
 import { createKafka } from '../../src/runtime/kafka/client.ts'
@@ -25,7 +24,7 @@ import { SchemaCatalog } from '../../src/serde/schema-catalog.ts'
 import { mulberry32 } from '../../src/util/hash.ts'
 import { topicName, type TopicName } from '../../src/topics.ts'
 import { testInfra, testTmpDir, unique } from '../helpers/env.ts'
-import { testLogger } from '../helpers/kafka.ts'
+import { groupCaughtUp, testLogger } from '../helpers/kafka.ts'
 import { freePortRange } from '../helpers/ports.ts'
 import { doc, newProbe, testTopology } from '../helpers/test-topology.ts'
 
@@ -36,24 +35,7 @@ const PARTITIONS = 6
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-async function committed (kafka: Kafka, group: string, topic: string): Promise<Map<number, number>> {
-  const admin = kafka.admin()
-  await admin.connect()
-  try {
-    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
-    return new Map((t?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]))
-  } finally {
-    await admin.disconnect()
-  }
-}
-
-/** Every readable record of `topic` is behind `group`'s committed offset (markers aside). */
-async function drained (kafka: Kafka, group: string, topic: string): Promise<boolean> {
-  const last = new Map<number, number>()
-  for (const r of await readTopicToEnd(kafka, topic)) last.set(r.partition, Math.max(last.get(r.partition) ?? -1, r.offset))
-  const c = await committed(kafka, group, topic)
-  return [...last].every(([p, offset]) => (c.get(p) ?? -1) > offset)
-}
+const drained = groupCaughtUp
 
 test('rebalance storm on 3 brokers: workers join and leave while queues are deep; nothing lost, duplicated or stalled', { timeout: 540_000 }, async (t) => {
   const base = await freePortRange(6)
