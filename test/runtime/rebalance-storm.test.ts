@@ -75,45 +75,49 @@ test('rebalance storm on 3 brokers: workers join and leave while queues are deep
     return w
   }
   const stopWorker = async (w: KafkaRunner): Promise<void> => { workers.delete(w); await w.stop() }
-  t.after(async () => { await Promise.all([...workers].map((w) => w.stop())) })
+  try {
 
-  for (let i = 0; i < 3; i++) await startWorker()
-  // The storm: every 2–5 s one worker leaves or a new one joins, between 1 and 3 at a time.
-  let joins = 0
-  let leaves = 0
-  while (joins < CHANGES || leaves < CHANGES) {
-    await sleep(2_000 + Math.floor(rand() * 3_000))
-    const leave = workers.size === 3 || (workers.size > 1 && (joins >= CHANGES || rand() < 0.5))
-    if (leave) { await stopWorker([...workers][Math.floor(rand() * workers.size)]!); leaves++ } else { await startWorker(); joins++ }
-  }
-  while (workers.size < 2) await startWorker()
-
-  const bound = Date.now() + 240_000
-  const waitFor = async (what: string, cond: () => Promise<boolean>): Promise<void> => {
-    while (!await cond()) {
-      if (Date.now() > bound) throw new Error(`stalled: ${what} not reached within the bound after the storm`)
-      await sleep(500)
+    for (let i = 0; i < 3; i++) await startWorker()
+    // The storm: every 2–5 s one worker leaves or a new one joins, between 1 and 3 at a time.
+    let joins = 0
+    let leaves = 0
+    while (joins < CHANGES || leaves < CHANGES) {
+      await sleep(2_000 + Math.floor(rand() * 3_000))
+      const leave = workers.size === 3 || (workers.size > 1 && (joins >= CHANGES || rand() < 0.5))
+      if (leave) { await stopWorker([...workers][Math.floor(rand() * workers.size)]!); leaves++ } else { await startWorker(); joins++ }
     }
-  }
-  const keys = async (name: TopicName): Promise<Array<string | null>> => (await readTopicToEnd(kafka, topicName(name, prefix))).map((r) => r.key)
-  await waitFor('the first stage drained', () => drained(kafka, `${prefix}.situate`, docs))
-  await waitFor('every situation readable', async () => { const k = new Set(await keys('situations')); return ids.every((id) => k.has(`sit-${id}`)) })
-  await waitFor('the second stage drained', () => drained(kafka, `${prefix}.instruct`, topicName('situations', prefix)))
-  await waitFor('every instruction readable', async () => { const k = new Set(await keys('synthesizedInstructions')); return ids.every((id) => k.has(`ins-${id}`)) })
+    while (workers.size < 2) await startWorker()
 
-  for (const name of ['situations', 'synthesizedInstructions'] as TopicName[]) {
-    const seen = new Map<string, number>()
-    for (const k of await keys(name)) seen.set(String(k), (seen.get(String(k)) ?? 0) + 1)
-    const dupes = [...seen].filter(([, c]) => c > 1).map(([k]) => k)
-    assert.deepEqual(dupes, [], `${name}: no record twice`)
-    assert.equal(seen.size, RECORDS, `${name}: one per input`)
-  }
-  // Buffers of the workers still running are back to empty once their work is done.
-  await waitFor('buffers empty', async () => [...workers].every((w) => Object.values(w.stats()).every((s) => {
-    const st = s as StageStats
-    return st.bufferedBytes === 0 && st.queued === 0 && st.inFlight === 0
-  })))
-  for (const w of workers) {
-    for (const [stage, s] of Object.entries(w.stats())) assert.ok((s as StageStats).bufferedBytes >= 0, `${stage}: buffered bytes never negative`)
+    const bound = Date.now() + 240_000
+    const waitFor = async (what: string, cond: () => Promise<boolean>): Promise<void> => {
+      while (!await cond()) {
+        if (Date.now() > bound) throw new Error(`stalled: ${what} not reached within the bound after the storm`)
+        await sleep(500)
+      }
+    }
+    const keys = async (name: TopicName): Promise<Array<string | null>> => (await readTopicToEnd(kafka, topicName(name, prefix))).map((r) => r.key)
+    await waitFor('the first stage drained', () => drained(kafka, `${prefix}.situate`, docs))
+    await waitFor('every situation readable', async () => { const k = new Set(await keys('situations')); return ids.every((id) => k.has(`sit-${id}`)) })
+    await waitFor('the second stage drained', () => drained(kafka, `${prefix}.instruct`, topicName('situations', prefix)))
+    await waitFor('every instruction readable', async () => { const k = new Set(await keys('synthesizedInstructions')); return ids.every((id) => k.has(`ins-${id}`)) })
+
+    for (const name of ['situations', 'synthesizedInstructions'] as TopicName[]) {
+      const seen = new Map<string, number>()
+      for (const k of await keys(name)) seen.set(String(k), (seen.get(String(k)) ?? 0) + 1)
+      const dupes = [...seen].filter(([, c]) => c > 1).map(([k]) => k)
+      assert.deepEqual(dupes, [], `${name}: no record twice`)
+      assert.equal(seen.size, RECORDS, `${name}: one per input`)
+    }
+    // Buffers of the workers still running are back to empty once their work is done.
+    await waitFor('buffers empty', async () => [...workers].every((w) => Object.values(w.stats()).every((s) => {
+      const st = s as StageStats
+      return st.bufferedBytes === 0 && st.queued === 0 && st.inFlight === 0
+    })))
+    for (const w of workers) {
+      for (const [stage, s] of Object.entries(w.stats())) assert.ok((s as StageStats).bufferedBytes >= 0, `${stage}: buffered bytes never negative`)
+    }
+  } finally {
+    // Workers first, while the brokers are still there to leave their groups.
+    await Promise.all([...workers].map((w) => w.stop()))
   }
 })

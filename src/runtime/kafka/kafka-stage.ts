@@ -521,14 +521,16 @@ export class KafkaStage {
     }
     const drained = await withDeadline(this.#scheduler.whenNoneRunning(), deadlineMs)
     if (!drained) this.#logger.warn({ inFlight: this.#scheduler.inFlight }, 'shutdown deadline passed; abandoning in-flight records uncommitted')
-    for (const s of this.#partitions.values()) {
+    // The final commits run side by side under one deadline: with a broker gone, one commit
+    // after another would each wait out the whole call timeout.
+    const finals = [...this.#partitions.values()].map((s) => {
       if (!drained) s.abort.abort(new Error('shutdown'))
       clearTimeout(s.commitTimer)
       s.commitTimer = undefined
-      if (s.phase !== 'running') continue
-      const finished = await withDeadline(this.#commit(s).catch((err: unknown) => this.#logger.error({ partition: s.partition, err: (err as Error).message }, 'final commit failed')), this.#callTimeout + 5_000)
-      if (!finished) this.#logger.error({ partition: s.partition }, 'final commit did not finish in time; its records are redone by the next owner')
-    }
+      if (s.phase !== 'running') return Promise.resolve()
+      return this.#commit(s).catch((err: unknown) => this.#logger.error({ partition: s.partition, err: (err as Error).message }, 'final commit failed'))
+    })
+    if (!await withDeadline(Promise.all(finals), this.#callTimeout + 5_000)) this.#logger.error('final commits did not finish in time; their records are redone by the next owner')
     this.#closed = true
     for (const s of this.#partitions.values()) s.phase = 'released'
     if (consumer && !await withDeadline(consumer.disconnect(), this.#callTimeout)) this.#logger.error('leaving the consumer group did not finish in time')
