@@ -23,6 +23,7 @@
  *   npm run chaos -- --records 500
  *   npm run chaos -- --records 400 --faults none        # the baseline, to measure what faults cost
  */
+import { mulberry32 } from '../../src/util/hash.ts'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync, fstatSync } from 'node:fs'
 import { createInterface } from 'node:readline'
@@ -167,17 +168,8 @@ function parseOptions (argv: string[]): ChaosOptions | undefined {
 
 // ---- small helpers ------------------------------------------------------------------------
 
-/** Deterministic pseudo-random numbers (mulberry32) for the fault schedule. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Deterministic pseudo-random numbers for the fault schedule. */
+const rng = mulberry32
 
 function shuffle<T> (xs: T[], r: () => number): T[] {
   for (let i = xs.length - 1; i > 0; i--) {
