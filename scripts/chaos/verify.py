@@ -128,7 +128,7 @@ class Verifier:
         self.decode_errors = []
         self.eof = {}          # (topic, partition) -> offset of the last end-of-partition event
         self.fresh = set()     # partitions with a message since their last EOF event
-        self.suspects = {}     # (stage, partition, offset) -> first check it was seen lost
+        self.suspects = {}     # (stage, partition, offset) -> time it was first seen lost
         self.checks = 0
         self.started = time.time()
         conf = {
@@ -333,10 +333,15 @@ class Verifier:
                 elif n_out + n_let == 0:
                     if consumed or final:
                         suspects_now.add((s, p, o))
-                        first = self.suspects.get((s, p, o), self.checks)
-                        # During the run, a record counts as lost once it stayed lost for two checks
-                        # (an output's commit marker may land a moment after the offset's).
-                        if final or self.checks - first >= 2:
+                        first = self.suspects.get((s, p, o), time.time())
+                        # During the run, a record counts as lost once it stayed lost for longer
+                        # than any transaction can stay open: a read_committed reader sees nothing
+                        # of a partition past its last stable offset, the start of its oldest open
+                        # transaction, so a committed output sits behind another stage
+                        # transaction still running (or one a killed worker left, until the
+                        # transaction timeout aborts it) — and an output's commit marker lands a
+                        # moment after its offset's.
+                        if final or time.time() - first >= self.args.lost_after:
                             st["lost"] += 1
                             if len(lost_details) < MAX_DETAILS:
                                 lost_details.append({"stage": s, "input": f"{in_topic}[{p}]@{o}", "id": key, "committed_offset": c.get(p, 0),
@@ -355,7 +360,7 @@ class Verifier:
             pending += st["pending"]
             stages[s] = st
         for key in suspects_now:
-            self.suspects.setdefault(key, self.checks)
+            self.suspects.setdefault(key, time.time())
         for key in list(self.suspects):
             if key not in suspects_now:
                 del self.suspects[key]
@@ -479,6 +484,9 @@ def main():
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--expected", required=True, help="folder with seeds.ids and documents.ids (one ingested id a line)")
     parser.add_argument("--interval", type=float, default=5)
+    parser.add_argument("--lost-after", type=float, default=120,
+                        help="during the run, seconds a consumed record may lack its output before it counts as lost "
+                             "(longer than the stages' transaction timeout, 60 s); the final check counts every one")
     parser.add_argument("--pass-timeout", type=float, default=10, help="longest a periodic read waits for the ends of the partitions")
     parser.add_argument("--final-timeout", type=float, default=120, help="longest the final read waits for every high watermark")
     args = parser.parse_args()

@@ -8,6 +8,7 @@ import { readPem } from '../../config/connection.ts'
 import type { Logger } from '../../log.ts'
 import { registerCodecs } from './codecs.ts'
 import { createRequire } from 'node:module'
+import { isRetriable } from '../retry.ts'
 
 const { Kafka, logLevel } = kafkajs
 
@@ -86,4 +87,20 @@ export async function connectFencing (kafka: InstanceType<typeof Kafka>, transac
     throw err
   }
   return producer
+}
+
+/**
+ * A failure for want of a reachable broker or registry (a broker restarting, the registry
+ * down): errors marked retriable (KafkaJS marks its connection, timeout and retriable broker
+ * errors so, the registry client its outages), and KafkaJS giving up after its own retries of
+ * one. Bad credentials, an unknown topic configuration or an incompatible schema are not.
+ */
+export function isUnreachableError (err: unknown): boolean {
+  if (isRetriable(err)) return true
+  const e = err as { name?: unknown, cause?: unknown, originalError?: unknown } | undefined
+  if (e?.name === 'KafkaJSNumberOfRetriesExceeded' || e?.name === 'KafkaJSNonRetriableError') {
+    const cause = e.originalError ?? e.cause
+    return cause !== undefined && cause !== err && isUnreachableError(cause)
+  }
+  return false
 }

@@ -4,6 +4,7 @@
  * out by starting the same topology in more processes, which share its partitions.
  */
 import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Kafka } from 'kafkajs'
 import type { KafkaConnection } from '../../config/connection.ts'
 import type { LlmClient } from '../../llm/client.ts'
@@ -18,7 +19,7 @@ import { createEngines, type StageEngine } from '../stage-engine.ts'
 import { StatefulEngine } from '../stateful-engine.ts'
 import type { StatefulStageStats } from '../embedded/embedded-stateful-stage.ts'
 import { KafkaStatefulStage } from './kafka-stateful-stage.ts'
-import { createKafka } from './client.ts'
+import { createKafka, isUnreachableError } from './client.ts'
 import { KafkaStage, type DeliveryMode, type StageFaults, type StageStats } from './kafka-stage.ts'
 import { KafkaTable } from './kafka-table.ts'
 import { ensureTopics, type TopicLayout } from './topic-admin.ts'
@@ -60,6 +61,12 @@ export interface KafkaRunnerOptions {
   onFatal?: (err: Error) => void
   /** How long a record may fail for reasons not its own before its stage halts (default 5 min). */
   infraRetryLimitMs?: number
+  /**
+   * How long `start()` keeps trying while Kafka or the schema registry cannot be reached
+   * (default `infraRetryLimitMs`). Replicas restarted during a broker bounce or a registry
+   * restart wait it out instead of exiting.
+   */
+  startRetryLimitMs?: number
   /** Tests only: faults injected into every stage (see KafkaStage). */
   faults?: StageFaults
 }
@@ -74,6 +81,8 @@ export class KafkaRunner {
   readonly #stages: KafkaStage[] = []
   readonly #engines: StageEngine[] = []
   readonly #stateful: Array<{ engine: StatefulEngine, stage: KafkaStatefulStage }> = []
+  /** Aborts a start that is waiting to try again (stop() was called). */
+  readonly #stopRequested = new AbortController()
 
   constructor (topology: Topology, o: KafkaRunnerOptions) {
     this.topology = topology
@@ -83,7 +92,35 @@ export class KafkaRunner {
     this.#kafka = createKafka(o.connection, o.logger)
   }
 
+  /**
+   * Creates the topics, registers the schemas, loads the tables and starts every stage. A start
+   * that fails because Kafka or the registry cannot be reached (a broker restarting, the
+   * registry down) stops what it had started and tries again with backoff, for at most
+   * `startRetryLimitMs`; any other failure (bad credentials, an incompatible schema, a state
+   * that cannot be restored) is thrown at once.
+   */
   async start (): Promise<void> {
+    const began = Date.now()
+    const limit = this.#o.startRetryLimitMs ?? this.#o.infraRetryLimitMs ?? 5 * 60_000
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#startOnce()
+        return
+      } catch (err) {
+        await this.#stopParts().catch(() => {})
+        const wait = Math.min(30_000, 1_000 * 2 ** (attempt - 1))
+        if (!isUnreachableError(err) || this.#stopRequested.signal.aborted || Date.now() - began + wait > limit) throw err
+        this.#o.logger.warn({ err: (err as Error).message, attempt, retryInMs: wait }, 'Kafka or the schema registry cannot be reached while starting; trying again')
+        try {
+          await sleep(wait, undefined, { signal: this.#stopRequested.signal })
+        } catch {
+          throw err // stop() was called meanwhile
+        }
+      }
+    }
+  }
+
+  async #startOnce (): Promise<void> {
     const { logger } = this.#o
     const admin = this.#kafka.admin()
     await admin.connect()
@@ -159,11 +196,22 @@ export class KafkaRunner {
   }
 
   async stop (): Promise<void> {
+    this.#stopRequested.abort()
+    await this.#stopParts()
+  }
+
+  /** Stops whatever has started, and forgets it (a start that failed may try again). */
+  async #stopParts (): Promise<void> {
     const deadline = this.#o.drainTimeoutMs ?? 30_000
     await Promise.all(this.#stages.map((s) => s.stop(deadline)))
     await Promise.all(this.#stateful.map((s) => s.stage.stop()))
     await Promise.all([...this.#tables.values()].map((t) => t.stop()))
     for (const e of this.#engines) await e.close()
     for (const s of this.#stateful) await s.engine.close()
+    this.#stages.length = 0
+    this.#engines.length = 0
+    this.#stateful.length = 0
+    this.#tables.clear()
   }
 }
+

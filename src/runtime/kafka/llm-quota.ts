@@ -24,6 +24,7 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs'
 import type { Logger } from '../../log.ts'
+import { isUnreachableError } from './client.ts'
 import { ShareBoard, type SharedLimits, type SharedLimitsStats, type SpendTotals } from '../../llm/shared/limits.ts'
 import { encodeMember, Roster, type MemberRecord } from '../../llm/shared/roster.ts'
 
@@ -111,12 +112,36 @@ export class KafkaLlmQuota implements SharedLimits {
     this.#roster = new Roster({ self: this.member, sessionTimeoutMs: this.#opts.sessionTimeoutMs })
   }
 
-  async start (endpoints: readonly string[], timeoutMs = 60_000): Promise<void> {
+  /**
+   * Joins the pipeline's roster and reads it to its end. While Kafka cannot be reached (a broker
+   * restarting) it tries again with backoff, for at most `retryLimitMs` (default 5 min).
+   */
+  async start (endpoints: readonly string[], timeoutMs = 60_000, retryLimitMs = 5 * 60_000): Promise<void> {
     if (this.#state !== 'new') throw new Error('KafkaLlmQuota.start: already started')
     this.#endpoints = [...new Set(endpoints)]
     this.#board.set(new Map(this.#endpoints.map((e) => [e, 1])))
     this.#state = 'live'
-    try {
+    const began = Date.now()
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#startOnce(timeoutMs)
+        return
+      } catch (err) {
+        await this.#disconnect()
+        const wait = Math.min(30_000, 1_000 * 2 ** (attempt - 1))
+        if (this.#state !== 'live' || !isUnreachableError(err) || Date.now() - began + wait > retryLimitMs) {
+          this.#state = 'left'
+          throw err
+        }
+        this.#logger.warn({ err: (err as Error).message, attempt, retryInMs: wait }, 'Kafka cannot be reached while joining the LLM quota topic; trying again')
+        await new Promise((resolve) => setTimeout(resolve, wait))
+        if (this.#state !== 'live') throw err // closed meanwhile
+      }
+    }
+  }
+
+  async #startOnce (timeoutMs: number): Promise<void> {
+    {
       const admin = this.#kafka.admin()
       await admin.connect()
       let ends: Array<{ partition: number, high: string, low: string }>
@@ -163,10 +188,6 @@ export class KafkaLlmQuota implements SharedLimits {
       this.#heartbeat.unref()
       this.#logger.info({ topic: this.topic, members: this.#live, endpoints: this.#board.endpoints(), spend: this.totals },
         `LLM limits shared by ${this.#live} process(es) of the pipeline (${this.topic}); spent so far $${this.totals.costUsd.toFixed(4)}, ${this.totals.tokens} tokens`)
-    } catch (err) {
-      await this.#disconnect()
-      this.#state = 'left'
-      throw err
     }
   }
 
