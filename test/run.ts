@@ -52,19 +52,32 @@ function testFiles (roots: string[]): string[] {
 /** A process, told apart from a later one that reuses its pid by when it started. */
 interface Proc { pid: number, started: string }
 
-/** Every process: its parent and when it started (`ps`, on Linux and macOS alike). */
-function processTable (): Map<number, { ppid: number, started: string }> {
-  const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid=,lstart='], { encoding: 'utf8' })
-  const table = new Map<number, { ppid: number, started: string }>()
+type ProcessTable = Map<number, { ppid: number, pgid: number, started: string }>
+
+/** Every process: its parent, its process group and when it started (`ps`, on Linux and macOS alike). */
+function processTable (): ProcessTable {
+  const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid=,pgid=,lstart='], { encoding: 'utf8' })
+  const table: ProcessTable = new Map()
   for (const line of (ps.stdout ?? '').split('\n')) {
-    const m = /^\s*(\d+)\s+(\d+)\s+(.+?)\s*$/.exec(line)
-    if (m) table.set(Number(m[1]), { ppid: Number(m[2]), started: m[3]!.replace(/\s+/g, '_') })
+    const m = /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(.+?)\s*$/.exec(line)
+    if (m) table.set(Number(m[1]), { ppid: Number(m[2]), pgid: Number(m[3]), started: m[4]!.replace(/\s+/g, '_') })
   }
   return table
 }
 
+/**
+ * The processes of the test runner's process group. The runner is started as a group of its
+ * own, so a test that outlives it — orphaned, no longer below it in the process tree — is
+ * still found here. Only processes started no earlier than the runner (a group id is a pid).
+ */
+function groupMembers (runner: Proc, table: ProcessTable): Proc[] {
+  const since = Date.parse(runner.started.replace(/_/g, ' '))
+  return [...table].filter(([, p]) => p.pgid === runner.pid && !(Date.parse(p.started.replace(/_/g, ' ')) < since))
+    .map(([pid, p]) => ({ pid, started: p.started }))
+}
+
 /** `pid` and every process below it (children first); none when `pid` is not running. */
-function processTree (pid: number, table = processTable()): Proc[] {
+function processTree (pid: number, table: ProcessTable = processTable()): Proc[] {
   const children = new Map<number, number[]>()
   for (const [p, { ppid }] of table) children.set(ppid, [...(children.get(ppid) ?? []), p])
   const out: Proc[] = []
@@ -149,6 +162,7 @@ async function guardMain (): Promise<void> {
   const table = processTable()
   if (runner && table.get(runner.pid)?.started === runner.started) killAll(processTree(runner.pid, table))
   killAll(procs)
+  if (runner) killAll(groupMembers(runner, processTable()))
   await cleanTestLeftovers()
   const state = readState()
   // Only infrastructure this run started: what it reused belongs to whoever started it.
@@ -178,9 +192,10 @@ async function main (): Promise<number> {
    *  test that ignores a signal outlives a runner that obeyed it, orphaned — and then no longer
    *  under it — so they are looked up every second while the tests run. */
   let testProcesses: Proc[] = []
+  let runnerProc: Proc | undefined
   const seeTests = (table = processTable()): void => {
     const same = (p: Proc): boolean => table.get(p.pid)?.started === p.started
-    const seen = running() ? processTree(child!.pid!, table) : []
+    const seen = [...(running() ? processTree(child!.pid!, table) : []), ...(runnerProc ? groupMembers(runnerProc, table) : [])]
     const next = [...new Map([...testProcesses.filter(same), ...seen].map((p) => [p.pid, p])).values()]
     const changed = next.length !== testProcesses.length || next.some((p, i) => p.pid !== testProcesses[i]?.pid)
     testProcesses = next
@@ -191,13 +206,21 @@ async function main (): Promise<number> {
     killAll(testProcesses)
   }
   const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null
+  /** The signal to every test process: the runner's whole group (it is a group of its own). */
+  const signalTests = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(-child!.pid!, sig)
+    } catch {
+      child!.kill(sig)
+    }
+  }
   const onSignal = (sig: NodeJS.Signals): void => {
     if (!interrupted) {
       interrupted = sig
       log(`${sig}: stopping the tests, then what this run started…`)
       if (running()) {
         seeTests()
-        child!.kill(sig)
+        signalTests(sig)
         killTimer = setTimeout(() => {
           if (running()) { log(`the tests did not end ${TESTS_GRACE_MS / 1000} s after ${sig}: killing them`); killTests() }
         }, TESTS_GRACE_MS)
@@ -251,11 +274,18 @@ async function main (): Promise<number> {
       KAFKAJS_NO_PARTITIONER_WARNING: '1',
       NODE_ENV: 'test',
     }
-    child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', ...files], { stdio: 'inherit', env, cwd: REPO_ROOT })
+    // A process group of its own: a test that ignores a signal and outlives the runner
+    // (orphaned, so no longer below it) stays in the group, where it is found and ended. Signals
+    // reach the tests through this run (it forwards them), not from the terminal directly; stdin
+    // is not theirs (a background group reading the terminal would be stopped).
+    child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', ...files], { stdio: ['ignore', 'inherit', 'inherit'], env, cwd: REPO_ROOT, detached: true })
     if (child.pid) {
       const table = processTable()
       const started = table.get(child.pid)?.started
-      if (started) guard?.tell(`runner ${encodeProcs([{ pid: child.pid, started }])}`)
+      if (started) {
+        runnerProc = { pid: child.pid, started }
+        guard?.tell(`runner ${encodeProcs([runnerProc])}`)
+      }
       seeTests(table)
     }
     const code = await new Promise<number>((resolve) => {
@@ -266,8 +296,12 @@ async function main (): Promise<number> {
   } finally {
     clearTimeout(killTimer)
     await cleanTestLeftovers()
-    // A test that ignored the signal outlives the runner that ended: kill it.
-    if (interrupted) killAll(testProcesses)
+    // A test that ignored the signal, or a process a test left behind, outlives the runner
+    // that ended: kill it.
+    seeTests()
+    const left = testProcesses.filter((p) => p.pid !== child?.pid)
+    if (left.length && !interrupted) log(`${left.length} process(es) the tests left running: killing them`)
+    killAll(testProcesses)
     if (startedHere) await down({ log })
     guard?.tell('clean')
     guard?.close()
