@@ -10,6 +10,7 @@
  * exit code 1 (uncommitted records run again on the next start); a second signal exits 130 at
  * once.
  */
+import { Worker } from 'node:worker_threads'
 import { pino } from 'pino'
 import type { Logger } from '../log.ts'
 
@@ -74,14 +75,39 @@ export function exitNow (code: number): never {
  * so on stderr and exits with {@link EXIT_STOP_OVERRAN}. Returns the function that disarms it
  * (for a stop that finished and a caller that goes on in the same process).
  */
-export function armStopDeadline (ms: number, opts: { out?: (line: string) => void } = {}): () => void {
+export function armStopDeadline (ms: number, opts: { out?: (line: string) => void, backstopMs?: number } = {}): () => void {
   const out = opts.out ?? ((line: string) => { process.stderr.write(`${line}\n`) })
   const timer = setTimeout(() => {
     out(`synthq: the stop did not finish within ${(ms / 1000).toFixed(0)} s (drain timeout + grace) — exiting; uncommitted records run again on the next start`)
     void exitProcess(EXIT_STOP_OVERRAN, { drainMs: 2_000 })
   }, ms)
   timer.unref()
-  return () => { clearTimeout(timer) }
+  const backstop = armBackstop(ms + (opts.backstopMs ?? BACKSTOP_MS))
+  return () => { clearTimeout(timer); void backstop.terminate() }
+}
+
+/** How long after the stop deadline the backstop kills a process whose event loop is blocked. */
+const BACKSTOP_MS = 10_000
+
+/**
+ * The deadline above is a timer: it fires only if the event loop runs. Code that never yields
+ * (a busy loop, or promises that keep resolving one another) would keep a stopping worker alive
+ * for ever, holding its partitions' transactions open. The backstop is a thread of its own,
+ * with its own event loop: past the deadline and its margin it writes one line to stderr and
+ * ends the process with SIGKILL. It does not keep the process alive.
+ */
+function armBackstop (ms: number): Worker {
+  const worker = new Worker(`
+    const { writeSync } = require('node:fs')
+    const { ms } = require('node:worker_threads').workerData
+    setTimeout(() => {
+      try { writeSync(2, 'synthq: the process did not end ' + Math.round(ms / 1000) + ' s after the stop began: its event loop is blocked — killing it (SIGKILL); uncommitted records run again on the next start\\n') } catch {}
+      process.kill(process.pid, 'SIGKILL')
+    }, ms)
+  `, { eval: true, workerData: { ms }, stdout: false, stderr: false })
+  worker.unref()
+  worker.on('error', () => {}) // a backstop that cannot start leaves the timer above
+  return worker
 }
 
 export interface StopSignals {

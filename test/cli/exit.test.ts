@@ -1,7 +1,8 @@
 /**
  * A stopped worker exits: `synthq run --runner kafka` exits after SIGTERM with its exit code even
  * when something left a timer or socket open; a stop that never finishes ends at the drain
- * deadline plus the grace; a second signal exits 130 at once. Bounds are generous: these tests
+ * deadline plus the grace; one that blocks the event loop (so no timer fires) is killed by the
+ * backstop thread; a second signal exits 130 at once. Bounds are generous: these tests
  * prove that the process ends, not how fast.
  */
 import assert from 'node:assert/strict'
@@ -16,6 +17,7 @@ import { testInfra, unique } from '../helpers/env.ts'
 const CLI = join(REPO_ROOT, 'bin/synthq.js')
 const LEAK = join(REPO_ROOT, 'test/cli/fixtures/leak-handles.mjs')
 const HANGING = join(REPO_ROOT, 'test/cli/fixtures/hanging-stop.ts')
+const BLOCKED = join(REPO_ROOT, 'test/cli/fixtures/blocked-stop.ts')
 
 interface Watched { child: ChildProcess, stderr: () => string, exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }> }
 
@@ -91,4 +93,14 @@ test('a second signal while stopping exits 130 at once', async () => {
   const { code } = await exitWithin(w, 30_000)
   assert.equal(code, 130, w.stderr())
   assert.match(w.stderr(), /stopping now; uncommitted records run again on the next start/)
+})
+
+test('a stop that blocks the event loop is killed by the backstop thread after the deadline', async () => {
+  const w = watch(spawn(process.execPath, ['--import', 'tsx', BLOCKED], { stdio: ['ignore', 'pipe', 'pipe'] }))
+  await waitFor(w, /ready/, 60_000)
+  w.child.kill('SIGTERM')
+  await waitFor(w, /stopping/, 30_000)
+  const { signal } = await exitWithin(w, 90_000)
+  assert.equal(signal, 'SIGKILL')
+  assert.match(w.stderr(), /event loop is blocked — killing it/)
 })
