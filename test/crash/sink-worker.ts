@@ -1,6 +1,7 @@
 /**
  * The process the sink crash test kills: runs the sink alone (test/helpers/sink-topology.ts)
- * until killed or SIGTERM'd, printing "ready" once it runs.
+ * until killed or SIGTERM'd, printing "ready" once it runs (and, stopped on Kafka, how many
+ * checkpoint transactions it aborted on purpose: SYNTHQ_TEST_ABORT_RATE).
  *
  *   tsx test/crash/sink-worker.ts kafka <prefix> <bootstrap> <registryUrl>
  *   tsx test/crash/sink-worker.ts embedded <dbPath>
@@ -24,6 +25,8 @@ if (kind === 'kafka') {
     connection: { brokers: bootstrap.split(','), clientId: 'sink-crash-worker' }, serde, logger, prefix,
     topics: { partitions: 1 }, sessionTimeoutMs: 6_000,
     onFenced: () => { process.stdout.write('fenced\n') },
+    // Random aborts of checkpoint transactions (SYNTHQ_TEST_ABORT_RATE, as `synthq run` reads it).
+    ...(process.env.SYNTHQ_TEST_ABORT_RATE ? { abortRate: Number(process.env.SYNTHQ_TEST_ABORT_RATE) } : {}),
   })
 } else {
   runner = new EmbeddedRunner(topology, { path: args[0]!, logger, pollMs: 20 })
@@ -31,5 +34,12 @@ if (kind === 'kafka') {
 await runner.start()
 process.stdout.write('ready\n')
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(sig, () => { void runner.stop().then(() => { process.stdout.write('stopped\n'); process.exit(0) }) })
+  process.once(sig, () => {
+    void runner.stop().then(() => {
+      const sink = (runner as { stats?: () => Record<string, { abortedCheckpoints?: number }> }).stats?.().sink
+      if (sink?.abortedCheckpoints !== undefined) process.stdout.write(`aborted ${sink.abortedCheckpoints}\n`)
+      process.stdout.write('stopped\n')
+      process.exit(0)
+    })
+  })
 }

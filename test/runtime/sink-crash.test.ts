@@ -1,7 +1,8 @@
 /**
  * Crash tests of the sink, on both runners: the sink runs alone in a child process that is
- * killed with SIGKILL at random moments (seeded) and restarted; on Kafka a second instance
- * also starts while the first runs and must fence it. In the end the sink's state must be
+ * killed with SIGKILL at random moments (seeded) and restarted; on Kafka a third of its
+ * checkpoint transactions are also aborted on purpose, and a second instance starts while the
+ * first runs and must fence it. In the end the sink's state must be
  * exactly the state of one uninterrupted pass over the input — same counters (every record
  * counted once: no loss, no double count), same reservoir, topics and duplicate filter — the
  * sample topic must hold exactly the reservoir's members, and every unreadable record must be
@@ -38,8 +39,8 @@ const prng = mulberry32
 const children = new Set<ChildProcess>()
 after(() => { for (const c of children) c.kill('SIGKILL') })
 
-function startWorker (args: string[]): { child: ChildProcess, ready: Promise<void>, fenced: Promise<void>, exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/crash/sink-worker.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } })
+function startWorker (args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess, ready: Promise<void>, fenced: Promise<void>, exited: Promise<number | null>, output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/crash/sink-worker.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   let out = ''
   const waitFor = (word: string): Promise<void> => new Promise((resolve, reject) => {
     const check = (): void => { if (out.includes(`${word}\n`)) resolve() }
@@ -51,7 +52,7 @@ function startWorker (args: string[]): { child: ChildProcess, ready: Promise<voi
   const ready = waitFor('ready')
   const fenced = waitFor('fenced')
   fenced.catch(() => {})
-  return { child, ready, fenced, exited: new Promise((r) => child.once('exit', (code) => r(code))) }
+  return { child, ready, fenced, exited: new Promise((r) => child.once('exit', (code) => r(code))), output: () => out }
 }
 
 interface SinkView { state: SinkState | null, next: number, sample: string[], letters: Array<string | null> }
@@ -135,7 +136,7 @@ test('sink on the embedded runner: SIGKILL at random moments, then the state is 
   }
 })
 
-test('sink on Kafka: SIGKILL at random moments and a second instance that fences the first, then the state is one uninterrupted pass', { timeout: 600_000 }, async () => {
+test('sink on Kafka: SIGKILL at random moments, a third of its checkpoints aborted and a second instance that fences the first, then the state is one uninterrupted pass', { timeout: 600_000 }, async () => {
   const rand = prng(SEED + 11)
   const infra = testInfra()
   const prefix = unique('sinkcrash')
@@ -156,6 +157,9 @@ test('sink on Kafka: SIGKILL at random moments and a second instance that fences
   await producer.disconnect()
   const read = async (): Promise<SinkView> => await view(serde, prefix, await readTopicToEnd(kafka, topicName('sinkState', prefix)), await readTopicToEnd(kafka, topicName('sample', prefix)), await readTopicToEnd(kafka, topicName('deadLetters', prefix)))
   const args = ['kafka', prefix, infra.bootstrap.join(','), infra.registryUrl]
+  // A third of the checkpoint transactions aborted on purpose: neither a restore nor a reader
+  // may see what they wrote (their state parts, sample rows, offsets).
+  const aborts = { SYNTHQ_TEST_ABORT_RATE: '0.33' }
   // Kill once the committed position passes a point further into the input each round (as the
   // runtime's crash test does), so that every round kills mid-run whatever the machine's speed.
   const committed = async (): Promise<number> => {
@@ -174,13 +178,13 @@ test('sink on Kafka: SIGKILL at random moments and a second instance that fences
     while ((await committed()) < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
   }
   for (let round = 0; round < ROUNDS; round++) {
-    const w = startWorker(args)
+    const w = startWorker(args, aborts)
     await w.ready
     if (round === 1) {
       // A second instance: it fences the first (same transactional id), which stops at its
       // next checkpoint; then the newcomer is killed too.
       await new Promise((r) => setTimeout(r, 300))
-      const second = startWorker(args)
+      const second = startWorker(args, aborts)
       await second.ready
       await Promise.race([w.fenced, new Promise((_, reject) => setTimeout(() => reject(new Error('the first instance was not fenced within 30 s')), 30_000))])
       w.child.kill('SIGKILL')
@@ -196,7 +200,7 @@ test('sink on Kafka: SIGKILL at random moments and a second instance that fences
     const v = await read()
     assert.ok(v.next < inputs.length, `round ${round} must kill the sink mid-run (checkpointed ${v.next} of ${inputs.length})`)
   }
-  const last = startWorker(args)
+  const last = startWorker(args, aborts)
   await last.ready
   const deadline = Date.now() + 180_000
   let v = await read()
@@ -207,5 +211,7 @@ test('sink on Kafka: SIGKILL at random moments and a second instance that fences
   }
   last.child.kill('SIGTERM')
   assert.equal(await last.exited, 0)
+  const aborted = Number(/aborted (\d+)/.exec(last.output())?.[1] ?? NaN)
+  assert.ok(aborted > 0, `checkpoint transactions were aborted on purpose (the last worker says ${aborted})`)
   check(await read(), inputs, reference)
 })

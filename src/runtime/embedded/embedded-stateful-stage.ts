@@ -27,6 +27,8 @@ export interface StatefulStageStats {
   queued: number
   checkpoints: number
   rollbacks: number
+  /** Checkpoint transactions aborted by fault injection (Kafka, tests only). */
+  abortedCheckpoints?: number
   generation: number
   uncheckpointed: number
   pendingOutputs: number

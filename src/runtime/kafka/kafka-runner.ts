@@ -49,7 +49,7 @@ export interface KafkaRunnerOptions {
   llm?: LlmClient
   /** Told of every record's outcome (the process's metrics, src/metrics/). */
   observer?: StageObserver
-  /** Tests only: abort this share of transactions at random (see KafkaStage). */
+  /** Tests only: abort this share of transactions at random, the stages' and the stateful stages' checkpoints (see KafkaStage, KafkaStatefulStage). */
   abortRate?: number
   /** A stateful stage was fenced by another instance of it (it has stopped). */
   onFenced?: (err: Error) => void
@@ -107,7 +107,7 @@ export class KafkaRunner {
         await this.#startOnce()
         return
       } catch (err) {
-        await this.#stopParts().catch(() => {})
+        await this.#stopParts({ forget: true }).catch(() => {})
         const wait = Math.min(30_000, 1_000 * 2 ** (attempt - 1))
         if (!isUnreachableError(err) || this.#stopRequested.signal.aborted || Date.now() - began + wait > limit) throw err
         this.#o.logger.warn({ err: (err as Error).message, attempt, retryInMs: wait }, 'Kafka or the schema registry cannot be reached while starting; trying again')
@@ -134,7 +134,7 @@ export class KafkaRunner {
     for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
       const engine = new StatefulEngine({ stage: spec, serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
       await engine.init()
-      const stage = new KafkaStatefulStage({ kafka: this.#kafka, engine, groupId: `${this.#prefix}.${spec.name}`, sessionTimeoutMs: this.#o.sessionTimeoutMs ?? 30_000, logger, ...(this.#o.onFenced ? { onFenced: this.#o.onFenced } : {}) })
+      const stage = new KafkaStatefulStage({ kafka: this.#kafka, engine, groupId: `${this.#prefix}.${spec.name}`, sessionTimeoutMs: this.#o.sessionTimeoutMs ?? 30_000, logger, ...(this.#o.onFenced ? { onFenced: this.#o.onFenced } : {}), ...(this.#o.abortRate ? { abortRate: this.#o.abortRate } : {}) })
       await stage.start()
       this.#stateful.push({ engine, stage })
     }
@@ -200,14 +200,15 @@ export class KafkaRunner {
     await this.#stopParts()
   }
 
-  /** Stops whatever has started, and forgets it (a start that failed may try again). */
-  async #stopParts (): Promise<void> {
+  /** Stops whatever has started; `forget` drops it too (a start that failed tries again afresh). */
+  async #stopParts (o: { forget?: boolean } = {}): Promise<void> {
     const deadline = this.#o.drainTimeoutMs ?? 30_000
     await Promise.all(this.#stages.map((s) => s.stop(deadline)))
     await Promise.all(this.#stateful.map((s) => s.stage.stop()))
     await Promise.all([...this.#tables.values()].map((t) => t.stop()))
     for (const e of this.#engines) await e.close()
     for (const s of this.#stateful) await s.engine.close()
+    if (!o.forget) return // stats() still tells what the stopped stages did
     this.#stages.length = 0
     this.#engines.length = 0
     this.#stateful.length = 0

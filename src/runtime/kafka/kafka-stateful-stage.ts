@@ -33,6 +33,12 @@ export interface KafkaStatefulStageOptions {
   logger: Logger
   /** Called once when another instance fenced this one (the stage has stopped). */
   onFenced?: (err: Error) => void
+  /**
+   * Tests only: abort this share of checkpoint transactions just before they would commit. The
+   * state, outputs and offsets stay pending and go out in the next checkpoint; readers and a
+   * restore must never see the aborted ones (the chaos run's random aborts).
+   */
+  abortRate?: number
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -54,7 +60,7 @@ export class KafkaStatefulStage {
   #lastInput = 0
   #busy = false
   #memberId: string | undefined
-  readonly stats = { processed: 0, checkpoints: 0, rollbacks: 0 }
+  readonly stats = { processed: 0, checkpoints: 0, rollbacks: 0, abortedCheckpoints: 0 }
 
   constructor (o: KafkaStatefulStageOptions) {
     this.#o = o
@@ -176,6 +182,11 @@ export class KafkaStatefulStage {
     try {
       if (byTopic.size) await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), acks: -1 })
       if (partitions.length) await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: engine.inputTopic, partitions }] } as Offsets & { consumerGroupId: string })
+      if (this.#o.abortRate && Math.random() < this.#o.abortRate) {
+        await tx.abort()
+        this.stats.abortedCheckpoints++
+        return // not committed(): the engine keeps everything pending for the next checkpoint
+      }
       await tx.commit()
     } catch (err) {
       await tx.abort().catch(() => {})
