@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict'
 import { createServer, connect, type Server } from 'node:net'
 import { Writable } from 'node:stream'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { createRequire } from 'node:module'
 import { SynthqError } from '../../src/errors.ts'
 import { createLogger, type Logger } from '../../src/log.ts'
@@ -22,7 +22,7 @@ import { RegistryClient } from '../../src/serde/registry-client.ts'
 import { SchemaCatalog } from '../../src/serde/schema-catalog.ts'
 import { topicName } from '../../src/topics.ts'
 import { testInfra, unique } from '../helpers/env.ts'
-import { clients, producer } from '../helpers/kafka.ts'
+import { clients, producer, type Clients } from '../helpers/kafka.ts'
 import { freePort } from '../helpers/ports.ts'
 import { readTopicToEnd } from '../helpers/runners.ts'
 import { doc, newProbe, testTopology } from '../helpers/test-topology.ts'
@@ -65,6 +65,15 @@ async function relay (port: number, target: string): Promise<Server> {
 
 const relays = new Map<Server, Set<import('node:net').Socket>>()
 
+/** Running for real: a record produced now comes out of the topology's second stage. */
+async function throughBothStages (t: TestContext, c: Clients, id: string): Promise<void> {
+  const p = await producer(t, c.kafka, { idempotent: true })
+  const docs = topicName('documents', c.prefix)
+  await p.send({ topic: docs, messages: [{ key: id, value: await c.serde.encode(docs, doc(id)) }] })
+  await until('the record to come out of the second stage', async () =>
+    (await readTopicToEnd(c.kafka, topicName('synthesizedInstructions', c.prefix))).some((r) => r.key === `ins-${id}`))
+}
+
 async function closeRelay (server: Server): Promise<void> {
   for (const s of relays.get(server) ?? []) s.destroy()
   await new Promise<void>((resolve) => server.close(() => resolve()))
@@ -91,12 +100,7 @@ test('a worker started while Kafka is unreachable waits, then runs once a broker
 
   const warned = lines.filter((l) => l.includes(RETRYING)).map((l) => JSON.parse(l) as { attempt: number, retryInMs: number, err: string })
   assert.ok(warned.length >= 1 && warned[0]!.attempt === 1 && warned[0]!.retryInMs > 0, 'each retry says its attempt and wait')
-  // Running for real: a record goes through both stages.
-  const p = await producer(t, c.kafka, { idempotent: true })
-  const docs = topicName('documents', c.prefix)
-  await p.send({ topic: docs, messages: [{ key: 'r1', value: await c.serde.encode(docs, doc('r1')) }] })
-  await until('the record to come out of the second stage', async () =>
-    (await readTopicToEnd(c.kafka, topicName('synthesizedInstructions', c.prefix))).some((r) => r.key === 'ins-r1'))
+  await throughBothStages(t, c, 'r1')
 })
 
 test('a worker started while the schema registry is down waits, then registers and runs', { timeout: 240_000 }, async (t) => {
@@ -120,11 +124,7 @@ test('a worker started while the schema registry is down waits, then registers a
   assert.match(lines.find((l) => l.includes(RETRYING))!, /schema registry/, 'the retry names the registry')
   opened.push(await relay(port, registryUrl.host))
   await started
-  const p = await producer(t, c.kafka, { idempotent: true })
-  const docs = topicName('documents', c.prefix)
-  await p.send({ topic: docs, messages: [{ key: 'r2', value: await c.serde.encode(docs, doc('r2')) }] })
-  await until('the record to come out of the second stage', async () =>
-    (await readTopicToEnd(c.kafka, topicName('synthesizedInstructions', c.prefix))).some((r) => r.key === 'ins-r2'))
+  await throughBothStages(t, c, 'r2')
 })
 
 test('a start gives up after its limit with the outage\'s error, and ends at once when stopped', { timeout: 120_000 }, async (t) => {
