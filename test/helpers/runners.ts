@@ -38,6 +38,8 @@ export interface Harness {
    * for those inputs — no waiting "long enough" for a duplicate to show up.
    */
   settled (timeoutMs?: number): Promise<void>
+  /** What the runner's stages say now (for a failure message). */
+  describe (): string
   stop (): Promise<void>
 }
 
@@ -130,6 +132,7 @@ export function kafkaHarness (opts: { partitions?: number, mode?: DeliveryMode }
         }
       }
     },
+    describe: () => JSON.stringify(runner?.stats() ?? 'not started'),
     async stop () {
       await runner?.stop()
       await Promise.all([...tails.values()].map((t) => t.stop()))
@@ -176,6 +179,7 @@ export function embeddedHarness (): Harness {
         await new Promise((r) => setTimeout(r, 20))
       }
     },
+    describe: () => JSON.stringify(runner?.stats() ?? 'not started'),
     async stop () { await runner?.stop() },
   }
 }
@@ -193,7 +197,7 @@ export async function waitForCount (h: Harness, name: TopicName, count: number, 
   for (;;) {
     const rows = await h.readAll(name)
     if (rows.length >= count) return rows
-    if (Date.now() - started > timeoutMs) throw new Error(`${h.kind}: ${rows.length} of ${count} records in ${name} after ${timeoutMs} ms`)
+    if (Date.now() - started > timeoutMs) throw new Error(`${h.kind}: ${rows.length} of ${count} records in ${name} after ${timeoutMs} ms; the stages: ${h.describe()}`)
     await new Promise((r) => setTimeout(r, 100))
   }
 }
