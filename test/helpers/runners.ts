@@ -197,7 +197,13 @@ export async function waitForCount (h: Harness, name: TopicName, count: number, 
   for (;;) {
     const rows = await h.readAll(name)
     if (rows.length >= count) return rows
-    if (Date.now() - started > timeoutMs) throw new Error(`${h.kind}: ${rows.length} of ${count} records in ${name} after ${timeoutMs} ms; the stages: ${h.describe()}`)
+    if (Date.now() - started > timeoutMs) {
+      const message = `${h.kind}: ${rows.length} of ${count} records in ${name} after ${timeoutMs} ms; the stages: ${h.describe()}`
+      // Said at once too: a harness whose stop then hangs lets a suite timeout cancel the test,
+      // and a cancelled test's error is never printed.
+      process.stderr.write(`waitForCount: ${message}\n`)
+      throw new Error(message)
+    }
     await new Promise((r) => setTimeout(r, 100))
   }
 }
