@@ -53,7 +53,16 @@ export interface RegistryConnection {
   url: string
   username?: string
   password?: Secret
+  /**
+   * How long one HTTP request to the registry may take before it counts as an outage (default
+   * 30 s). A registry that accepts connections but stops answering would otherwise hold a
+   * worker's start, or a record's encoding, for ever.
+   */
+  timeoutMs?: number
 }
+
+/** The registry request timeout when SYNTHQ_REGISTRY_TIMEOUT_MS is not set. */
+export const DEFAULT_REGISTRY_TIMEOUT_MS = 30_000
 
 function bool (name: string, v: string | undefined, fallback: boolean): boolean {
   if (v === undefined || v === '') return fallback
@@ -119,7 +128,13 @@ export function registryConnectionFromEnv (env: NodeJS.ProcessEnv = process.env,
   const username = env.SYNTHQ_REGISTRY_USERNAME
   const password = secretFromEnv('SYNTHQ_REGISTRY_PASSWORD', env)
   if (Boolean(username) !== Boolean(password)) throw new ConfigError('Registry basic auth needs both SYNTHQ_REGISTRY_USERNAME and SYNTHQ_REGISTRY_PASSWORD.')
-  return { url: url.replace(/\/+$/, ''), ...(username && password ? { username, password } : {}) }
+  const rawTimeout = env.SYNTHQ_REGISTRY_TIMEOUT_MS
+  let timeoutMs = DEFAULT_REGISTRY_TIMEOUT_MS
+  if (rawTimeout !== undefined && rawTimeout !== '') {
+    timeoutMs = Number(rawTimeout)
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new ConfigError(`SYNTHQ_REGISTRY_TIMEOUT_MS must be a positive whole number of milliseconds, got "${rawTimeout}"`)
+  }
+  return { url: url.replace(/\/+$/, ''), ...(username && password ? { username, password } : {}), timeoutMs }
 }
 
 /** Reads a PEM file named in the TLS settings, with an error that names the setting. */

@@ -6,12 +6,29 @@
 import { SchemaRegistry as ConfluentClient, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-schema-registry'
 import type avro from 'avsc'
 import { request } from 'undici'
-import type { RegistryConnection } from '../config/connection.ts'
+import { DEFAULT_REGISTRY_TIMEOUT_MS, type RegistryConnection } from '../config/connection.ts'
 import { ConfigError, DecodeError, SchemaIncompatibleError, SynthqError } from '../errors.ts'
 
 import type { RegisteredSchema, SchemaRegistry } from './registry.ts'
 
 interface HttpishError { status?: number, message?: string }
+
+type LibMiddleware = NonNullable<ConstructorParameters<typeof ConfluentClient>[0]['middlewares']>[number]
+
+/**
+ * Gives every request of the registry library a timeout: it has none by default, so a registry
+ * that accepts a connection and never answers would hold the caller for ever. A timed-out request
+ * fails like a refused connection does (the library reports both as HTTP 400 with the socket's
+ * message), and callers see SYNTHQ_REGISTRY_UNAVAILABLE, which the runners retry.
+ */
+function requestTimeout (ms: number): LibMiddleware {
+  return () => ({
+    async prepareRequest (next) {
+      const req = await next()
+      return req.timeout() ? req : req.enhance({ timeout: ms })
+    },
+  })
+}
 
 function statusOf (err: unknown): number | undefined {
   return typeof err === 'object' && err !== null ? (err as HttpishError).status : undefined
@@ -43,12 +60,16 @@ export class RegistryClient implements SchemaRegistry {
   readonly url: string
   readonly #lib: ConfluentClient
   readonly #authHeader: string | undefined
+  /** Per-request limit for the calls made here with undici (headers, then body). */
+  readonly #timeouts: { headersTimeout: number, bodyTimeout: number }
 
   constructor (conn: RegistryConnection) {
     this.url = conn.url
     const auth = conn.username && conn.password ? { username: conn.username, password: conn.password.reveal() } : undefined
     this.#authHeader = auth ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` : undefined
-    this.#lib = new ConfluentClient({ host: conn.url, clientId: 'synthq', ...(auth ? { auth } : {}), retry: { retries: 3 } })
+    const timeoutMs = conn.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS
+    this.#timeouts = { headersTimeout: timeoutMs, bodyTimeout: timeoutMs }
+    this.#lib = new ConfluentClient({ host: conn.url, clientId: 'synthq', ...(auth ? { auth } : {}), retry: { retries: 3 }, middlewares: [requestTimeout(timeoutMs)] })
   }
 
   /**
@@ -80,13 +101,15 @@ export class RegistryClient implements SchemaRegistry {
 
   /** The compatibility level in force for `subject` (upper case), undefined when the subject is unknown. */
   async compatibilityLevel (subject: string): Promise<string | undefined> {
+    const what = `read the compatibility of "${subject}"`
     const res = await request(`${this.url}/config/${encodeURIComponent(subject)}?defaultToGlobal=true`, {
+      ...this.#timeouts,
       headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json', ...(this.#authHeader ? { authorization: this.#authHeader } : {}) },
-    }).catch((err: unknown) => { throw this.#unavailable(`read the compatibility of "${subject}"`, err) })
-    const text = await res.body.text()
+    }).catch((err: unknown) => { throw this.#unavailable(what, err) })
+    const text = await res.body.text().catch((err: unknown) => { throw this.#unavailable(what, err) })
     if (res.statusCode === 404) return undefined
     const body = (text.startsWith('{') ? JSON.parse(text) : {}) as { compatibilityLevel?: string, compatibility?: string, message?: string }
-    if (res.statusCode !== 200) throw this.#unavailable(`read the compatibility of "${subject}"`, Object.assign(new Error(`HTTP ${res.statusCode}: ${body.message ?? text.slice(0, 200)}`), { status: res.statusCode }))
+    if (res.statusCode !== 200) throw this.#unavailable(what, Object.assign(new Error(`HTTP ${res.statusCode}: ${body.message ?? text.slice(0, 200)}`), { status: res.statusCode }))
     const level = body.compatibilityLevel ?? body.compatibility
     return level === undefined ? undefined : level.toUpperCase()
   }
@@ -127,15 +150,17 @@ export class RegistryClient implements SchemaRegistry {
 
   /** Asks the registry whether `schema` could be registered next under `subject`. */
   async isCompatible (subject: string, schema: string): Promise<{ compatible: boolean, messages: string[] }> {
+    const what = `test compatibility for "${subject}"`
     const res = await request(`${this.url}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`, {
+      ...this.#timeouts,
       method: 'POST',
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...(this.#authHeader ? { authorization: this.#authHeader } : {}) },
       body: JSON.stringify({ schema }),
-    })
-    const text = await res.body.text()
+    }).catch((err: unknown) => { throw this.#unavailable(what, err) })
+    const text = await res.body.text().catch((err: unknown) => { throw this.#unavailable(what, err) })
     const body = (text.startsWith('{') ? JSON.parse(text) : {}) as { is_compatible?: boolean, messages?: string[], message?: string }
     if (res.statusCode === 404) return { compatible: true, messages: ['subject has no versions yet'] }
-    if (res.statusCode !== 200) throw this.#unavailable(`test compatibility for "${subject}"`, Object.assign(new Error(`HTTP ${res.statusCode}: ${body.message ?? text.slice(0, 200)}`), { status: res.statusCode }))
+    if (res.statusCode !== 200) throw this.#unavailable(what, Object.assign(new Error(`HTTP ${res.statusCode}: ${body.message ?? text.slice(0, 200)}`), { status: res.statusCode }))
     return { compatible: Boolean(body.is_compatible), messages: body.messages ?? [] }
   }
 

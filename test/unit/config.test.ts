@@ -72,6 +72,14 @@ test('registry connection: basic auth as a pair, credentials never in the URL', 
   assert.throws(() => registryConnectionFromEnv({}), /SYNTHQ_REGISTRY_URL/)
 })
 
+test('registry connection: a request timeout, 30 s unless SYNTHQ_REGISTRY_TIMEOUT_MS says otherwise', () => {
+  assert.equal(registryConnectionFromEnv({ SYNTHQ_REGISTRY_URL: 'http://x' }).timeoutMs, 30_000)
+  assert.equal(registryConnectionFromEnv({ SYNTHQ_REGISTRY_URL: 'http://x', SYNTHQ_REGISTRY_TIMEOUT_MS: '2500' }).timeoutMs, 2500)
+  for (const bad of ['0', '-5', '1.5', 'soon']) {
+    assert.throws(() => registryConnectionFromEnv({ SYNTHQ_REGISTRY_URL: 'http://x', SYNTHQ_REGISTRY_TIMEOUT_MS: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes(`"${bad}"`), bad)
+  }
+})
+
 test('logging a connection redacts it and leaves it usable', async () => {
   const { createLogger } = await import('../../src/log.ts')
   const { Writable } = await import('node:stream')
