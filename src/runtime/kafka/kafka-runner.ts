@@ -4,7 +4,6 @@
  * out by starting the same topology in more processes, which share its partitions.
  */
 import { randomUUID } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Kafka } from 'kafkajs'
 import type { KafkaConnection } from '../../config/connection.ts'
 import type { LlmClient } from '../../llm/client.ts'
@@ -19,7 +18,8 @@ import { createEngines, type StageEngine } from '../stage-engine.ts'
 import { StatefulEngine } from '../stateful-engine.ts'
 import type { StatefulStageStats } from '../embedded/embedded-stateful-stage.ts'
 import { KafkaStatefulStage } from './kafka-stateful-stage.ts'
-import { createKafka, isUnreachableError } from './client.ts'
+import { createKafka } from './client.ts'
+import { retryWhileUnreachable } from './retry-unreachable.ts'
 import { KafkaStage, type DeliveryMode, type StageFaults, type StageStats } from './kafka-stage.ts'
 import { KafkaTable } from './kafka-table.ts'
 import { ensureTopics, type TopicLayout } from './topic-admin.ts'
@@ -100,24 +100,13 @@ export class KafkaRunner {
    * that cannot be restored) is thrown at once.
    */
   async start (): Promise<void> {
-    const began = Date.now()
-    const limit = this.#o.startRetryLimitMs ?? this.#o.infraRetryLimitMs ?? 5 * 60_000
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#startOnce()
-        return
-      } catch (err) {
-        await this.#stopParts({ forget: true }).catch(() => {})
-        const wait = Math.min(30_000, 1_000 * 2 ** (attempt - 1))
-        if (!isUnreachableError(err) || this.#stopRequested.signal.aborted || Date.now() - began + wait > limit) throw err
-        this.#o.logger.warn({ err: (err as Error).message, attempt, retryInMs: wait }, 'Kafka or the schema registry cannot be reached while starting; trying again')
-        try {
-          await sleep(wait, undefined, { signal: this.#stopRequested.signal })
-        } catch {
-          throw err // stop() was called meanwhile
-        }
-      }
-    }
+    await retryWhileUnreachable(async () => { await this.#startOnce() }, {
+      limitMs: this.#o.startRetryLimitMs ?? this.#o.infraRetryLimitMs ?? 5 * 60_000,
+      signal: this.#stopRequested.signal,
+      cleanUp: async () => { await this.#stopParts({ forget: true }) },
+      logger: this.#o.logger,
+      message: 'Kafka or the schema registry cannot be reached while starting; trying again',
+    })
   }
 
   async #startOnce (): Promise<void> {

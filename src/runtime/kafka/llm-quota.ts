@@ -24,7 +24,7 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs'
 import type { Logger } from '../../log.ts'
-import { isUnreachableError } from './client.ts'
+import { retryWhileUnreachable } from './retry-unreachable.ts'
 import { ShareBoard, type SharedLimits, type SharedLimitsStats, type SpendTotals } from '../../llm/shared/limits.ts'
 import { encodeMember, Roster, type MemberRecord } from '../../llm/shared/roster.ts'
 
@@ -100,6 +100,8 @@ export class KafkaLlmQuota implements SharedLimits {
   #sending: Promise<void> | undefined
   #dirty = false
   #state: 'new' | 'live' | 'left' = 'new'
+  /** Aborted by close(): ends a start that waits for Kafka. */
+  readonly #closing = new AbortController()
   #publishFailures = 0
 
   constructor (opts: KafkaLlmQuotaOptions) {
@@ -121,22 +123,17 @@ export class KafkaLlmQuota implements SharedLimits {
     this.#endpoints = [...new Set(endpoints)]
     this.#board.set(new Map(this.#endpoints.map((e) => [e, 1])))
     this.#state = 'live'
-    const began = Date.now()
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#startOnce(timeoutMs)
-        return
-      } catch (err) {
-        await this.#disconnect()
-        const wait = Math.min(30_000, 1_000 * 2 ** (attempt - 1))
-        if (this.#state !== 'live' || !isUnreachableError(err) || Date.now() - began + wait > retryLimitMs) {
-          this.#state = 'left'
-          throw err
-        }
-        this.#logger.warn({ err: (err as Error).message, attempt, retryInMs: wait }, 'Kafka cannot be reached while joining the LLM quota topic; trying again')
-        await new Promise((resolve) => setTimeout(resolve, wait))
-        if (this.#state !== 'live') throw err // closed meanwhile
-      }
+    try {
+      await retryWhileUnreachable(async () => { await this.#startOnce(timeoutMs) }, {
+        limitMs: retryLimitMs,
+        signal: this.#closing.signal,
+        cleanUp: async () => { await this.#disconnect() },
+        logger: this.#logger,
+        message: 'Kafka cannot be reached while joining the LLM quota topic; trying again',
+      })
+    } catch (err) {
+      this.#state = 'left'
+      throw err
     }
   }
 
@@ -272,6 +269,7 @@ export class KafkaLlmQuota implements SharedLimits {
   async close (): Promise<void> {
     if (this.#state !== 'live') return
     this.#state = 'left'
+    this.#closing.abort()
     clearInterval(this.#heartbeat)
     clearTimeout(this.#flushTimer)
     this.#flushTimer = undefined
