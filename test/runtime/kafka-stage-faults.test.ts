@@ -32,10 +32,20 @@ import { committedOffsets, groupCaughtUp, testLogger } from '../helpers/kafka.ts
 import { readTopicToEnd } from '../helpers/runners.ts'
 import { doc, newProbe, testTopology } from '../helpers/test-topology.ts'
 
-const until = async (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 120_000): Promise<void> => {
+/**
+ * Polls `cond` until it holds. A wait that takes long says so on stderr at once, with what it
+ * waits for: when the test's own timeout cancels it first, that line is the only trace left.
+ */
+const until = async (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 120_000, describe?: () => string): Promise<void> => {
   const t0 = Date.now()
+  let warned = false
   while (!await cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`)
+    const waited = Date.now() - t0
+    if (waited > timeoutMs) throw new Error(`timed out waiting for ${what}${describe ? `: ${describe()}` : ''}`)
+    if (!warned && waited > 30_000) {
+      warned = true
+      process.stderr.write(`# still waiting for ${what} after 30 s${describe ? `: ${describe()}` : ''}\n`)
+    }
     await new Promise((r) => setTimeout(r, 200))
   }
 }
@@ -233,23 +243,26 @@ test('a partition revoked while paused with a deep queue comes back to the same 
     topics: { partitions: 2 }, commitIntervalMs: 20, sessionTimeoutMs: 10_000, maxQueuedPerPartition: 4, drainTimeoutMs: 1_000, stages: ['situate'],
   })
   const a = worker()
+  let b: KafkaRunner | undefined
   const stats = (): { queued: number, bufferedBytes: number, inFlight: number } => a.stats().situate as { queued: number, bufferedBytes: number, inFlight: number }
+  const describe = (): string => JSON.stringify({ a: a.stats().situate, b: b?.stats().situate })
   try {
     await a.start()
     // Both partitions fetched whole: far past the pause threshold.
-    await until('deep queues on both partitions', () => stats().queued > 8)
-    const b = worker()
+    await until('deep queues on both partitions', () => stats().queued > 8, 60_000, describe)
+    b = worker()
     await b.start() // the group rebalances: one partition, paused with its queue, moves to b
-    await until('the rebalance to take a partition from the first member', () => stats().queued < 30 || stats().queued === 0, 60_000)
+    await until('the rebalance to take a partition from the first member', () => stats().queued < 30 || stats().queued === 0, 60_000, describe)
     await b.stop() // and it comes back to the first member
     const situate = `${s.prefix}.situate`
-    await until('the first stage to commit every input', () => drained(s.kafka, situate, s.topic('documents')), 180_000)
-    await until('nothing left running', () => stats().queued === 0 && stats().inFlight === 0)
+    await until('the first stage to commit every input', () => drained(s.kafka, situate, s.topic('documents')), 120_000, describe)
+    await until('nothing left running', () => stats().queued === 0 && stats().inFlight === 0, 30_000, describe)
     assert.equal(stats().bufferedBytes, 0, 'no bytes of dropped queues left counted')
     const keys = new Set((await readTopicToEnd(s.kafka, s.topic('situations'))).map((r) => r.key))
     assert.deepEqual(ids.filter((id) => !keys.has(`sit-${id}`)), [])
   } finally {
-    await a.stop()
+    // b too: a wait that failed before b.stop() would leave its consumer keeping the file alive.
+    await Promise.all([a.stop(), b?.stop()])
     await s.close()
   }
 })
