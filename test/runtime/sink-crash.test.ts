@@ -39,9 +39,16 @@ const prng = mulberry32
 const children = new Set<ChildProcess>()
 after(() => { for (const c of children) c.kill('SIGKILL') })
 
-function startWorker (args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess, ready: Promise<void>, fenced: Promise<void>, exited: Promise<number | null>, output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/crash/sink-worker.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+interface Worker { child: ChildProcess, ready: Promise<void>, fenced: Promise<void>, exited: Promise<number | null>, output: () => string, logTail: () => string }
+
+function startWorker (args: string[], env: NodeJS.ProcessEnv = {}): Worker {
+  // Warnings and errors of the worker are kept (the last 16 KB), to be shown when a wait fails.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/crash/sink-worker.ts'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SYNTHQ_TEST_LOG_LEVEL: process.env.SYNTHQ_TEST_LOG_LEVEL ?? 'warn', ...env },
+  })
   let out = ''
+  let log = ''
+  child.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-16_384) })
   const waitFor = (word: string): Promise<void> => new Promise((resolve, reject) => {
     const check = (): void => { if (out.includes(`${word}\n`)) resolve() }
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); check() })
@@ -52,7 +59,24 @@ function startWorker (args: string[], env: NodeJS.ProcessEnv = {}): { child: Chi
   const ready = waitFor('ready')
   const fenced = waitFor('fenced')
   fenced.catch(() => {})
-  return { child, ready, fenced, exited: new Promise((r) => child.once('exit', (code) => r(code))), output: () => out }
+  return { child, ready, fenced, exited: new Promise((r) => child.once('exit', (code) => r(code))), output: () => out, logTail: () => log }
+}
+
+/**
+ * `p`, or an error naming what did not happen within `ms`, with the worker's output and the
+ * tail of its log: a worker that hangs must fail this test with a reason, not run into the
+ * file's timeout with none.
+ */
+async function within<T> (p: Promise<T>, ms: number, what: string, w: Worker): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(`${what}: not within ${ms / 1000} s (pid ${w.child.pid}); stdout ${JSON.stringify(w.output())}; log tail:\n${w.logTail().split('\n').slice(-20).join('\n')}`)) }, ms)
+  })
+  try {
+    return await Promise.race([p, late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 interface SinkView { state: SinkState | null, next: number, sample: string[], letters: Array<string | null> }
@@ -96,7 +120,7 @@ test('sink on the embedded runner: SIGKILL at random moments, then the state is 
   const consumer = 'synthq.sink'
   for (let round = 0; round < ROUNDS; round++) {
     const w = startWorker(['embedded', path])
-    await w.ready
+    await within(w.ready, 120_000, 'the embedded sink worker to start', w)
     // Kill once the checkpointed position passes a point further into the input each round.
     const target = Math.floor(inputs.length * (round + 0.3 + 0.5 * rand()) / (ROUNDS + 1))
     const until = Date.now() + 60_000
@@ -115,7 +139,7 @@ test('sink on the embedded runner: SIGKILL at random moments, then the state is 
     assert.ok(at < inputs.length, `round ${round} must kill the sink mid-run (checkpointed ${at} of ${inputs.length})`)
   }
   const last = startWorker(['embedded', path])
-  await last.ready
+  await within(last.ready, 120_000, 'the last embedded sink worker to start', last)
   const deadline = Date.now() + 120_000
   for (;;) {
     const probe = new EmbeddedLog(path)
@@ -126,7 +150,7 @@ test('sink on the embedded runner: SIGKILL at random moments, then the state is 
     await new Promise((r) => setTimeout(r, 100))
   }
   last.child.kill('SIGTERM')
-  assert.equal(await last.exited, 0)
+  assert.equal(await within(last.exited, 60_000, 'the embedded sink worker to exit after SIGTERM', last), 0)
   const done = new EmbeddedLog(path)
   try {
     const s = new AvroSerde(new EmbeddedRegistry(done.db, path), SchemaCatalog.load())
@@ -136,7 +160,7 @@ test('sink on the embedded runner: SIGKILL at random moments, then the state is 
   }
 })
 
-test('sink on Kafka: SIGKILL at random moments, a third of its checkpoints aborted and a second instance that fences the first, then the state is one uninterrupted pass', { timeout: 600_000 }, async () => {
+test('sink on Kafka: SIGKILL at random moments, a third of its checkpoints aborted and a second instance that fences the first, then the state is one uninterrupted pass', { timeout: 540_000 }, async () => {
   const rand = prng(SEED + 11)
   const infra = testInfra()
   const prefix = unique('sinkcrash')
@@ -179,14 +203,14 @@ test('sink on Kafka: SIGKILL at random moments, a third of its checkpoints abort
   }
   for (let round = 0; round < ROUNDS; round++) {
     const w = startWorker(args, aborts)
-    await w.ready
+    await within(w.ready, 120_000, `the sink worker of round ${round} to start`, w)
     if (round === 1) {
       // A second instance: it fences the first (same transactional id), which stops at its
       // next checkpoint; then the newcomer is killed too.
       await new Promise((r) => setTimeout(r, 300))
       const second = startWorker(args, aborts)
-      await second.ready
-      await Promise.race([w.fenced, new Promise((_, reject) => setTimeout(() => reject(new Error('the first instance was not fenced within 30 s')), 30_000))])
+      await within(second.ready, 120_000, 'the second sink instance to start', second)
+      await within(w.fenced, 30_000, 'the first instance to be fenced', w)
       w.child.kill('SIGKILL')
       await w.exited
       await untilProgress(round)
@@ -201,7 +225,7 @@ test('sink on Kafka: SIGKILL at random moments, a third of its checkpoints abort
     assert.ok(v.next < inputs.length, `round ${round} must kill the sink mid-run (checkpointed ${v.next} of ${inputs.length})`)
   }
   const last = startWorker(args, aborts)
-  await last.ready
+  await within(last.ready, 120_000, 'the last sink worker to start', last)
   const deadline = Date.now() + 180_000
   let v = await read()
   while (v.next < inputs.length) {
@@ -210,7 +234,7 @@ test('sink on Kafka: SIGKILL at random moments, a third of its checkpoints abort
     v = await read()
   }
   last.child.kill('SIGTERM')
-  assert.equal(await last.exited, 0)
+  assert.equal(await within(last.exited, 60_000, 'the sink worker to exit after SIGTERM', last), 0)
   const aborted = Number(/aborted (\d+)/.exec(last.output())?.[1] ?? NaN)
   assert.ok(aborted > 0, `checkpoint transactions were aborted on purpose (the last worker says ${aborted})`)
   check(await read(), inputs, reference)
