@@ -4,6 +4,7 @@
  * registry errors are turned into SynthqErrors that name the subject and say what to do.
  */
 import { SchemaRegistry as ConfluentClient, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-schema-registry'
+import pRetry from 'p-retry'
 import type avro from 'avsc'
 import { request } from 'undici'
 import { DEFAULT_REGISTRY_TIMEOUT_MS, type RegistryConnection } from '../config/connection.ts'
@@ -32,6 +33,32 @@ function requestTimeout (ms: number): LibMiddleware {
 
 function statusOf (err: unknown): number | undefined {
   return typeof err === 'object' && err !== null ? (err as HttpishError).status : undefined
+}
+
+/**
+ * A request that timed out or whose connection broke mid-way is sent again, up to
+ * RESEND_ATTEMPTS in all: every call made here is idempotent (a look-up, a compatibility test,
+ * setting a level, or registering a schema, which returns the schema's id when it is already
+ * there). Seen with Apicurio under concurrent registrations: a request received in full and
+ * never answered, which without a timeout held a worker for ever.
+ */
+const RESEND_ATTEMPTS = 4
+
+/** The registry library's retry (mappersmith's): every method, on 5xx, timeouts and broken connections. */
+const LIB_RETRY = {
+  retries: RESEND_ATTEMPTS - 1,
+  enableRetry: () => true,
+  validateRetry: (response: { responseStatus: number, error: () => Error | null }) => response.responseStatus >= 500 || response.error()?.name === 'TimeoutError',
+}
+
+/** undici's errors for the same cases, for the calls made here directly. */
+function isTransientHttpFailure (err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' && ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE'].includes(code)
+}
+
+async function resending<T> (call: () => Promise<T>): Promise<T> {
+  return await pRetry(call, { retries: RESEND_ATTEMPTS - 1, minTimeout: 100, factor: 2, shouldRetry: ({ error }) => isTransientHttpFailure(error) })
 }
 
 /** Registrations that lose a race with another worker are repeated at most this often. */
@@ -69,7 +96,7 @@ export class RegistryClient implements SchemaRegistry {
     this.#authHeader = auth ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` : undefined
     const timeoutMs = conn.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS
     this.#timeouts = { headersTimeout: timeoutMs, bodyTimeout: timeoutMs }
-    this.#lib = new ConfluentClient({ host: conn.url, clientId: 'synthq', ...(auth ? { auth } : {}), retry: { retries: 3 }, middlewares: [requestTimeout(timeoutMs)] })
+    this.#lib = new ConfluentClient({ host: conn.url, clientId: 'synthq', ...(auth ? { auth } : {}), retry: LIB_RETRY, middlewares: [requestTimeout(timeoutMs)] })
   }
 
   /**
@@ -102,11 +129,13 @@ export class RegistryClient implements SchemaRegistry {
   /** The compatibility level in force for `subject` (upper case), undefined when the subject is unknown. */
   async compatibilityLevel (subject: string): Promise<string | undefined> {
     const what = `read the compatibility of "${subject}"`
-    const res = await request(`${this.url}/config/${encodeURIComponent(subject)}?defaultToGlobal=true`, {
-      ...this.#timeouts,
-      headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json', ...(this.#authHeader ? { authorization: this.#authHeader } : {}) },
+    const { res, text } = await resending(async () => {
+      const res = await request(`${this.url}/config/${encodeURIComponent(subject)}?defaultToGlobal=true`, {
+        ...this.#timeouts,
+        headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json', ...(this.#authHeader ? { authorization: this.#authHeader } : {}) },
+      })
+      return { res, text: await res.body.text() }
     }).catch((err: unknown) => { throw this.#unavailable(what, err) })
-    const text = await res.body.text().catch((err: unknown) => { throw this.#unavailable(what, err) })
     if (res.statusCode === 404) return undefined
     const body = (text.startsWith('{') ? JSON.parse(text) : {}) as { compatibilityLevel?: string, compatibility?: string, message?: string }
     if (res.statusCode !== 200) throw this.#unavailable(what, Object.assign(new Error(`HTTP ${res.statusCode}: ${body.message ?? text.slice(0, 200)}`), { status: res.statusCode }))
@@ -151,13 +180,15 @@ export class RegistryClient implements SchemaRegistry {
   /** Asks the registry whether `schema` could be registered next under `subject`. */
   async isCompatible (subject: string, schema: string): Promise<{ compatible: boolean, messages: string[] }> {
     const what = `test compatibility for "${subject}"`
-    const res = await request(`${this.url}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`, {
-      ...this.#timeouts,
-      method: 'POST',
-      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...(this.#authHeader ? { authorization: this.#authHeader } : {}) },
-      body: JSON.stringify({ schema }),
+    const { res, text } = await resending(async () => {
+      const res = await request(`${this.url}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`, {
+        ...this.#timeouts,
+        method: 'POST',
+        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...(this.#authHeader ? { authorization: this.#authHeader } : {}) },
+        body: JSON.stringify({ schema }),
+      })
+      return { res, text: await res.body.text() }
     }).catch((err: unknown) => { throw this.#unavailable(what, err) })
-    const text = await res.body.text().catch((err: unknown) => { throw this.#unavailable(what, err) })
     const body = (text.startsWith('{') ? JSON.parse(text) : {}) as { is_compatible?: boolean, messages?: string[], message?: string }
     if (res.statusCode === 404) return { compatible: true, messages: ['subject has no versions yet'] }
     if (res.statusCode !== 200) throw this.#unavailable(what, Object.assign(new Error(`HTTP ${res.statusCode}: ${body.message ?? text.slice(0, 200)}`), { status: res.statusCode }))

@@ -1,11 +1,12 @@
 /**
  * A registry that accepts connections and never answers (a stuck JVM, a proxy whose backend is
- * gone) must not hold synthq for ever: every call fails as an outage within the configured
- * timeout, which the runners then retry. Needs no servers: the "registry" is a socket that reads
- * and never writes.
+ * gone) must not hold synthq for ever: a request that is not answered within the timeout is
+ * sent again, and a registry that never answers fails the call as an outage, which the runners
+ * then retry. Needs no servers: the "registries" are local sockets.
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer, type Socket } from 'node:net'
 import { test } from 'node:test'
 import { SynthqError } from '../../src/errors.ts'
@@ -45,4 +46,41 @@ test('every registry call against a registry that never answers fails as SYNTHQ_
     }, name)
     assert.ok(requests > before, `${name} reached the silent registry (a refused connection would prove nothing)`)
   }
+})
+
+test('a request the registry received and never answered is sent again, and the call succeeds', { timeout: 60_000 }, async (t) => {
+  // Answers like the Confluent API, except that the first request of each kind is swallowed
+  // (read in full, never answered), as Apicurio was seen doing under concurrent registrations.
+  const seen = new Map<string, number>()
+  const server = createHttpServer((req, res) => {
+    const key = `${req.method} ${req.url}`
+    seen.set(key, (seen.get(key) ?? 0) + 1)
+    req.resume()
+    req.on('end', () => {
+      if (seen.get(key) === 1) return // swallowed
+      const json = (status: number, body: unknown): void => { res.writeHead(status, { 'content-type': 'application/vnd.schemaregistry.v1+json' }).end(JSON.stringify(body)) }
+      const path = (req.url ?? '').split('?')[0]!
+      if (req.method === 'GET' && path === '/config/s-value') return (req.url ?? '').includes('defaultToGlobal') ? json(200, { compatibilityLevel: 'BACKWARD' }) : json(404, { error_code: 40401, message: 'Subject not found' })
+      if (req.method === 'POST' && path === '/subjects/s-value/versions') return json(200, { id: 7 })
+      if (req.method === 'PUT' && path === '/config/s-value') return json(200, { compatibility: 'BACKWARD' })
+      if (req.method === 'GET' && path === '/schemas/ids/7') return json(200, { schema: SCHEMA })
+      if (req.method === 'GET' && path === '/subjects/s-value/versions/latest') return json(200, { subject: 's-value', version: 1, id: 7, schema: SCHEMA })
+      if (req.method === 'POST' && path === '/compatibility/subjects/s-value/versions/latest') return json(200, { is_compatible: true })
+      json(404, { error_code: 404, message: `unexpected ${key}` })
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => { server.closeAllConnections(); server.close() })
+  const { port } = server.address() as { port: number }
+  const client = new RegistryClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 300 })
+
+  assert.deepEqual(await client.register('s-value', SCHEMA), { subject: 's-value', id: 7 })
+  // A client of its own: the first one has the schema in its cache since registering it.
+  assert.ok(await new RegistryClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 300 }).writerType(7))
+  assert.equal(await client.latestId('s-value'), 7)
+  assert.equal(await client.compatibilityLevel('s-value'), 'BACKWARD')
+  assert.deepEqual(await client.isCompatible('s-value', SCHEMA), { compatible: true, messages: [] })
+  for (const [key, n] of seen) assert.equal(n, 2, `${key}: swallowed once, then sent again and answered`)
+  assert.ok(seen.size >= 7, [...seen.keys()].join(', '))
 })
