@@ -54,6 +54,13 @@ interface Proc { pid: number, started: string }
 
 type ProcessTable = Map<number, { ppid: number, pgid: number, started: string }>
 
+/** A process's command line, shortened (empty when it has gone). */
+function commandOf (pid: number): string {
+  const ps = spawnSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' })
+  const args = (ps.stdout ?? '').trim().replaceAll(REPO_ROOT, '.')
+  return args.length > 200 ? `${args.slice(0, 200)}…` : args
+}
+
 /** Every process: its parent, its process group and when it started (`ps`, on Linux and macOS alike). */
 function processTable (): ProcessTable {
   const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid=,pgid=,lstart='], { encoding: 'utf8' })
@@ -300,7 +307,11 @@ async function main (): Promise<number> {
     // that ended: kill it.
     seeTests()
     const left = testProcesses.filter((p) => p.pid !== child?.pid)
-    if (left.length && !interrupted) log(`${left.length} process(es) the tests left running: killing them`)
+    if (left.length && !interrupted) {
+      // Named, so that the test that leaves them can be found.
+      log(`${left.length} process(es) the tests left running: killing them`)
+      for (const p of left) log(`  left running: pid ${p.pid} ${commandOf(p.pid)}`)
+    }
     killAll(testProcesses)
     if (startedHere) await down({ log })
     guard?.tell('clean')
