@@ -128,19 +128,35 @@ export class RegistryClient implements SchemaRegistry {
 
   /** The compatibility level in force for `subject` (upper case), undefined when the subject is unknown. */
   async compatibilityLevel (subject: string): Promise<string | undefined> {
-    const what = `read the compatibility of "${subject}"`
-    const { res, text } = await resending(async () => {
-      const res = await request(`${this.url}/config/${encodeURIComponent(subject)}?defaultToGlobal=true`, {
-        ...this.#timeouts,
-        headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json', ...(this.#authHeader ? { authorization: this.#authHeader } : {}) },
-      })
-      return { res, text: await res.body.text() }
-    }).catch((err: unknown) => { throw this.#unavailable(what, err) })
-    if (res.statusCode === 404) return undefined
-    const body = (text.startsWith('{') ? JSON.parse(text) : {}) as { compatibilityLevel?: string, compatibility?: string, message?: string }
-    if (res.statusCode !== 200) throw this.#unavailable(what, Object.assign(new Error(`HTTP ${res.statusCode}: ${body.message ?? text.slice(0, 200)}`), { status: res.statusCode }))
+    const { status, body } = await this.#direct<{ compatibilityLevel?: string, compatibility?: string }>(
+      `read the compatibility of "${subject}"`, 'GET', `/config/${encodeURIComponent(subject)}?defaultToGlobal=true`)
+    if (status === 404) return undefined
     const level = body.compatibilityLevel ?? body.compatibility
     return level === undefined ? undefined : level.toUpperCase()
+  }
+
+  /**
+   * A call the registry library does not offer, made with undici: timed out or broken requests
+   * are sent again (see isTransientHttpFailure); the parsed body comes back for 200 and 404,
+   * anything else is an outage that names `what`.
+   */
+  async #direct<T> (what: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number, body: T }> {
+    const { status, text } = await resending(async () => {
+      const res = await request(`${this.url}${path}`, {
+        ...this.#timeouts,
+        method,
+        headers: {
+          accept: 'application/vnd.schemaregistry.v1+json, application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/vnd.schemaregistry.v1+json' }),
+          ...(this.#authHeader ? { authorization: this.#authHeader } : {}),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+      return { status: res.statusCode, text: await res.body.text() }
+    }).catch((err: unknown) => { throw this.#unavailable(what, err) })
+    const parsed = (text.startsWith('{') ? JSON.parse(text) : {}) as T & { message?: string }
+    if (status !== 200 && status !== 404) throw this.#unavailable(what, Object.assign(new Error(`HTTP ${status}: ${parsed.message ?? text.slice(0, 200)}`), { status }))
+    return { status, body: parsed }
   }
 
   #registerError (subject: string, err: unknown): SynthqError {
@@ -179,21 +195,12 @@ export class RegistryClient implements SchemaRegistry {
 
   /** Asks the registry whether `schema` could be registered next under `subject`. */
   async isCompatible (subject: string, schema: string): Promise<{ compatible: boolean, messages: string[] }> {
-    const what = `test compatibility for "${subject}"`
-    const { res, text } = await resending(async () => {
-      const res = await request(`${this.url}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`, {
-        ...this.#timeouts,
-        method: 'POST',
-        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...(this.#authHeader ? { authorization: this.#authHeader } : {}) },
-        body: JSON.stringify({ schema }),
-      })
-      return { res, text: await res.body.text() }
-    }).catch((err: unknown) => { throw this.#unavailable(what, err) })
-    const body = (text.startsWith('{') ? JSON.parse(text) : {}) as { is_compatible?: boolean, messages?: string[], message?: string }
-    if (res.statusCode === 404) return { compatible: true, messages: ['subject has no versions yet'] }
-    if (res.statusCode !== 200) throw this.#unavailable(what, Object.assign(new Error(`HTTP ${res.statusCode}: ${body.message ?? text.slice(0, 200)}`), { status: res.statusCode }))
+    const { status, body } = await this.#direct<{ is_compatible?: boolean, messages?: string[] }>(
+      `test compatibility for "${subject}"`, 'POST', `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`, { schema })
+    if (status === 404) return { compatible: true, messages: ['subject has no versions yet'] }
     return { compatible: Boolean(body.is_compatible), messages: body.messages ?? [] }
   }
+
 
   #unavailable (what: string, err: unknown): SynthqError {
     const status = statusOf(err)
