@@ -27,7 +27,9 @@ import { startPipeline } from './start.ts'
 import { runTap } from './tap.ts'
 import { runIndexCommand } from '../search/cli.ts'
 import { DEFAULT_PIPELINE_OPTIONS, pipelineOptions } from '../topologies/options.ts'
-import { LlmClient } from '../llm/client.ts'
+import { LlmClient, type EndpointProbe } from '../llm/client.ts'
+import { describeProbe } from '../llm/dialect-probe.ts'
+import { isConstrained } from '../llm/dialects.ts'
 import { readLlmConfigFile, resolveLlmSettings } from '../llm/config.ts'
 import { runLlmSim } from '../llm/sim/cli.ts'
 import { openLlmDatabase } from '../llm/store.ts'
@@ -186,8 +188,10 @@ async function main (rawArgv: string[]): Promise<number> {
     }
     const settings = resolveLlmSettings({ stages, embeddingStages: embedding, ...(config ? { file: readLlmConfigFile(config) } : {}) })
     const client = new LlmClient({ settings, logger })
+    let probes: EndpointProbe[]
     try {
-      await client.preflight()
+      await client.preflight({ probe: false })
+      probes = await client.probeStructuredOutputs()
     } finally {
       await client.close()
     }
@@ -196,7 +200,13 @@ async function main (rawArgv: string[]): Promise<number> {
       const s = settings.stage(st)
       process.stdout.write(`${st}  ${s.endpoint.name} ${s.endpoint.baseUrl}  model ${s.model}  temperature ${s.temperature}  max_tokens ${s.maxTokens}  ok\n`)
     }
-    return 0
+    let failed = false
+    for (const p of probes) {
+      failed ||= p.failed
+      const how = p.failed ? 'probe FAILED' : isConstrained(p.dialect) ? 'constrained' : 'not enforced by the server: answers are checked and repaired'
+      process.stdout.write(`endpoint ${p.endpoint} ${p.baseUrl}  model ${p.model}  structured outputs: ${p.dialect} (${how}) — ${describeProbe(p)}\n`)
+    }
+    return failed ? 1 : 0
   }
   if (cmd === 'llm' && sub === 'usage') {
     const db = openLlmDatabase(values.db ?? defaultDbPath())

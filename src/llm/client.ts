@@ -28,11 +28,13 @@ import pRetry, { AbortError } from 'p-retry'
 import { Agent, fetch as undiciFetch } from 'undici'
 import { ConfigError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import type { EndpointSettings, LlmSettings, StageSettings, StructuredOutputMode } from './config.ts'
+import type { EndpointSettings, LlmSettings, StageSettings } from './config.ts'
+import { describeProbe, probeDialects, type ProbeResult, type ProbeSend } from './dialect-probe.ts'
+import { dialectRequest, fallbackAfter, initialDialect, isCapabilityRefusal, isConstrained, withSchemaInPrompt, type Dialect } from './dialects.ts'
 import { EndpointGate, type GateStats, type RateClock, type Ticket } from './endpoint-gate.ts'
 import { classifyFailure, LlmOutputError, LlmRejectedError, LlmUnavailableError, misconfigurationHint, type ClassifiedFailure } from './errors.ts'
 import { extractJson, InvalidOutputError } from './json-output.ts'
-import { isSimulatedModel, schemaInPrompt, schemaName, SIMULATOR_FINGERPRINT } from './protocol.ts'
+import { isSimulatedModel, schemaName, SIMULATOR_FINGERPRINT } from './protocol.ts'
 import { cacheKey, ResponseCache } from './response-cache.ts'
 import { openLlmDatabase, type LlmDatabase } from './store.ts'
 import { Budget, estimateTokens, UsageLedger, type TokenEstimator, type UsageRow } from './usage.ts'
@@ -149,6 +151,18 @@ export interface LlmRequestEvent {
   seconds: number
 }
 
+/** The stage name the structured-output probe's tokens are recorded under. */
+export const PROBE_STAGE = 'structured-output-probe'
+
+/** What the structured-output probe found at one endpoint. */
+export interface EndpointProbe extends ProbeResult {
+  endpoint: string
+  baseUrl: string
+  model: string
+  /** The dialect the endpoint uses from now on. */
+  dialect: Dialect
+}
+
 export interface LlmObserver {
   request (e: LlmRequestEvent): void
 }
@@ -157,8 +171,10 @@ interface EndpointRuntime {
   gate: EndpointGate
   openai: OpenAI
   agent: Agent
-  /** Lowered at run time if the endpoint refuses `response_format`. */
-  mode: StructuredOutputMode
+  /** The structured-output dialect requests use now: the configured one, or a fallback after refusals. */
+  dialect: Dialect
+  /** Dialects the endpoint refused, in its own words. */
+  dialectRefusals: Array<{ dialect: Dialect, status?: number | undefined, detail: string }>
   misconfigured?: LlmRejectedError
 }
 
@@ -246,7 +262,8 @@ export class LlmClient {
       }),
       openai,
       agent,
-      mode: endpoint.structuredOutputs,
+      dialect: initialDialect(endpoint.structuredOutputs),
+      dialectRefusals: [],
     }
     this.#endpoints.set(endpoint.name, rt)
     return rt
@@ -262,7 +279,8 @@ export class LlmClient {
    * Checks every endpoint the stages use before any record is read: reachable, key accepted,
    * model served. Errors name the stage and the setting.
    */
-  async preflight (timeoutMs = 10_000): Promise<void> {
+  async preflight (o: { timeoutMs?: number, probe?: boolean } = {}): Promise<void> {
+    const timeoutMs = o.timeoutMs ?? 10_000
     await this.#sharedReady
     const checked = new Map<string, Set<string>>()
     for (const name of this.settings.stageNames) {
@@ -292,6 +310,62 @@ export class LlmClient {
         throw new ConfigError(`stage ${name}: model "${s.model}" is not served by ${s.endpoint.baseUrl}; it serves: ${[...models].slice(0, 20).join(', ')}. Set the model with llm.stages.${name}.model or SYNTHQ_LLM_${name.toUpperCase().replace(/-/g, '_')}_MODEL`)
       }
     }
+    // `auto` endpoints learn their dialect now, not from the first records' refusals.
+    const auto = [...this.#endpoints.values()].filter((rt) => rt.gate.endpoint.structuredOutputs === 'auto').map((rt) => rt.gate.endpoint.name)
+    if (auto.length > 0 && o.probe !== false) await this.probeStructuredOutputs({ endpoints: auto })
+  }
+
+  /**
+   * Finds, with one tiny request per dialect, the structured-output dialect each endpoint honours
+   * (src/llm/dialect-probe.ts), from its configured one on, and adopts it. The probe's requests go
+   * through the endpoint's gate (its rate limits hold) and their tokens are recorded under the
+   * stage name `structured-output-probe`. A probe that ends on an outage keeps the configured
+   * dialect: the run-time fallback still applies.
+   */
+  async probeStructuredOutputs (o: { endpoints?: string[], signal?: AbortSignal } = {}): Promise<EndpointProbe[]> {
+    await this.#sharedReady
+    const out: EndpointProbe[] = []
+    for (const rt of this.#endpoints.values()) {
+      const endpoint = rt.gate.endpoint
+      if (o.endpoints && !o.endpoints.includes(endpoint.name)) continue
+      const stage = this.settings.stageNames.map((n) => this.settings.stage(n)).find((st) => st.endpoint.name === endpoint.name && !st.embedding)
+      if (!stage) continue
+      const send: ProbeSend = async (body) => {
+        const ticket = await this.#admit(rt, 96, o.signal)
+        const t0 = Date.now()
+        try {
+          const data = await rt.openai.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, { timeout: Math.min(stage.timeoutMs, 120_000), ...(o.signal ? { signal: o.signal } : {}) })
+          const promptTokens = data.usage?.prompt_tokens ?? 48
+          const completionTokens = data.usage?.completion_tokens ?? 8
+          ticket.success({ latencyMs: Date.now() - t0, outputTokens: completionTokens, totalTokens: promptTokens + completionTokens })
+          this.#recordRequest({ stage: PROBE_STAGE, model: stage.model, endpoint: endpoint.name, promptTokens, completionTokens, cachedPromptTokens: 0, estimated: !data.usage })
+          return { ok: true, content: data.choices?.[0]?.message?.content ?? '' }
+        } catch (err) {
+          let f = classifyFailure(err, endpoint.apiKey)
+          if (f.kind === 'aborted') throw err
+          if (isCapabilityRefusal(f.status, f.detail)) f = { ...f, kind: 'rejected', overload: false }
+          ticket.failure(f, (err as { headers?: Headers }).headers)
+          if (f.kind === 'transient') await sleep(Math.max(this.#timing.minTimeoutMs, Math.min(f.retryAfterMs ?? 0, 60_000)), o.signal)
+          return { ok: false, status: f.status, reason: f.reason, detail: f.detail, transient: f.kind === 'transient' }
+        }
+      }
+      const from = initialDialect(endpoint.structuredOutputs)
+      const r = await probeDialects(send, from, { model: stage.model })
+      const was = rt.dialect
+      if (r.dialect) rt.dialect = r.dialect
+      const probe: EndpointProbe = { endpoint: endpoint.name, baseUrl: endpoint.baseUrl, model: stage.model, ...r, dialect: rt.dialect }
+      out.push(probe)
+      const line = `LLM endpoint ${endpoint.name}: structured outputs as ${rt.dialect}${isConstrained(rt.dialect) ? ' (constrained decoding)' : ' (not enforced by the server: answers are checked and repaired)'} — ${describeProbe(r)}`
+      if (r.failed) this.#logger.warn({ endpoint: endpoint.name, dialect: rt.dialect }, `LLM endpoint ${endpoint.name}: the structured-output probe failed, keeping ${rt.dialect} — ${describeProbe(r)}`)
+      else if (rt.dialect !== was || !isConstrained(rt.dialect)) this.#logger.warn({ endpoint: endpoint.name, dialect: rt.dialect }, line)
+      else this.#logger.info({ endpoint: endpoint.name, dialect: rt.dialect }, line)
+    }
+    return out
+  }
+
+  /** The structured-output dialect each endpoint uses now, and what it refused so far. */
+  structuredOutputs (): Array<{ endpoint: string, dialect: Dialect, refusals: EndpointRuntime['dialectRefusals'] }> {
+    return [...this.#endpoints.values()].map((rt) => ({ endpoint: rt.gate.endpoint.name, dialect: rt.dialect, refusals: [...rt.dialectRefusals] }))
   }
 
   statsFor (stage: string): StageStats {
@@ -481,24 +555,16 @@ export class LlmClient {
     return { vectors: vectors as Float32Array[], model: s.model, endpoint: s.endpoint.name, simulated, cached, requests }
   }
 
-  #body (s: StageSettings, mode: StructuredOutputMode, messages: ChatMessage[], schema: object, promptVersion: string): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
-    let msgs = messages
-    if (mode !== 'json_schema') {
-      // No structured outputs: the schema travels in the system message.
-      const first = messages[0]
-      msgs = first?.role === 'system'
-        ? [{ role: 'system', content: `${first.content}\n\n${schemaInPrompt(schema)}` }, ...messages.slice(1)]
-        : [{ role: 'system', content: schemaInPrompt(schema) }, ...messages]
-    }
+  #body (s: StageSettings, dialect: Dialect, messages: ChatMessage[], schema: object, promptVersion: string): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
+    const d = dialectRequest(dialect, schema, schemaName(s.stage, promptVersion), strictCompatible(schema))
     return {
       model: s.model,
-      messages: msgs,
+      messages: d.schemaInPrompt ? withSchemaInPrompt(messages, schema) : messages,
       temperature: s.temperature,
       max_tokens: s.maxTokens,
       ...(s.seed !== undefined ? { seed: s.seed } : {}),
-      ...(mode === 'json_schema'
-        ? { response_format: { type: 'json_schema', json_schema: { name: schemaName(s.stage, promptVersion), schema: schema as Record<string, unknown>, strict: strictCompatible(schema) } } }
-        : mode === 'json_object' ? { response_format: { type: 'json_object' } } : {}),
+      // Dialects other than OpenAI's add fields the SDK's types do not know; it sends them as they are.
+      ...(d.body as Partial<OpenAI.Chat.ChatCompletionCreateParamsNonStreaming>),
     }
   }
 
@@ -507,39 +573,52 @@ export class LlmClient {
     const stats = this.statsFor(s.stage)
     const where = { stage: s.stage, endpoint: s.endpoint.name, baseUrl: s.endpoint.baseUrl, model: s.model, keySource: s.endpoint.apiKeySource }
     const { value, requests } = await this.#retrying(s, signal, async (sent) => {
-      if (rt.misconfigured) throw new AbortError(rt.misconfigured)
-      const body = this.#body(s, rt.mode, messages, schema, promptVersion)
-      const estimatedPrompt = messages.reduce((n, m) => n + this.#estimate(m.content) + 4, 0)
-      const ticket = await this.#admit(rt, estimatedPrompt + s.maxTokens, signal)
-      const t0 = Date.now()
-      sent()
-      try {
-        const { data, response } = await rt.openai.chat.completions.create(body, { timeout: s.timeoutMs, ...(signal ? { signal } : {}) }).withResponse()
-        const latencyMs = Date.now() - t0
-        const choice = data.choices?.[0]
-        const content = choice?.message?.content ?? ''
-        const usage = data.usage
-        const promptTokens = usage?.prompt_tokens ?? estimatedPrompt
-        const completionTokens = usage?.completion_tokens ?? this.#estimate(content)
-        ticket.success({ latencyMs, outputTokens: completionTokens, totalTokens: promptTokens + completionTokens, headers: response.headers })
-        this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'chat', outcome: 'ok', seconds: latencyMs / 1000 })
-        stats.latency.count++
-        stats.latency.totalMs += latencyMs
-        stats.latency.maxMs = Math.max(stats.latency.maxMs, latencyMs)
-        stats.promptTokens += promptTokens
-        stats.completionTokens += completionTokens
-        stats.costUsd += this.#recordRequest({
-          stage: s.stage, model: s.model, endpoint: s.endpoint.name, promptTokens, completionTokens,
-          cachedPromptTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0, estimated: !usage,
-        })
-        const simulated = isSimulatedModel(data.model ?? s.model) || isSimulatedModel(s.model) || data.system_fingerprint === SIMULATOR_FINGERPRINT
-        return { content, finishReason: choice?.finish_reason ?? null, promptTokens, completionTokens, simulated }
-      } catch (err) {
-        const f = classifyFailure(err, s.endpoint.apiKey)
-        ticket.failure(f, (err as { headers?: Headers }).headers)
-        stats.failures[f.reason] = (stats.failures[f.reason] ?? 0) + 1
-        this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'chat', outcome: f.reason, seconds: (Date.now() - t0) / 1000 })
-        throw this.#failureToError(f, s, rt, where, err)
+      // A refusal of the request's shape moves the endpoint to its next dialect and sends again at
+      // once: not a failure of the endpoint, so it spends none of the stage's retries.
+      for (;;) {
+        if (rt.misconfigured) throw new AbortError(rt.misconfigured)
+        const dialect = rt.dialect
+        const body = this.#body(s, dialect, messages, schema, promptVersion)
+        const estimatedPrompt = messages.reduce((n, m) => n + this.#estimate(m.content) + 4, 0)
+        const ticket = await this.#admit(rt, estimatedPrompt + s.maxTokens, signal)
+        const t0 = Date.now()
+        sent()
+        try {
+          const { data, response } = await rt.openai.chat.completions.create(body, { timeout: s.timeoutMs, ...(signal ? { signal } : {}) }).withResponse()
+          const latencyMs = Date.now() - t0
+          const choice = data.choices?.[0]
+          const content = choice?.message?.content ?? ''
+          const usage = data.usage
+          const promptTokens = usage?.prompt_tokens ?? estimatedPrompt
+          const completionTokens = usage?.completion_tokens ?? this.#estimate(content)
+          ticket.success({ latencyMs, outputTokens: completionTokens, totalTokens: promptTokens + completionTokens, headers: response.headers })
+          this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'chat', outcome: 'ok', seconds: latencyMs / 1000 })
+          stats.latency.count++
+          stats.latency.totalMs += latencyMs
+          stats.latency.maxMs = Math.max(stats.latency.maxMs, latencyMs)
+          stats.promptTokens += promptTokens
+          stats.completionTokens += completionTokens
+          stats.costUsd += this.#recordRequest({
+            stage: s.stage, model: s.model, endpoint: s.endpoint.name, promptTokens, completionTokens,
+            cachedPromptTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0, estimated: !usage,
+          })
+          const simulated = isSimulatedModel(data.model ?? s.model) || isSimulatedModel(s.model) || data.system_fingerprint === SIMULATOR_FINGERPRINT
+          return { content, finishReason: choice?.finish_reason ?? null, promptTokens, completionTokens, simulated }
+        } catch (err) {
+          let f = classifyFailure(err, s.endpoint.apiKey)
+          if (isCapabilityRefusal(f.status, f.detail) && dialect !== 'prompt') {
+            // The server is up and says what it does not take: not a failure of the endpoint.
+            f = { ...f, kind: 'rejected', overload: false }
+            ticket.failure(f, (err as { headers?: Headers }).headers)
+            this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'chat', outcome: 'unsupported_request_shape', seconds: (Date.now() - t0) / 1000 })
+            this.#fallBack(s, rt, dialect, f)
+            continue
+          }
+          ticket.failure(f, (err as { headers?: Headers }).headers)
+          stats.failures[f.reason] = (stats.failures[f.reason] ?? 0) + 1
+          this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'chat', outcome: f.reason, seconds: (Date.now() - t0) / 1000 })
+          throw this.#failureToError(f, s, rt, where, err)
+        }
       }
     })
     return { ...value, requests }
@@ -581,6 +660,21 @@ export class LlmClient {
     }
   }
 
+  /**
+   * The endpoint refused `dialect` as a request shape it does not take: every stage on it moves to
+   * the next dialect (once, however many requests were refused at the same time), and the request
+   * is tried again at once in the new one. Said once, as a warning with the server's own words.
+   */
+  #fallBack (s: StageSettings, rt: EndpointRuntime, dialect: Dialect, f: ClassifiedFailure): void {
+    const next = fallbackAfter(dialect)
+    if (rt.dialect === dialect && next) {
+      rt.dialect = next
+      rt.dialectRefusals.push({ dialect, status: f.status, detail: f.detail })
+      this.#logger.warn({ endpoint: s.endpoint.name, from: dialect, to: next, status: f.status, detail: f.detail.slice(0, 500) },
+        `LLM endpoint ${s.endpoint.name} does not take structured outputs as ${dialect} (${f.reason}: ${f.detail.slice(0, 200)}); using ${next} from now on`)
+    }
+  }
+
   #failureToError (f: ClassifiedFailure, s: StageSettings, rt: EndpointRuntime, where: Parameters<typeof misconfigurationHint>[1], err: unknown): Error {
     if (f.kind === 'aborted') return new AbortError(err as Error)
     if (f.kind === 'transient') {
@@ -596,13 +690,6 @@ export class LlmClient {
         this.#opts.onFatal?.(rejected)
       }
       return new AbortError(rejected)
-    }
-    if (rt.mode !== 'prompt' && f.status === 400 && /response_format|json_schema|guided|structured/i.test(f.detail)) {
-      // The endpoint does not do structured outputs: carry the schema in the prompt from now on.
-      const next: StructuredOutputMode = rt.mode === 'json_schema' ? 'json_object' : 'prompt'
-      this.#logger.warn({ endpoint: s.endpoint.name, from: rt.mode, to: next, detail: f.detail }, `LLM endpoint ${s.endpoint.name} refuses response_format ${rt.mode}; falling back to ${next}`)
-      rt.mode = next
-      return new LlmUnavailableError(`endpoint refused response_format; retrying with ${next}`)
     }
     this.#logger.error({ stage: s.stage, endpoint: s.endpoint.name, status: f.status, detail: f.detail }, `stage ${s.stage}: the LLM endpoint refused the request (${f.reason})`)
     return new AbortError(new LlmRejectedError(`stage ${s.stage}: the endpoint ${s.endpoint.name} refused the request (${f.reason}): ${f.detail}`, { ...(f.status !== undefined ? { status: f.status } : {}), context: { stage: s.stage, endpoint: s.endpoint.name } }))

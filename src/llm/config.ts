@@ -35,7 +35,7 @@
  * | SYNTHQ_LLM_TIMEOUT_MS            | per-request timeout                                    |
  * | SYNTHQ_LLM_RPM / SYNTHQ_LLM_TPM  | requests / tokens per minute for the endpoint          |
  * | SYNTHQ_LLM_MAX_CONCURRENCY       | most requests in flight to the endpoint                |
- * | SYNTHQ_LLM_STRUCTURED_OUTPUTS    | json_schema, json_object or prompt                     |
+ * | SYNTHQ_LLM_STRUCTURED_OUTPUTS    | auto (default) or a dialect (src/llm/dialects.ts)      |
  * | SYNTHQ_LLM_BUDGET_USD / _TOKENS  | spend at which the pipeline pauses                     |
  * | SYNTHQ_LLM_CACHE                 | false to turn the response cache off                   |
  */
@@ -44,9 +44,9 @@ import { readConfigDocument } from '../config/config-file.ts'
 import { Ajv, type ErrorObject } from 'ajv'
 import { Secret, secretFromEnv } from '../config/secret.ts'
 import { ConfigError } from '../errors.ts'
+import { STRUCTURED_OUTPUT_MODES, type StructuredOutputMode } from './dialects.ts'
 
-/** How a stage's JSON shape is requested: OpenAI structured outputs, JSON mode, or in the prompt. */
-export type StructuredOutputMode = 'json_schema' | 'json_object' | 'prompt'
+export type { StructuredOutputMode } from './dialects.ts'
 
 export interface EndpointSettings {
   /** Name used in logs, metrics and lineage (`llm.endpoints` key, or `env`). */
@@ -78,6 +78,8 @@ export interface StageSettings {
   /** Extra calls with a repair message when the answer is not valid JSON of the right shape. */
   readonly repairAttempts: number
   readonly seed?: number
+  /** The stage calls /v1/embeddings, not chat completions. */
+  readonly embedding?: boolean
 }
 
 export interface Price { readonly input: number, readonly output: number, readonly cachedInput?: number }
@@ -142,7 +144,7 @@ const CONFIG_SCHEMA = {
           apiKeyEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
           apiKeyFile: { type: 'string' },
           noAuth: { type: 'boolean' },
-          structuredOutputs: { enum: ['json_schema', 'json_object', 'prompt'] },
+          structuredOutputs: { enum: STRUCTURED_OUTPUT_MODES },
           requestsPerMinute: positive,
           tokensPerMinute: positive,
           maxConcurrency: { type: 'integer', minimum: 1 },
@@ -257,8 +259,8 @@ function envEndpoint (env: NodeJS.ProcessEnv, baseUrlVar: string, keyVar: string
     apiKeySource = 'OPENAI_API_KEY'
   }
   const mode = env.SYNTHQ_LLM_STRUCTURED_OUTPUTS
-  if (mode !== undefined && !['json_schema', 'json_object', 'prompt'].includes(mode)) {
-    throw new ConfigError(`SYNTHQ_LLM_STRUCTURED_OUTPUTS must be json_schema, json_object or prompt, got "${mode}"`)
+  if (mode !== undefined && !(STRUCTURED_OUTPUT_MODES as readonly string[]).includes(mode)) {
+    throw new ConfigError(`SYNTHQ_LLM_STRUCTURED_OUTPUTS must be one of ${STRUCTURED_OUTPUT_MODES.join(', ')}, got "${mode}"`)
   }
   return {
     name,
@@ -266,7 +268,7 @@ function envEndpoint (env: NodeJS.ProcessEnv, baseUrlVar: string, keyVar: string
     ...(apiKey ? { apiKey } : {}),
     apiKeySource,
     noAuth,
-    structuredOutputs: (mode as StructuredOutputMode | undefined) ?? 'json_schema',
+    structuredOutputs: (mode as StructuredOutputMode | undefined) ?? 'auto',
     ...defined({ requestsPerMinute: envNumber(env, 'SYNTHQ_LLM_RPM', 'number', 0.001), tokensPerMinute: envNumber(env, 'SYNTHQ_LLM_TPM', 'number', 1) }),
     maxConcurrency: envNumber(env, 'SYNTHQ_LLM_MAX_CONCURRENCY', 'int', 1) ?? BUILTIN_DEFAULTS.maxConcurrency,
     initialConcurrency: BUILTIN_DEFAULTS.initialConcurrency,
@@ -296,7 +298,7 @@ function fileEndpoint (name: string, raw: RawEndpoint, env: NodeJS.ProcessEnv): 
     ...(apiKey ? { apiKey } : {}),
     apiKeySource,
     noAuth: raw.noAuth ?? false,
-    structuredOutputs: raw.structuredOutputs ?? 'json_schema',
+    structuredOutputs: raw.structuredOutputs ?? 'auto',
     ...defined({ requestsPerMinute: raw.requestsPerMinute, tokensPerMinute: raw.tokensPerMinute }),
     maxConcurrency,
     initialConcurrency: Math.min(raw.initialConcurrency ?? BUILTIN_DEFAULTS.initialConcurrency, maxConcurrency),
@@ -389,6 +391,7 @@ export function resolveLlmSettings (opts: ResolveOptions): LlmSettings {
       retries: merged.retries ?? BUILTIN_DEFAULTS.retries,
       repairAttempts: merged.repairAttempts ?? BUILTIN_DEFAULTS.repairAttempts,
       ...(merged.seed !== undefined ? { seed: merged.seed } : {}),
+      ...(embedding ? { embedding: true } : {}),
     })
   }
 

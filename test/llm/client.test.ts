@@ -245,7 +245,7 @@ test('circuit breaker: a failing endpoint holds callers and says so; they finish
 test('preflight names the stage and the setting: unreachable endpoint, unknown model', async () => {
   const settings = resolveLlmSettings({ stages: ['concepts'], env: { SYNTHQ_LLM_BASE_URL: 'http://127.0.0.1:9/v1', SYNTHQ_LLM_NO_AUTH: 'true', SYNTHQ_LLM_MODEL: 'm' } })
   const down = new LlmClient({ settings, logger: createLogger({ level: 'silent' }) })
-  await assert.rejects(down.preflight(2_000), (e: unknown) => e instanceof ConfigError && /stage concepts/.test(e.message) && /SYNTHQ_LLM_BASE_URL/.test(e.message) && /not reachable/.test(e.message))
+  await assert.rejects(down.preflight({ timeoutMs: 2_000 }), (e: unknown) => e instanceof ConfigError && /stage concepts/.test(e.message) && /SYNTHQ_LLM_BASE_URL/.test(e.message) && /not reachable/.test(e.message))
   await down.close()
   const wrongModel = client({ file: { defaults: { model: 'sim-chat-9000' } } })
   await assert.rejects(wrongModel.preflight(), (e: unknown) => e instanceof ConfigError && /model "sim-chat-9000" is not served/.test(e.message) && /sim-chat-8b/.test(e.message))

@@ -1,7 +1,9 @@
 /**
- * Servers that implement less of the OpenAI API than OpenAI does: no `json_schema` response
- * format (older llama.cpp and TGI builds answer 400), no `usage` in the response. A small proxy
- * in front of the simulator plays such a server.
+ * Servers that implement less of the OpenAI API than OpenAI does, or another dialect of it: no
+ * `json_schema` response format (older llama.cpp and TGI builds answer 400), llama-cpp-python's
+ * server (it refuses `json_schema` with a 500 and constrains decoding with `json_object` +
+ * `schema`), no `usage` in the response. A small proxy in front of the simulator plays such a
+ * server; the simulator itself refuses what OpenAI refuses (unknown parameters).
  */
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
@@ -16,7 +18,7 @@ import { createLogger } from '../../src/log.ts'
 let sim: LlmSim
 let proxy: Server
 let proxyUrl: string
-let mode: 'no-json-schema' | 'no-usage' = 'no-json-schema'
+let mode: 'no-json-schema' | 'llama-cpp-python' | 'no-usage' = 'no-json-schema'
 const seenFormats: string[] = []
 
 before(async () => {
@@ -27,14 +29,25 @@ before(async () => {
     req.on('end', () => {
       void (async () => {
         const raw = Buffer.concat(chunks).toString('utf8')
-        const body = raw ? JSON.parse(raw) as { response_format?: { type: string } } : {}
-        if (req.url?.endsWith('/chat/completions')) seenFormats.push(body.response_format?.type ?? 'none')
+        let body = raw ? JSON.parse(raw) as { response_format?: { type: string, schema?: object, value?: object }, guided_json?: object } : {}
+        if (req.url?.endsWith('/chat/completions')) seenFormats.push(shape(body))
         if (mode === 'no-json-schema' && body.response_format?.type === 'json_schema') {
           res.writeHead(400, { 'content-type': 'application/json' })
           res.end(JSON.stringify({ error: { message: "response_format type 'json_schema' is not supported", type: 'invalid_request_error' } }))
           return
         }
-        const upstream = await fetch(`${sim.url}${req.url!.replace(/^\/v1/, '')}`, { method: req.method ?? 'GET', headers: { 'content-type': 'application/json' }, ...(raw ? { body: raw } : {}) })
+        if (mode === 'llama-cpp-python' && req.url?.endsWith('/chat/completions')) {
+          if (body.response_format?.type === 'json_schema') {
+            // What llama-cpp-python 0.3.36's server answered here: a validation error, as HTTP 500.
+            res.writeHead(500, { 'content-type': 'application/json' })
+            res.end(JSON.stringify({ error: { message: "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', 'ctx': {'expected': \"'text' or 'json_object'\"}}]", type: 'internal_server_error' } }))
+            return
+          }
+          // json_object + schema: decoding constrained by a grammar — the simulator's json_schema does the same.
+          if (body.response_format?.type === 'json_object' && body.response_format.schema) body = { ...body, response_format: { type: 'json_schema', json_schema: { name: 'constrained', schema: body.response_format.schema } } as never }
+        }
+        const forwarded = JSON.stringify(body)
+        const upstream = await fetch(`${sim.url}${req.url!.replace(/^\/v1/, '')}`, { method: req.method ?? 'GET', headers: { 'content-type': 'application/json' }, ...(raw ? { body: forwarded } : {}) })
         const json = await upstream.json() as Record<string, unknown>
         if (mode === 'no-usage') delete json.usage
         res.writeHead(upstream.status, { 'content-type': 'application/json' })
@@ -50,6 +63,14 @@ after(async () => {
   await sim.close()
 })
 
+/** The structured-output part of a request, as a label: `json_object+schema`, `guided_json`, `none`… */
+function shape (body: { response_format?: { type: string, schema?: object, value?: object }, guided_json?: object }): string {
+  if (body.guided_json) return 'guided_json'
+  const rf = body.response_format
+  if (!rf) return 'none'
+  return rf.type + (rf.schema ? '+schema' : '') + (rf.value ? '+value' : '')
+}
+
 const SCHEMA = { type: 'object', required: ['keywords'], properties: { keywords: { type: 'array', items: { type: 'string' }, minItems: 1 } } }
 
 function llm (logLines?: string[]): LlmClient {
@@ -58,7 +79,7 @@ function llm (logLines?: string[]): LlmClient {
   return new LlmClient({ settings, logger: createLogger({ level: 'warn' }, sink) })
 }
 
-test('an endpoint that refuses response_format json_schema: the client falls back and says so once', async () => {
+test('an endpoint that refuses response_format json_schema: the client falls back dialect by dialect and says so once each', async () => {
   mode = 'no-json-schema'
   seenFormats.length = 0
   const lines: string[] = []
@@ -67,10 +88,63 @@ test('an endpoint that refuses response_format json_schema: the client falls bac
     const a = await client.stage('concepts').json<{ keywords: string[] }>({ prompt: { id: 'p', version: '1' }, messages: [{ role: 'user', content: 'Kelp forests and sea otters' }], schema: SCHEMA })
     assert.ok(a.value.keywords.length > 0)
     await client.stage('concepts').json({ prompt: { id: 'p', version: '1' }, messages: [{ role: 'user', content: 'Glacier retreat in the Alps' }], schema: SCHEMA })
-    assert.deepEqual(seenFormats, ['json_schema', 'json_object', 'json_object'], 'one refusal, then JSON mode with the schema in the prompt')
-    assert.equal(lines.filter((l) => l.includes('falling back to json_object')).length, 1)
+    // The proxy refuses json_schema; the simulator, like OpenAI, refuses the other servers' fields.
+    assert.deepEqual(seenFormats, ['json_schema', 'json_object+schema', 'guided_json', 'json_object+value', 'json_object', 'json_object'], 'one refusal per dialect, then JSON mode with the schema in the prompt')
+    for (const d of ['json_schema', 'json_object_schema', 'guided_json', 'tgi']) {
+      assert.equal(lines.filter((l) => l.includes(`does not take structured outputs as ${d} `)).length, 1, `said once for ${d}`)
+    }
+    assert.equal(client.structuredOutputs()[0]?.dialect, 'json_object')
+    assert.equal(client.stats().endpoints[0]?.circuit, 'closed', 'refusals of a request shape are not an outage')
+    assert.equal(client.stats().stages.concepts?.retries, 0, 'a refused shape spends none of the retries')
   } finally {
     await client.close()
+  }
+})
+
+test('llama-cpp-python: json_schema refused with an HTTP 500 is a capability answer; json_object + schema is used from then on', async () => {
+  mode = 'llama-cpp-python'
+  seenFormats.length = 0
+  const lines: string[] = []
+  const client = llm(lines)
+  try {
+    for (const topic of ['Kelp forests and sea otters', 'Glacier retreat in the Alps', 'Sourdough starters']) {
+      const r = await client.stage('concepts').json<{ keywords: string[] }>({ prompt: { id: 'p', version: '1' }, messages: [{ role: 'user', content: topic }], schema: SCHEMA })
+      assert.ok(r.value.keywords.length > 0)
+      assert.equal(r.repairs, 0, 'constrained decoding: valid on the first try')
+    }
+    assert.deepEqual(seenFormats, ['json_schema', 'json_object+schema', 'json_object+schema', 'json_object+schema'])
+    const said = lines.filter((l) => l.includes('does not take structured outputs as json_schema'))
+    assert.equal(said.length, 1)
+    assert.match(said[0]!, /HTTP 500.*Input should be 'text' or 'json_object'/, 'the server\'s own words reach the user')
+    assert.equal(client.stats().endpoints[0]?.circuit, 'closed')
+    assert.deepEqual(client.stats().stages.concepts?.failures, {}, 'no failure counted')
+  } finally {
+    await client.close()
+  }
+})
+
+test('the probe finds the dialect before any record: llama-cpp-python gets json_object_schema, OpenAI-shaped servers json_schema', async () => {
+  mode = 'llama-cpp-python'
+  seenFormats.length = 0
+  const client = llm()
+  try {
+    const [probe] = await client.probeStructuredOutputs()
+    assert.equal(probe?.dialect, 'json_object_schema')
+    assert.deepEqual(probe?.attempts.map((a) => `${a.dialect} ${a.outcome}`), ['json_schema refused', 'json_object_schema ok'])
+    assert.equal(probe?.attempts[0]?.status, 500)
+    assert.deepEqual(seenFormats, ['json_schema', 'json_object+schema'])
+    assert.ok(client.usage().some((u) => u.stage === 'structured-output-probe'), 'the probe\'s tokens are in the ledger')
+  } finally {
+    await client.close()
+  }
+  const settings = resolveLlmSettings({ stages: ['concepts'], env: { SYNTHQ_LLM_BASE_URL: sim.url, SYNTHQ_LLM_NO_AUTH: 'true', SYNTHQ_LLM_MODEL: 'sim-chat-8b' } })
+  const direct = new LlmClient({ settings, logger: createLogger({ level: 'silent' }) })
+  try {
+    const [probe] = await direct.probeStructuredOutputs()
+    assert.equal(probe?.dialect, 'json_schema')
+    assert.deepEqual(probe?.attempts.map((a) => a.outcome), ['ok'])
+  } finally {
+    await direct.close()
   }
 })
 

@@ -35,6 +35,14 @@ export interface ChatRequest {
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function'])
 
+/** The chat-completions parameters OpenAI accepts; like OpenAI, the simulator refuses any other (a vLLM `guided_json`, say). */
+const KNOWN_PARAMS = new Set([
+  'model', 'messages', 'temperature', 'top_p', 'n', 'stream', 'stream_options', 'stop', 'max_tokens', 'max_completion_tokens',
+  'presence_penalty', 'frequency_penalty', 'logit_bias', 'logprobs', 'top_logprobs', 'user', 'seed', 'response_format', 'tools',
+  'tool_choice', 'parallel_tool_calls', 'service_tier', 'store', 'metadata', 'reasoning_effort', 'modalities', 'audio', 'prediction',
+  'web_search_options', 'safety_identifier', 'prompt_cache_key', 'verbosity', 'functions', 'function_call',
+])
+
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 function positiveInt (body: Record<string, unknown>, key: string, max: number): number | undefined {
@@ -59,6 +67,8 @@ function messageText (content: unknown, i: number): string {
 /** Validates the body of POST /v1/chat/completions (the model's existence is checked by the caller). */
 export function parseChatRequest (body: Record<string, unknown>): ChatRequest {
   if (typeof body.model !== 'string' || body.model === '') throw new HttpError(400, 'you must provide a model parameter', 'invalid_request_error', 'model', null)
+  const unknown = Object.keys(body).find((k) => !KNOWN_PARAMS.has(k))
+  if (unknown !== undefined) throw new HttpError(400, `Unrecognized request argument supplied: ${unknown}`, 'invalid_request_error', unknown, 'unknown_parameter')
   const rawMessages = body.messages
   if (!Array.isArray(rawMessages) || rawMessages.length === 0) throw new HttpError(400, "Invalid 'messages': expected a non-empty array of messages.", 'invalid_request_error', 'messages', rawMessages === undefined ? 'missing_required_parameter' : 'invalid_value')
   const messages = rawMessages.map((m, i): ChatMessage => {
@@ -71,6 +81,8 @@ export function parseChatRequest (body: Record<string, unknown>): ChatRequest {
   let responseFormat: ResponseFormat = { type: 'text' }
   if (rf !== undefined && rf !== null) {
     if (!isObj(rf) || !['text', 'json_object', 'json_schema'].includes(rf.type as string)) throw new HttpError(400, "Invalid value for 'response_format.type': supported values are 'text', 'json_object' and 'json_schema'.", 'invalid_request_error', 'response_format.type', 'invalid_value')
+    const extra = Object.keys(rf).find((k) => k !== 'type' && !(rf.type === 'json_schema' && k === 'json_schema'))
+    if (extra !== undefined) throw new HttpError(400, `Unrecognized request argument supplied: response_format.${extra}`, 'invalid_request_error', `response_format.${extra}`, 'unknown_parameter')
     if (rf.type === 'json_schema') {
       const js = rf.json_schema
       if (!isObj(js)) throw new HttpError(400, "Missing required parameter: 'response_format.json_schema'.", 'invalid_request_error', 'response_format.json_schema', 'missing_required_parameter')

@@ -1,0 +1,97 @@
+/**
+ * Structured-output dialects: how a chat-completions request asks an OpenAI-compatible server for
+ * JSON of a given schema. Servers agree on `/v1/chat/completions` but not on this part:
+ *
+ * | dialect              | what the request carries                                     | servers                                                                  |
+ * |----------------------|--------------------------------------------------------------|--------------------------------------------------------------------------|
+ * | `json_schema`        | `response_format: {type: "json_schema", json_schema: {…}}`   | OpenAI, vLLM, SGLang, llama.cpp's llama-server, Ollama ≥ 0.5, LM Studio |
+ * | `json_object_schema` | `response_format: {type: "json_object", schema: {…}}`        | llama-cpp-python's server, llama-server                                  |
+ * | `guided_json`        | `guided_json: {…}` (a top-level extra)                        | vLLM before its `structured_outputs` rename                             |
+ * | `tgi`                | `response_format: {type: "json_object", value: {…}}`         | Hugging Face TGI's Messages API                                          |
+ * | `json_object`        | `response_format: {type: "json_object"}`, schema in the prompt | JSON mode only: valid JSON, shape not enforced                        |
+ * | `prompt`             | the schema in the prompt, nothing else                       | any server                                                               |
+ *
+ * The first four constrain decoding to the schema (a grammar or a guided decoder), so a small
+ * model still answers in the right shape; the last two only ask for it. `auto` starts with
+ * `json_schema`, and every refusal whose text says the structured-output part is not understood
+ * moves the endpoint to the next dialect of {@link FALLBACK_ORDER} — a capability answer, never
+ * an outage. `synthq llm check` tries them in that order with one tiny request each.
+ */
+import { schemaInPrompt } from './protocol.ts'
+
+export const DIALECTS = ['json_schema', 'json_object_schema', 'guided_json', 'tgi', 'json_object', 'prompt'] as const
+export type Dialect = typeof DIALECTS[number]
+
+/** A configured structured-output mode: a dialect, or `auto` (find the first that works). */
+export type StructuredOutputMode = Dialect | 'auto'
+export const STRUCTURED_OUTPUT_MODES: readonly StructuredOutputMode[] = ['auto', ...DIALECTS]
+
+/** The order in which `auto` and the run-time fallback try dialects: constrained ones first. */
+export const FALLBACK_ORDER: readonly Dialect[] = DIALECTS
+
+/** Dialects in which the server constrains its decoding to the schema. */
+export function isConstrained (d: Dialect): boolean {
+  return d !== 'json_object' && d !== 'prompt'
+}
+
+/** The dialect a request starts with under `mode`. */
+export function initialDialect (mode: StructuredOutputMode): Dialect {
+  return mode === 'auto' ? FALLBACK_ORDER[0]! : mode
+}
+
+/** The next dialect to try after `d` was refused as not understood; undefined after `prompt`. */
+export function fallbackAfter (d: Dialect): Dialect | undefined {
+  return FALLBACK_ORDER[FALLBACK_ORDER.indexOf(d) + 1]
+}
+
+export interface DialectRequest {
+  /** Fields added to the chat-completions body. */
+  readonly body: Record<string, unknown>
+  /** The schema must also travel in the system message (the server does not enforce it). */
+  readonly schemaInPrompt: boolean
+}
+
+/**
+ * The structured-output part of a request in dialect `d`. `strict` only matters to OpenAI's
+ * `json_schema` (every object closed and every property required).
+ */
+export function dialectRequest (d: Dialect, schema: object, name: string, strict: boolean): DialectRequest {
+  const s = schema as Record<string, unknown>
+  switch (d) {
+    case 'json_schema': return { body: { response_format: { type: 'json_schema', json_schema: { name, schema: s, strict } } }, schemaInPrompt: false }
+    case 'json_object_schema': return { body: { response_format: { type: 'json_object', schema: s } }, schemaInPrompt: false }
+    case 'guided_json': return { body: { guided_json: s }, schemaInPrompt: false }
+    case 'tgi': return { body: { response_format: { type: 'json_object', value: s } }, schemaInPrompt: false }
+    case 'json_object': return { body: { response_format: { type: 'json_object' } }, schemaInPrompt: true }
+    case 'prompt': return { body: {}, schemaInPrompt: true }
+  }
+}
+
+/** The messages of a request in a dialect that needs the schema in the prompt: appended to the system message. */
+export function withSchemaInPrompt<M extends { role: string, content: string }> (messages: readonly M[], schema: object): Array<M | { role: 'system', content: string }> {
+  const first = messages[0]
+  return first?.role === 'system'
+    ? [{ ...first, content: `${first.content}\n\n${schemaInPrompt(schema)}` }, ...messages.slice(1)]
+    : [{ role: 'system', content: schemaInPrompt(schema) }, ...messages]
+}
+
+/**
+ * Words a server uses when it does not understand the structured-output part of a request:
+ * OpenAI ("Invalid parameter: 'response_format'…"), llama-cpp-python (a pydantic error on
+ * `response_format.type`: "Input should be 'text' or 'json_object'"), vLLM ("guided_json"…),
+ * TGI ("Failed to deserialize … response_format"), and proxies ("unknown field", "extra inputs").
+ */
+const SHAPE_WORDS = /response_format|json_schema|json_object|guided_(json|decoding)|structured[ _-]?output|grammar|\bunknown field\b|extra (inputs|fields)/i
+
+/**
+ * Whether an HTTP refusal is a capability answer — the server says it does not take this request
+ * shape — rather than an outage. Some servers answer a shape they do not parse with a 500 (as
+ * llama-cpp-python does), so any status counts except those that mean something else for sure:
+ * auth and routing (401, 403, 404), rate limits (429), and gateways in front of a server that
+ * never saw the request (502, 503, 504).
+ */
+export function isCapabilityRefusal (status: number | undefined, detail: string): boolean {
+  if (status === undefined || status < 400) return false
+  if ([401, 403, 404, 408, 429, 502, 503, 504].includes(status)) return false
+  return SHAPE_WORDS.test(detail)
+}
