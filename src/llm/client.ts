@@ -35,6 +35,7 @@ import { EndpointGate, type GateStats, type RateClock, type Ticket } from './end
 import { classifyFailure, LlmOutputError, LlmRejectedError, LlmUnavailableError, misconfigurationHint, type ClassifiedFailure } from './errors.ts'
 import { extractJson, InvalidOutputError } from './json-output.ts'
 import { isSimulatedModel, schemaName, SIMULATOR_FINGERPRINT } from './protocol.ts'
+import { contextWindowOf } from './server-info.ts'
 import { cacheKey, ResponseCache } from './response-cache.ts'
 import { openLlmDatabase, type LlmDatabase } from './store.ts'
 import { Budget, estimateTokens, UsageLedger, type TokenEstimator, type UsageRow } from './usage.ts'
@@ -89,6 +90,11 @@ export interface EmbedResult {
   cached: number
   requests: number
 }
+
+/** Prompt tokens the server counts per token synthq estimates, before any `usage` says better (the estimate is ~4 characters a token; small models' tokenizers count more). */
+const INITIAL_TOKEN_RATIO = 1.3
+/** The least room for an answer worth sending a request for; below it the request is refused as too long. */
+const MIN_ANSWER_TOKENS = 128
 
 /** Inputs per embeddings request (OpenAI accepts up to 2,048). */
 const EMBED_BATCH = 256
@@ -175,6 +181,10 @@ interface EndpointRuntime {
   dialect: Dialect
   /** Dialects the endpoint refused, in its own words. */
   dialectRefusals: Array<{ dialect: Dialect, status?: number | undefined, detail: string }>
+  /** Context windows the server reports, by model (GET /v1/models at preflight). */
+  contextWindows: Map<string, number>
+  /** The server's prompt tokens per estimated token, learnt from `usage` (starts cautious). */
+  tokenRatio: number
   misconfigured?: LlmRejectedError
 }
 
@@ -264,6 +274,8 @@ export class LlmClient {
       agent,
       dialect: initialDialect(endpoint.structuredOutputs),
       dialectRefusals: [],
+      contextWindows: new Map(),
+      tokenRatio: INITIAL_TOKEN_RATIO,
     }
     this.#endpoints.set(endpoint.name, rt)
     return rt
@@ -291,6 +303,10 @@ export class LlmClient {
         try {
           const list = await rt.openai.models.list({ timeout: timeoutMs })
           models = new Set(list.data.map((m) => m.id))
+          for (const m of list.data) {
+            const window = contextWindowOf(m)
+            if (window !== undefined) rt.contextWindows.set(m.id, window)
+          }
         } catch (err) {
           const f = classifyFailure(err, s.endpoint.apiKey)
           const setting = s.endpoint.name.startsWith('env') ? 'SYNTHQ_LLM_BASE_URL' : `llm.endpoints.${s.endpoint.name}.baseUrl`
@@ -361,6 +377,26 @@ export class LlmClient {
       else this.#logger.info({ endpoint: endpoint.name, dialect: rt.dialect }, line)
     }
     return out
+  }
+
+  /** The model's context window for `s`: configured, else what its server reported at preflight. */
+  contextWindow (s: StageSettings): number | undefined {
+    return s.contextWindow ?? this.#runtime(s.endpoint).contextWindows.get(s.model)
+  }
+
+  /**
+   * The completion limit a request of `estimatedPrompt` tokens gets: the stage's max_tokens, or
+   * less when prompt + max_tokens would pass the model's context. A prompt that leaves less than
+   * MIN_ANSWER_TOKENS is refused before it is sent (the record is dead-lettered, saying why).
+   */
+  #fitMaxTokens (s: StageSettings, rt: EndpointRuntime, estimatedPrompt: number): number {
+    const window = this.contextWindow(s)
+    if (window === undefined) return s.maxTokens
+    const prompt = Math.ceil(estimatedPrompt * rt.tokenRatio)
+    const room = window - prompt
+    if (room >= s.maxTokens) return s.maxTokens
+    if (room >= MIN_ANSWER_TOKENS) return room
+    throw new AbortError(new LlmRejectedError(`stage ${s.stage}: the prompt (about ${prompt} tokens) leaves no room for an answer in the ${window}-token context of ${s.model}; lower the pipeline's budget.promptTokens / budget.documentTokens or use a model with a longer context`, { context: { stage: s.stage, model: s.model, contextWindow: window, promptTokens: prompt } }))
   }
 
   /** The structured-output dialect each endpoint uses now, and what it refused so far. */
@@ -579,8 +615,9 @@ export class LlmClient {
         if (rt.misconfigured) throw new AbortError(rt.misconfigured)
         const dialect = rt.dialect
         const body = this.#body(s, dialect, messages, schema, promptVersion)
-        const estimatedPrompt = messages.reduce((n, m) => n + this.#estimate(m.content) + 4, 0)
-        const ticket = await this.#admit(rt, estimatedPrompt + s.maxTokens, signal)
+        const estimatedPrompt = body.messages.reduce((n, m) => n + this.#estimate(typeof m.content === 'string' ? m.content : '') + 4, 0)
+        body.max_tokens = this.#fitMaxTokens(s, rt, estimatedPrompt)
+        const ticket = await this.#admit(rt, estimatedPrompt + body.max_tokens, signal)
         const t0 = Date.now()
         sent()
         try {
@@ -591,6 +628,11 @@ export class LlmClient {
           const usage = data.usage
           const promptTokens = usage?.prompt_tokens ?? estimatedPrompt
           const completionTokens = usage?.completion_tokens ?? this.#estimate(content)
+          // Learn how the server's tokenizer counts against the estimate (cautious: the larger ratios weigh in at once).
+          if (usage?.prompt_tokens && estimatedPrompt > 0) {
+            const ratio = usage.prompt_tokens / estimatedPrompt
+            rt.tokenRatio = ratio > rt.tokenRatio ? ratio : rt.tokenRatio * 0.9 + ratio * 0.1
+          }
           ticket.success({ latencyMs, outputTokens: completionTokens, totalTokens: promptTokens + completionTokens, headers: response.headers })
           this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'chat', outcome: 'ok', seconds: latencyMs / 1000 })
           stats.latency.count++
@@ -714,6 +756,11 @@ export class StageLlm {
   /** Embeddings of `texts` from this stage's endpoint and model (`/v1/embeddings`). */
   async embed (req: EmbedRequest): Promise<EmbedResult> {
     return await this.#client.embed(this.settings, req)
+  }
+
+  /** The model's context window in tokens, when configured or reported by its server. */
+  get contextWindow (): number | undefined {
+    return this.#client.contextWindow(this.settings)
   }
 
   /** For lineage: which endpoint and model answer this stage. */

