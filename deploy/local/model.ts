@@ -68,7 +68,7 @@ async function main (): Promise<number> {
     case 'env': {
       const state = readModelState()
       if (!state) { log('not started: npm run model:up'); return 1 }
-      process.stdout.write(`export SYNTHQ_LLM_BASE_URL=${state.url}\nexport SYNTHQ_LLM_NO_AUTH=true\nexport SYNTHQ_LLM_MODEL=${state.model}\nexport SYNTHQ_LLM_CONTEXT_WINDOW=${state.contextWindow}\n`)
+      process.stdout.write(`export SYNTHQ_LLM_BASE_URL=${state.url}\nexport SYNTHQ_LLM_NO_AUTH=true\nexport SYNTHQ_LLM_MODEL=${state.model}\nexport SYNTHQ_LLM_CONTEXT_WINDOW=${state.contextWindow}\n# one request at a time: more in flight would only queue there until they time out\nexport SYNTHQ_LLM_MAX_CONCURRENCY=1\n`)
       return 0
     }
     case 'status': {

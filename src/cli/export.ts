@@ -20,6 +20,8 @@ import { RegistryClient } from '../serde/registry-client.ts'
 import { SchemaCatalog } from '../serde/schema-catalog.ts'
 import { exportDataset, type DatasetFormat, type ExportResult } from '../sink/export/dataset.ts'
 import { formatSinkReport, sinkReport, type SinkReport } from '../sink/report.ts'
+import type { HealthCheck as PipelineCheck } from '../ops/status-model.ts'
+import { deadLetterCheck, StatusCollector } from '../ops/status.ts'
 import { datasetRows, readSinkContents, type SinkContents } from '../sink/sample-store.ts'
 import { topicName } from '../topics.ts'
 import { prefixOf, runnerOf } from '../config/defaults.ts'
@@ -91,8 +93,11 @@ export async function readSink (src: Source, logger: Logger): Promise<SinkConten
 }
 
 /** Exports `contents` (see EXPORT_HELP); the card carries the sink's figures and health. */
-export function exportContents (contents: SinkContents, o: { outDir: string, format: DatasetFormat, minScore?: number, name?: string, config?: Record<string, unknown> }): { result: ExportResult, report: SinkReport | null } {
+export function exportContents (contents: SinkContents, o: { outDir: string, format: DatasetFormat, minScore?: number, name?: string, config?: Record<string, unknown>, pipelineChecks?: PipelineCheck[] }): { result: ExportResult, report: SinkReport | null, health: { healthy: boolean, checks: PipelineCheck[] } | undefined } {
   const report = contents.state ? sinkReport(contents.state) : null
+  // The pipeline's own checks (dead letters per stage) join the sink's: the card and the exit code say both.
+  const checks: PipelineCheck[] = [...(o.pipelineChecks ?? []), ...(report?.health.checks ?? [])]
+  const health = report || checks.length ? { healthy: checks.every((c) => c.ok), checks } : undefined
   const result = exportDataset(datasetRows(contents), {
     outDir: o.outDir,
     format: o.format,
@@ -103,10 +108,11 @@ export function exportContents (contents: SinkContents, o: { outDir: string, for
       seen: report?.seen ?? contents.rows.length,
       dropped: report?.dropped ?? {},
       ...(report?.vendi ? { vendi: report.vendi.score } : {}),
-      ...(report ? { topicEntropy: report.topicEntropy.nats, balanceRatio: report.balanceRatio, health: report.health } : {}),
+      ...(report ? { topicEntropy: report.topicEntropy.nats, balanceRatio: report.balanceRatio } : {}),
+      ...(health ? { health } : {}),
     },
   })
-  return { result, report }
+  return { result, report, health }
 }
 
 export async function runExport (argv: string[], defaults: { db: string }, logger: Logger): Promise<number> {
@@ -122,10 +128,29 @@ export async function runExport (argv: string[], defaults: { db: string }, logge
   }
   const contents = await readSink({ runner: runnerOf(values.runner), db: values.db ?? defaults.db, prefix: prefixOf(values.prefix) }, logger)
   if (!contents.state) process.stderr.write('synthq export: the sink has not checkpointed yet (no state found); exporting what the sample topic holds\n')
-  const { result, report } = exportContents(contents, { outDir: values.out, format, ...(minScore !== undefined ? { minScore } : {}), ...(values.name ? { name: values.name } : {}) })
+  const pipelineChecks = await stageDeadLetterChecks({ runner: runnerOf(values.runner), db: values.db ?? defaults.db, prefix: prefixOf(values.prefix) }, logger)
+  const { result, report, health } = exportContents(contents, { outDir: values.out, format, ...(minScore !== undefined ? { minScore } : {}), ...(values.name ? { name: values.name } : {}), pipelineChecks })
   process.stdout.write(`synthq export: ${result.rows} rows → ${result.files.map((f) => `${values.out}/${f}`).join(', ')}${contents.missing ? ` (${contents.missing} sample members were committed while reading; export again for them)` : ''}\n`)
   if (report) process.stdout.write(`${formatSinkReport(report)}\n`)
-  return report && !report.health.healthy ? 3 : 0
+  for (const c of pipelineChecks) process.stdout.write(`  FAIL ${c.name}: ${c.message}\n`)
+  return health && !health.healthy ? 3 : 0
+}
+
+/**
+ * Each stage's dead-letter verdict, from the pipeline's status (what each stage committed and
+ * dead-lettered): a sample is not healthy when most of what fed it was dead-lettered.
+ */
+async function stageDeadLetterChecks (src: Source, logger: Logger): Promise<PipelineCheck[]> {
+  const collector = new StatusCollector({ runner: src.runner as 'embedded' | 'kafka', db: src.db, prefix: src.prefix }, logger)
+  try {
+    const snap = await collector.collect()
+    return snap.stages.flatMap((st) => deadLetterCheck(st.stage, st.committed ?? 0, st.deadLetters, st.deadLetterReasons[0]?.errorClass) ?? [])
+  } catch (err) {
+    process.stderr.write(`synthq export: dead-letter shares not checked: ${(err as Error).message}\n`)
+    return []
+  } finally {
+    await collector.close()
+  }
 }
 
 export async function runSinkStatus (argv: string[], defaults: { db: string }, logger: Logger): Promise<number> {

@@ -31,6 +31,8 @@ import { processUsage } from '../llm/usage.ts'
 import { processEndpoint, type MetricsSettings } from '../metrics/process-endpoint.ts'
 import { SYNTHQ_VERSION } from '../version.ts'
 import { exportContents } from './export.ts'
+import { deadLetterCheck } from '../ops/status.ts'
+import type { HealthCheck as PipelineCheck } from '../ops/status-model.ts'
 import { formatSinkReport } from '../sink/report.ts'
 import { readSinkContents } from '../sink/sample-store.ts'
 
@@ -158,7 +160,7 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   if (!stopping()) await synth.flush()
   // This run's own LLM calls (others may share the database and its ledger).
   if (!stopping()) await summary(attr, synth, opts, Date.now() - t0, processUsage())
-  if (!stopping()) await exportSample(synth, opts, options)
+  const healthy = stopping() ? true : await exportSample(synth, [attr, synth], opts, options)
 
   if (opts.untilIdle && !stopping()) await stopAll()
   else if (!stopping()) {
@@ -173,19 +175,38 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
     signals.dispose() // the command line then exits with the code returned (src/cli/exit.ts)
   }
   out('synthq: stopped cleanly')
-  return 0
+  // Like status and export: 3 = done, with findings (a health check failed, listed above).
+  return opts.untilIdle && !healthy ? 3 : 0
 }
 
 /** Writes the sample as a dataset beside the database (`.synthq/dataset`) and prints its figures. */
-async function exportSample (synth: EmbeddedRunner, opts: StartOptions, options: PipelineOptions): Promise<void> {
+/** Each stage's dead-letter verdict from this run's counts (src/ops/status.ts sets the limits). */
+function deadLetterChecks (runners: EmbeddedRunner[]): PipelineCheck[] {
+  const checks: PipelineCheck[] = []
+  for (const r of runners) {
+    for (const [stage, st] of Object.entries(r.stats())) {
+      const c = deadLetterCheck(stage, st.processed + st.deadLettered, st.deadLettered)
+      if (c) checks.push(c)
+    }
+  }
+  return checks
+}
+
+async function exportSample (synth: EmbeddedRunner, runners: EmbeddedRunner[], opts: StartOptions, options: PipelineOptions): Promise<boolean> {
   const outDir = opts.datasetDir ?? join(process.cwd(), '.synthq', 'dataset')
   const { sample, state } = synth.log.db.transaction(() => ({ sample: [...synth.log.scan(topicName('sample', opts.prefix))], state: [...synth.log.scan(topicName('sinkState', opts.prefix))] }))()
   const contents = await readSinkContents(synth.serde, opts.prefix, sample, state)
-  const { result, report } = exportContents(contents, { outDir, format: 'jsonl', config: { pipeline: options } })
+  const pipelineChecks = deadLetterChecks(runners)
+  const { result, report, health } = exportContents(contents, { outDir, format: 'jsonl', config: { pipeline: options }, pipelineChecks })
   out(`synthq: dataset — ${result.rows} instructions in ${report?.topics.length ?? 0} topics → ${join(outDir, result.files[0]!)} with its card ${join(outDir, 'README.md')} (Parquet, other thresholds: npx synthq export --help)`)
   if (report) {
-    for (const line of formatSinkReport(report).split('\n').slice(0, 8)) out(`synthq: ${line.trim()}`)
+    for (const line of formatSinkReport(report).split('\n').slice(0, 6)) out(`synthq: ${line.trim()}`)
   }
+  if (health) {
+    out(`synthq: health: ${health.healthy ? 'healthy' : 'UNHEALTHY'}`)
+    for (const c of health.checks) out(`synthq:   ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.message}`)
+  }
+  return health?.healthy ?? true
 }
 
 async function summary (attr: EmbeddedRunner, synth: EmbeddedRunner, opts: StartOptions, ms: number, usage: Array<{ stage: string, requests: number, promptTokens: number, completionTokens: number, cacheHits: number }>): Promise<void> {

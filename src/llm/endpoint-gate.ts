@@ -180,7 +180,8 @@ export class EndpointGate {
         permit.release(f.overload ? { kind: 'dropped' } : { kind: 'ignore' })
         // Only failures that say the endpoint is down open the circuit. A 429 is the endpoint
         // working as designed, a refused request shows it is up, an abort says nothing.
-        if (f.kind === 'transient' && f.status !== 429) this.#breaker.failure(f.reason)
+        // The server's own words go with the reason: "HTTP 500" alone tells a user nothing to fix.
+        if (f.kind === 'transient' && f.status !== 429) this.#breaker.failure(f.detail ? `${f.reason}: ${f.detail.replace(/\s+/g, ' ').slice(0, 300)}` : f.reason)
         else if (f.kind === 'rejected') this.#breaker.success()
         else this.#breaker.ignore()
         if (f.retryAfterMs !== undefined && f.status === 429) this.#holdUntil = Math.max(this.#holdUntil, this.#now() + f.retryAfterMs)

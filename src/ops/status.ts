@@ -66,6 +66,18 @@ export interface StatusCollectorOptions {
 /** A stage dead-letters more than this share of what it commits: unhealthy (judged from 20 records on). */
 export const DEAD_LETTER_LIMIT = 0.1
 const DEAD_LETTER_MIN = 20
+/** Before 20 records a stage is judged from 5 on, against a majority: 11 of 11 dead-lettered is never healthy. */
+export const DEAD_LETTER_MAJORITY = 0.5
+const DEAD_LETTER_MIN_SMALL = 5
+
+/** The dead-letter verdict on one stage, shared by `synthq status`, `synthq start`'s summary and the dataset card; undefined while healthy. */
+export function deadLetterCheck (stage: string, judged: number, deadLetters: number, mostly?: string): HealthCheck | undefined {
+  const share = judged > 0 ? deadLetters / judged : 0
+  const bad = (judged >= DEAD_LETTER_MIN && share > DEAD_LETTER_LIMIT) || (judged >= DEAD_LETTER_MIN_SMALL && share > DEAD_LETTER_MAJORITY)
+  if (!bad) return undefined
+  const limit = judged >= DEAD_LETTER_MIN ? `unhealthy above ${DEAD_LETTER_LIMIT * 100} %` : `unhealthy above ${DEAD_LETTER_MAJORITY * 100} % until ${DEAD_LETTER_MIN} records`
+  return { name: 'dead_letters', ok: false, message: `${stage}: ${deadLetters} of ${judged} records dead-lettered (${(100 * share).toFixed(1)} %, ${limit})${mostly ? `, mostly ${mostly}` : ''} — see synthq dlq summary` }
+}
 
 interface Scrape { at: number, samples: Sample[] }
 interface ScoredValue { id: string, instruction: string, total: number, document: { id: string, url: string | null }, lineage: { simulated: boolean, demonstration_ids: string[], created_at: number, steps: Array<{ stage: string, prompt: { id: string, version: string } | null, model: { name: string } | null }>, prompt: { id: string, version: string } | null, model: { name: string } | null, stage: string } }
@@ -402,11 +414,8 @@ export function healthOf (s: StatusSnapshot, report: SinkReport | null, live: Sa
     if (!p.up) checks.push({ name: 'process_down', ok: false, message: `${p.metricsUrl}${p.pid ? ` (pid ${p.pid})` : ''} did not answer: ${p.error ?? 'no response'}` })
   }
   for (const st of s.stages) {
-    const judged = st.committed ?? 0
-    if (judged >= DEAD_LETTER_MIN && st.deadLetters / judged > DEAD_LETTER_LIMIT) {
-      const top = st.deadLetterReasons[0]
-      checks.push({ name: 'dead_letters', ok: false, message: `${st.stage}: ${st.deadLetters} of ${judged} records dead-lettered (${(100 * st.deadLetters / judged).toFixed(1)} %, unhealthy above ${DEAD_LETTER_LIMIT * 100} %)${top ? `, mostly ${top.errorClass}` : ''} — see synthq dlq summary` })
-    }
+    const dead = deadLetterCheck(st.stage, st.committed ?? 0, st.deadLetters, st.deadLetterReasons[0]?.errorClass)
+    if (dead) checks.push(dead)
     if ((st.lag ?? 0) > (s.runner === 'kafka' ? (slack.get(st.stage) ?? 0) : 0) && st.consumers === 0) {
       checks.push({ name: 'stalled', ok: false, message: s.runner === 'kafka'
         ? `${st.stage}: ${st.lag} records wait in ${st.input} and its consumer group has no members — start it with synthq run ${st.topology} --runner kafka`
