@@ -36,6 +36,7 @@ import { classifyFailure, LlmOutputError, LlmRejectedError, LlmUnavailableError,
 import { extractJson, InvalidOutputError } from './json-output.ts'
 import { isSimulatedModel, schemaName, SIMULATOR_FINGERPRINT } from './protocol.ts'
 import { contextWindowOf } from './server-info.ts'
+import { readableErrors } from './error-body.ts'
 import { cacheKey, ResponseCache } from './response-cache.ts'
 import { openLlmDatabase, type LlmDatabase } from './store.ts'
 import { Budget, estimateTokens, UsageLedger, type TokenEstimator, type UsageRow } from './usage.ts'
@@ -260,7 +261,7 @@ export class LlmClient {
       // Local servers without auth still get a placeholder: the client insists on some key.
       apiKey: endpoint.apiKey?.reveal() ?? 'no-key',
       maxRetries: 0,
-      fetch: undiciFetch as unknown as NonNullable<ConstructorParameters<typeof OpenAI>[0]>['fetch'],
+      fetch: readableErrors(undiciFetch) as unknown as NonNullable<ConstructorParameters<typeof OpenAI>[0]>['fetch'],
       fetchOptions: { dispatcher: agent } as NonNullable<ConstructorParameters<typeof OpenAI>[0]>['fetchOptions'],
     })
     rt = {
