@@ -14,7 +14,7 @@ import { localInfraAddresses } from '../config/local-infra.ts'
 import { ConfigError, SynthqError } from '../errors.ts'
 import { stopOnSignals } from './exit.ts'
 import { LlmClient, type LlmObserver } from '../llm/client.ts'
-import { readLlmConfigFile, resolveLlmSettings, type EndpointSettings } from '../llm/config.ts'
+import { readLlmConfigFile, resolveLlmSettings, type EndpointSettings, type LlmSettings } from '../llm/config.ts'
 import { processUsage } from '../llm/usage.ts'
 import { startLlmSim, type LlmSim } from '../llm/sim/server.ts'
 import { DatabaseLimits } from '../llm/shared/database-limits.ts'
@@ -212,9 +212,19 @@ export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config
   if (opts.llm === 'sim') {
     sim = await startLlmSim({ profile: 'instant' })
     fallback = { name: 'sim', baseUrl: sim.url, apiKeySource: 'none', noAuth: true, structuredOutputs: 'json_schema', maxConcurrency: 256, initialConcurrency: 16, adaptiveConcurrency: true }
+  }
+  const resolve = (simEmbeddings: boolean): LlmSettings => resolveLlmSettings({ stages, embeddingStages, ...(file ? { file } : {}), ...(fallback ? { fallbackEndpoint: fallback, fallbackModel: 'sim-chat-8b', ...(simEmbeddings ? { fallbackEmbeddingModel: 'sim-embed-small' } : {}) } : {}) })
+  let settings = resolve(true)
+  // Simulated embeddings only go with simulated chat: a pipeline on real models whose sink has no
+  // embedding model of its own uses lexical vectors, not the simulator's.
+  const onRealModels = stages.some((st) => !embeddingStages.includes(st) && settings.stageNames.includes(st) && settings.stage(st).endpoint !== fallback)
+  if (fallback && onRealModels) settings = resolve(false)
+  if (sim && !settings.stageNames.some((st) => settings.stage(st).endpoint === fallback)) {
+    await sim.close()
+    sim = undefined
+  } else if (sim) {
     out(`synthq: LLM stages without an endpoint use the built-in SIMULATOR at ${sim.url} — its answers are synthetic and every record made with them is marked simulated`)
   }
-  const settings = resolveLlmSettings({ stages, embeddingStages, ...(file ? { file } : {}), ...(fallback ? { fallbackEndpoint: fallback, fallbackModel: 'sim-chat-8b', fallbackEmbeddingModel: 'sim-embed-small' } : {}) })
   const dbPath = settings.cache.path ?? (opts.runner === 'embedded' ? opts.db : join(process.cwd(), '.synthq', 'llm', 'llm.db'))
   const client = new LlmClient({
     settings, logger, dbPath, ...(observer ? { observer } : {}),

@@ -200,7 +200,10 @@ async function exportSample (synth: EmbeddedRunner, runners: EmbeddedRunner[], o
   const { result, report, health } = exportContents(contents, { outDir, format: 'jsonl', config: { pipeline: options }, pipelineChecks })
   out(`synthq: dataset — ${result.rows} instructions in ${report?.topics.length ?? 0} topics → ${join(outDir, result.files[0]!)} with its card ${join(outDir, 'README.md')} (Parquet, other thresholds: npx synthq export --help)`)
   if (report) {
-    for (const line of formatSinkReport(report).split('\n').slice(0, 6)) out(`synthq: ${line.trim()}`)
+    const lines = formatSinkReport(report).split('\n')
+    const health = lines.findIndex((l) => l.trim().startsWith('health:'))
+    // The sink's figures; its health checks are printed below with the pipeline's.
+    for (const line of lines.slice(0, Math.min(8, health < 0 ? lines.length : health))) out(`synthq: ${line.trim()}`)
   }
   if (health) {
     out(`synthq: health: ${health.healthy ? 'healthy' : 'UNHEALTHY'}`)

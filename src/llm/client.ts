@@ -158,6 +158,9 @@ export interface LlmRequestEvent {
   seconds: number
 }
 
+/** A probe request's timeout: short, since a probe that times out is retried and then leaves the run-time fallback to decide. */
+const PROBE_TIMEOUT_MS = 30_000
+
 /** The stage name the structured-output probe's tokens are recorded under. */
 export const PROBE_STAGE = 'structured-output-probe'
 
@@ -351,7 +354,7 @@ export class LlmClient {
         const ticket = await this.#admit(rt, 96, o.signal)
         const t0 = Date.now()
         try {
-          const data = await rt.openai.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, { timeout: Math.min(stage.timeoutMs, 120_000), ...(o.signal ? { signal: o.signal } : {}) })
+          const data = await rt.openai.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, { timeout: Math.min(stage.timeoutMs, PROBE_TIMEOUT_MS), ...(o.signal ? { signal: o.signal } : {}) })
           const promptTokens = data.usage?.prompt_tokens ?? 48
           const completionTokens = data.usage?.completion_tokens ?? 8
           ticket.success({ latencyMs: Date.now() - t0, outputTokens: completionTokens, totalTokens: promptTokens + completionTokens })

@@ -74,14 +74,16 @@ test('seeds and documents through attribution, synthesis and the sink on a real 
   const t0 = Date.now()
   const child = spawn(process.execPath, [CLI, 'start', '--no-demo-data', '--until-idle', '--db', db, '--config', config, '--out', join(dir, 'dataset')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
+  // The summary and the log (JSON lines at warn and above) both matter here.
   child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-  child.stdout.resume()
+  child.stdout.on('data', (d: Buffer) => { err += d.toString() })
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
   log(`synthq start on ${model.model} took ${((Date.now() - t0) / 1000).toFixed(0)} s, exit ${code}`)
   for (const line of err.split('\n').filter((l) => /^synthq: (done|records|dead letters|LLM|health| {2})/.test(l))) log(line)
   assert.ok(code === 0 || code === 3, `start ended with ${code}:\n${err.slice(-4000)}`)
   assert.match(err, /structured outputs as json_object_schema \(constrained decoding\)/, 'the probe found the server\'s dialect')
   assert.doesNotMatch(err, /SIMULATOR/, 'no stage fell back to the simulator')
+  assert.match(err, /stage sink → no embedding endpoint or model configured: lexical vectors/, 'no simulated embeddings either')
 
   // Read back every record, decoding with the schemas the pipeline registered.
   const elog = new EmbeddedLog(db)
