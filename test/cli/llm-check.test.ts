@@ -6,40 +6,29 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { REPO_ROOT } from '../../deploy/local/lib/paths.ts'
 import { startLlmSim, type LlmSim } from '../../src/llm/sim/server.ts'
+import { startSimProxy, type SimProxy } from '../helpers/sim-proxy.ts'
 
 const CLI = join(REPO_ROOT, 'bin/synthq.js')
 let sim: LlmSim
-let ignoring: Server
-let ignoringUrl: string
+let ignoring: SimProxy
 
 before(async () => {
   sim = await startLlmSim()
   // Drops every structured-output field before the simulator sees it, as a server that ignores unknown fields would.
-  ignoring = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      void (async () => {
-        const raw = Buffer.concat(chunks).toString('utf8')
-        const body = raw ? JSON.parse(raw) as Record<string, unknown> : undefined
-        if (body) { delete body.response_format; delete body.guided_json }
-        const upstream = await fetch(`${sim.url}${req.url!.replace(/^\/v1/, '')}`, { method: req.method ?? 'GET', headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) })
-        res.writeHead(upstream.status, { 'content-type': 'application/json' })
-        res.end(await upstream.text())
-      })()
-    })
+  ignoring = await startSimProxy(sim, {
+    handle: ({ body }) => {
+      if (!body) return { forward: body }
+      const { response_format: _rf, guided_json: _gj, ...rest } = body
+      return { forward: rest }
+    },
   })
-  await new Promise<void>((resolve) => ignoring.listen(0, '127.0.0.1', resolve))
-  ignoringUrl = `http://127.0.0.1:${(ignoring.address() as AddressInfo).port}/v1`
 })
 after(async () => {
-  await new Promise((resolve) => ignoring.close(resolve))
+  await ignoring.close()
   await sim.close()
 })
 
@@ -64,7 +53,7 @@ test('an OpenAI-shaped server: every stage ok, structured outputs as json_schema
 })
 
 test('a server that ignores structured-output fields: each constrained dialect is caught as ignored, the schema goes in the prompt', async () => {
-  const r = await check(ignoringUrl)
+  const r = await check(ignoring.url)
   assert.equal(r.code, 0, r.err)
   const line = r.out.split('\n').find((l) => l.startsWith('endpoint env'))
   assert.ok(line, r.out)

@@ -6,70 +6,50 @@
  * server; the simulator itself refuses what OpenAI refuses (unknown parameters).
  */
 import assert from 'node:assert/strict'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import { after, before, test } from 'node:test'
 import { LlmClient } from '../../src/llm/client.ts'
 import { resolveLlmSettings } from '../../src/llm/config.ts'
 import { startLlmSim, type LlmSim } from '../../src/llm/sim/server.ts'
 import { createLogger } from '../../src/log.ts'
+import { requestShape, startSimProxy, type SimProxy } from '../helpers/sim-proxy.ts'
 
 let sim: LlmSim
-let proxy: Server
+let proxy: SimProxy
 let proxyUrl: string
 let mode: 'no-json-schema' | 'llama-cpp-python' | 'no-usage' = 'no-json-schema'
 const seenFormats: string[] = []
 
 before(async () => {
   sim = await startLlmSim()
-  proxy = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      void (async () => {
-        const raw = Buffer.concat(chunks).toString('utf8')
-        let body = raw ? JSON.parse(raw) as { response_format?: { type: string, schema?: object, value?: object }, guided_json?: object } : {}
-        if (req.url?.endsWith('/chat/completions')) seenFormats.push(shape(body))
-        if (mode === 'no-json-schema' && body.response_format?.type === 'json_schema') {
-          res.writeHead(400, { 'content-type': 'application/json' })
-          res.end(JSON.stringify({ error: { message: "response_format type 'json_schema' is not supported", type: 'invalid_request_error' } }))
-          return
+  proxy = await startSimProxy(sim, {
+    handle: ({ url, body }) => {
+      if (url.endsWith('/chat/completions')) seenFormats.push(requestShape(body))
+      const rf = body?.response_format as { type: string, schema?: object } | undefined
+      if (mode === 'no-json-schema' && rf?.type === 'json_schema') {
+        return { answer: { status: 400, json: { error: { message: "response_format type 'json_schema' is not supported", type: 'invalid_request_error' } } } }
+      }
+      if (mode === 'llama-cpp-python' && url.endsWith('/chat/completions')) {
+        if (rf?.type === 'json_schema') {
+          // What llama-cpp-python 0.3.36's server answered here: a validation error, as HTTP 500.
+          return { answer: { status: 500, json: { error: { message: "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', 'ctx': {'expected': \"'text' or 'json_object'\"}}]", type: 'internal_server_error' } } } }
         }
-        if (mode === 'llama-cpp-python' && req.url?.endsWith('/chat/completions')) {
-          if (body.response_format?.type === 'json_schema') {
-            // What llama-cpp-python 0.3.36's server answered here: a validation error, as HTTP 500.
-            res.writeHead(500, { 'content-type': 'application/json' })
-            res.end(JSON.stringify({ error: { message: "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', 'ctx': {'expected': \"'text' or 'json_object'\"}}]", type: 'internal_server_error' } }))
-            return
-          }
-          // json_object + schema: decoding constrained by a grammar — the simulator's json_schema does the same.
-          if (body.response_format?.type === 'json_object' && body.response_format.schema) body = { ...body, response_format: { type: 'json_schema', json_schema: { name: 'constrained', schema: body.response_format.schema } } as never }
-        }
-        const forwarded = JSON.stringify(body)
-        const upstream = await fetch(`${sim.url}${req.url!.replace(/^\/v1/, '')}`, { method: req.method ?? 'GET', headers: { 'content-type': 'application/json' }, ...(raw ? { body: forwarded } : {}) })
-        const json = await upstream.json() as Record<string, unknown>
-        if (mode === 'no-usage') delete json.usage
-        res.writeHead(upstream.status, { 'content-type': 'application/json' })
-        res.end(JSON.stringify(json))
-      })()
-    })
+        // json_object + schema: decoding constrained by a grammar — the simulator's json_schema does the same.
+        if (rf?.type === 'json_object' && rf.schema) return { forward: { ...body, response_format: { type: 'json_schema', json_schema: { name: 'constrained', schema: rf.schema } } } }
+      }
+      return { forward: body }
+    },
+    reply: (_r, json) => {
+      if (mode === 'no-usage') delete json.usage
+      return json
+    },
   })
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/v1`
+  proxyUrl = proxy.url
 })
 after(async () => {
-  await new Promise((resolve) => proxy.close(resolve))
+  await proxy.close()
   await sim.close()
 })
-
-/** The structured-output part of a request, as a label: `json_object+schema`, `guided_json`, `none`… */
-function shape (body: { response_format?: { type: string, schema?: object, value?: object }, guided_json?: object }): string {
-  if (body.guided_json) return 'guided_json'
-  const rf = body.response_format
-  if (!rf) return 'none'
-  return rf.type + (rf.schema ? '+schema' : '') + (rf.value ? '+value' : '')
-}
 
 const SCHEMA = { type: 'object', required: ['keywords'], properties: { keywords: { type: 'array', items: { type: 'string' }, minItems: 1 } } }
 

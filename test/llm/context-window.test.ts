@@ -5,8 +5,6 @@
  * envisioning stage shrinks its demonstrations (then its document) to fit.
  */
 import assert from 'node:assert/strict'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { after, before, test } from 'node:test'
 import { LlmClient } from '../../src/llm/client.ts'
 import { resolveLlmSettings } from '../../src/llm/config.ts'
@@ -15,9 +13,10 @@ import { contextWindowOf } from '../../src/llm/server-info.ts'
 import { startLlmSim, type LlmSim } from '../../src/llm/sim/server.ts'
 import { createLogger } from '../../src/log.ts'
 import { fitToContext } from '../../src/processors/situation/situation-envisioning.ts'
+import { startSimProxy, type SimProxy } from '../helpers/sim-proxy.ts'
 
 let sim: LlmSim
-let proxy: Server
+let proxy: SimProxy
 let proxyUrl: string
 /** What the proxy adds to the simulator's model entries (a server that reports its context). */
 let reported: Record<string, unknown> = {}
@@ -25,26 +24,17 @@ const sent: Array<{ max_tokens?: number }> = []
 
 before(async () => {
   sim = await startLlmSim()
-  proxy = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      void (async () => {
-        const raw = Buffer.concat(chunks).toString('utf8')
-        if (req.url?.endsWith('/chat/completions')) sent.push(JSON.parse(raw) as { max_tokens?: number })
-        const upstream = await fetch(`${sim.url}${req.url!.replace(/^\/v1/, '')}`, { method: req.method ?? 'GET', headers: { 'content-type': 'application/json' }, ...(raw ? { body: raw } : {}) })
-        const json = await upstream.json() as { data?: Array<Record<string, unknown>> }
-        if (req.url?.endsWith('/models')) json.data = json.data?.map((m) => ({ ...m, ...reported }))
-        res.writeHead(upstream.status, { 'content-type': 'application/json' })
-        res.end(JSON.stringify(json))
-      })()
-    })
+  proxy = await startSimProxy(sim, {
+    handle: ({ url, body }) => {
+      if (url.endsWith('/chat/completions')) sent.push(body as { max_tokens?: number })
+      return { forward: body }
+    },
+    reply: ({ url }, json) => url.endsWith('/models') ? { ...json, data: (json.data as Array<Record<string, unknown>>).map((m) => ({ ...m, ...reported })) } : json,
   })
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/v1`
+  proxyUrl = proxy.url
 })
 after(async () => {
-  await new Promise((resolve) => proxy.close(resolve))
+  await proxy.close()
   await sim.close()
 })
 

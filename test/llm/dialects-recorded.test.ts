@@ -13,14 +13,13 @@
  * fields ignored); TGI's Messages API (`response_format: {type: "json_object", value}`, serde 422s).
  */
 import assert from 'node:assert/strict'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { after, before, test } from 'node:test'
 import { LlmClient } from '../../src/llm/client.ts'
 import { resolveLlmSettings } from '../../src/llm/config.ts'
 import type { Dialect } from '../../src/llm/dialects.ts'
 import { startLlmSim, type LlmSim } from '../../src/llm/sim/server.ts'
 import { createLogger } from '../../src/log.ts'
+import { requestShape, startSimProxy, type SimProxy } from '../helpers/sim-proxy.ts'
 
 type Body = Record<string, unknown> & { response_format?: Record<string, unknown>, guided_json?: object }
 /** What a server makes of a request: refuse it (status, body), or pass it on constrained by a schema or not at all. */
@@ -95,32 +94,20 @@ let sim: LlmSim
 before(async () => { sim = await startLlmSim() })
 after(async () => { await sim.close() })
 
-async function servePersona (p: Persona, seen: string[]): Promise<{ url: string, server: Server }> {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      void (async () => {
-        const send = (status: number, body: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)) }
-        if (req.method === 'GET' && req.url?.endsWith('/models')) {
-          send(200, { object: 'list', data: [{ id: 'served-model', object: 'model', created: 1733000000, ...p.modelEntry }] })
-          return
-        }
-        const b = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Body
-        seen.push(b.guided_json ? 'guided_json' : b.response_format ? `${String(b.response_format.type)}${b.response_format.schema ? '+schema' : ''}${b.response_format.value ? '+value' : ''}` : 'none')
-        const v = p.judge(b)
-        if ('refuse' in v) { send(v.refuse, v.body); return }
-        const { response_format: _rf, guided_json: _gj, ...rest } = b
-        const forwarded = { ...rest, model: 'sim-chat-8b', ...(v.schema ? { response_format: { type: 'json_schema', json_schema: { name: 'constrained', schema: v.schema } } } : {}) }
-        const up = await fetch(`${sim.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(forwarded) })
-        const json = await up.json() as Record<string, unknown>
-        // The served model's name, as the real server would answer, and no simulator fingerprint.
-        send(up.status, { ...json, model: 'served-model', system_fingerprint: null })
-      })()
-    })
+async function servePersona (p: Persona, seen: string[]): Promise<SimProxy> {
+  return await startSimProxy(sim, {
+    handle: ({ method, url, body }) => {
+      if (method === 'GET' && url.endsWith('/models')) return { answer: { status: 200, json: { object: 'list', data: [{ id: 'served-model', object: 'model', created: 1733000000, ...p.modelEntry }] } } }
+      const b = body as Body
+      seen.push(requestShape(b))
+      const v = p.judge(b)
+      if ('refuse' in v) return { answer: { status: v.refuse, json: v.body } }
+      const { response_format: _rf, guided_json: _gj, ...rest } = b
+      return { forward: { ...rest, model: 'sim-chat-8b', ...(v.schema ? { response_format: { type: 'json_schema', json_schema: { name: 'constrained', schema: v.schema } } } : {}) } }
+    },
+    // The served model's name, as the real server would answer, and no simulator fingerprint.
+    reply: (_r, json) => ({ ...json, model: 'served-model', system_fingerprint: null }),
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, server }
 }
 
 const SCHEMA = { type: 'object', additionalProperties: false, required: ['keywords'], properties: { keywords: { type: 'array', items: { type: 'string' }, minItems: 1 } } }
@@ -128,8 +115,8 @@ const SCHEMA = { type: 'object', additionalProperties: false, required: ['keywor
 for (const p of PERSONAS) {
   test(`${p.name}: the probe picks ${p.expect.dialect}, and a stage call goes out in it`, async () => {
     const seen: string[] = []
-    const { url, server } = await servePersona(p, seen)
-    const settings = resolveLlmSettings({ stages: ['concepts'], env: { SYNTHQ_LLM_BASE_URL: url, SYNTHQ_LLM_NO_AUTH: 'true', SYNTHQ_LLM_MODEL: 'served-model', SYNTHQ_LLM_CACHE: 'false' } })
+    const server = await servePersona(p, seen)
+    const settings = resolveLlmSettings({ stages: ['concepts'], env: { SYNTHQ_LLM_BASE_URL: server.url, SYNTHQ_LLM_NO_AUTH: 'true', SYNTHQ_LLM_MODEL: 'served-model', SYNTHQ_LLM_CACHE: 'false' } })
     const client = new LlmClient({ settings, logger: createLogger({ level: 'silent' }) })
     try {
       await client.preflight()
@@ -146,7 +133,7 @@ for (const p of PERSONAS) {
       assert.equal(seen.length, 1, `one request, in the dialect: ${seen.join(', ')}`)
     } finally {
       await client.close()
-      await new Promise((resolve) => server.close(resolve))
+      await server.close()
     }
   })
 }
