@@ -189,7 +189,9 @@ async function main (): Promise<number> {
   }
 
   process.stderr.on('error', () => {}) // a terminal that hung up does not stop the clean-up
-  const guard = process.env.SYNTHQ_TEST_KEEP_INFRA ? undefined : startGuard()
+  // Also when the infrastructure is kept: the guard then only stops the tests of a killed run
+  // (it is told the infrastructure is not this run's to stop).
+  const guard = startGuard()
   // Signals are handled from the start: one that arrives while the infrastructure starts lets
   // it finish starting, runs no tests, and stops it.
   let interrupted: NodeJS.Signals | undefined
@@ -206,7 +208,7 @@ async function main (): Promise<number> {
     const next = [...new Map([...testProcesses.filter(same), ...seen].map((p) => [p.pid, p])).values()]
     const changed = next.length !== testProcesses.length || next.some((p, i) => p.pid !== testProcesses[i]?.pid)
     testProcesses = next
-    if (changed) guard?.tell(`procs ${encodeProcs(testProcesses)}`)
+    if (changed) guard.tell(`procs ${encodeProcs(testProcesses)}`)
   }
   const killTests = (): void => {
     seeTests()
@@ -254,7 +256,7 @@ async function main (): Promise<number> {
   watchParent.unref()
 
   const t0 = Date.now()
-  guard?.tell(`up ${t0}`)
+  guard.tell(`up ${t0}`)
   let startedHere = false
   try {
     const { state, reused } = await up({ log })
@@ -262,7 +264,7 @@ async function main (): Promise<number> {
       ? `reusing the running infrastructure (kafka ${state.kafka.bootstrap.join(',')}, registry ${state.registry.url})`
       : `started kafka ${state.kafka.bootstrap.join(',')} and registry ${state.registry.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
     startedHere = !reused && !process.env.SYNTHQ_TEST_KEEP_INFRA
-    guard?.tell(startedHere ? `ours ${state.startedAt}` : 'reused')
+    guard.tell(startedHere ? `ours ${state.startedAt}` : 'reused')
 
     if (interrupted) return signalled(interrupted)
     const python = ensureInteropPython(log)
@@ -291,7 +293,7 @@ async function main (): Promise<number> {
       const started = table.get(child.pid)?.started
       if (started) {
         runnerProc = { pid: child.pid, started }
-        guard?.tell(`runner ${encodeProcs([runnerProc])}`)
+        guard.tell(`runner ${encodeProcs([runnerProc])}`)
       }
       seeTests(table)
     }
@@ -314,8 +316,8 @@ async function main (): Promise<number> {
     }
     killAll(testProcesses)
     if (startedHere) await down({ log })
-    guard?.tell('clean')
-    guard?.close()
+    guard.tell('clean')
+    guard.close()
   }
 }
 
