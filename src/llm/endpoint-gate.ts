@@ -36,6 +36,8 @@ export interface GateStats {
   tokensPerMinute?: number
   /** This process's share (0–1] of the endpoint's limits, held with the pipeline's other processes. */
   share?: number
+  /** The endpoint's last failure (not a 429), in its own words, keys scrubbed; `at` in ms since the epoch. */
+  lastError?: { at: number, message: string }
 }
 
 export interface Ticket {
@@ -94,6 +96,7 @@ export class EndpointGate {
   #share = 1
   readonly #rateClock: RateClock | undefined
   #holdUntil = 0
+  #lastError: { at: number, message: string } | undefined
   readonly #now: () => number
 
   constructor (endpoint: EndpointSettings, logger: Logger, opts: { now?: () => number, breakerCooldownMs?: number, failureThreshold?: number, share?: number, rateClock?: RateClock } = {}) {
@@ -181,7 +184,9 @@ export class EndpointGate {
         // Only failures that say the endpoint is down open the circuit. A 429 is the endpoint
         // working as designed, a refused request shows it is up, an abort says nothing.
         // The server's own words go with the reason: "HTTP 500" alone tells a user nothing to fix.
-        if (f.kind === 'transient' && f.status !== 429) this.#breaker.failure(f.detail ? `${f.reason}: ${f.detail.replace(/\s+/g, ' ').slice(0, 300)}` : f.reason)
+        const said = f.detail ? `${f.reason}: ${f.detail.replace(/\s+/g, ' ').slice(0, 300)}` : f.reason
+        if ((f.kind === 'transient' || f.kind === 'rejected' || f.kind === 'misconfigured') && f.status !== 429) this.#lastError = { at: this.#now(), message: said }
+        if (f.kind === 'transient' && f.status !== 429) this.#breaker.failure(said)
         else if (f.kind === 'rejected') this.#breaker.success()
         else this.#breaker.ignore()
         if (f.retryAfterMs !== undefined && f.status === 429) this.#holdUntil = Math.max(this.#holdUntil, this.#now() + f.retryAfterMs)
@@ -233,6 +238,7 @@ export class EndpointGate {
       ...(this.#rpm ? { requestsPerMinute: this.#rpm.limitPerMinute } : {}),
       ...(this.#tpm ? { tokensPerMinute: this.#tpm.limitPerMinute } : {}),
       share: this.#share,
+      ...(this.#lastError ? { lastError: { ...this.#lastError } } : {}),
     }
   }
 }

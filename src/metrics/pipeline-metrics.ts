@@ -183,6 +183,13 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
       name: 'synthq_llm_concurrency_limit', help: 'Requests the client lets run at once against an endpoint (adaptive)', labelNames: ['endpoint'], registers: r,
       collect: () => { for (const e of this.#llmEndpoints()) limit.set({ endpoint: e.endpoint }, e.concurrencyLimit) },
     })
+    const lastError: Gauge<'endpoint' | 'error'> = new Gauge({
+      name: 'synthq_llm_last_error_timestamp_seconds', help: 'When an LLM endpoint last failed (not a 429); the error label is its own words, keys scrubbed — one series per endpoint', labelNames: ['endpoint', 'error'], registers: r,
+      collect: () => {
+        lastError.reset()
+        for (const e of this.#llmEndpoints()) if (e.lastError) lastError.set({ endpoint: e.endpoint, error: e.lastError.message.slice(0, 200) }, e.lastError.at / 1000)
+      },
+    })
     const llmInFlight: Gauge<'endpoint'> = new Gauge({
       name: 'synthq_llm_in_flight', help: 'LLM requests running now', labelNames: ['endpoint'], registers: r,
       collect: () => { for (const e of this.#llmEndpoints()) llmInFlight.set({ endpoint: e.endpoint }, e.inFlight) },

@@ -423,7 +423,10 @@ export function healthOf (s: StatusSnapshot, report: SinkReport | null, live: Sa
     }
   }
   for (const samples of live) {
-    for (const c of samples.filter((x) => x.name === 'synthq_llm_circuit_open' && x.value > 0)) checks.push({ name: 'llm_circuit_open', ok: false, message: `LLM endpoint ${c.labels.endpoint} is failing: its circuit breaker holds requests (consumption paused)` })
+    for (const c of samples.filter((x) => x.name === 'synthq_llm_circuit_open' && x.value > 0)) {
+      const last = samples.find((x) => x.name === 'synthq_llm_last_error_timestamp_seconds' && x.labels.endpoint === c.labels.endpoint)
+      checks.push({ name: 'llm_circuit_open', ok: false, message: `LLM endpoint ${c.labels.endpoint} is failing: its circuit breaker holds requests (consumption paused)${last ? `; last error: ${last.labels.error}` : ''}` })
+    }
     if (samples.some((x) => x.name === 'synthq_llm_budget_paused' && x.value > 0)) checks.push({ name: 'llm_budget', ok: false, message: 'the LLM budget is spent: calls are held (raise llm.budget, or wait for the new period)' })
   }
   if (report) for (const c of report.health.checks) checks.push({ name: c.name, ok: c.ok, message: c.message })
