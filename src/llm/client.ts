@@ -345,13 +345,20 @@ export class LlmClient {
   async probeStructuredOutputs (o: { endpoints?: string[], signal?: AbortSignal } = {}): Promise<EndpointProbe[]> {
     await this.#sharedReady
     const out: EndpointProbe[] = []
+    // A pipeline over its budget sends nothing, not even a probe, and must still start (and pause).
+    const spent = this.#budget.exceeded()
+    if (spent !== undefined) {
+      this.#logger.warn({ reason: spent }, 'structured-output probe skipped: the LLM budget is spent; the configured dialect stays, refusals still move it on')
+      return out
+    }
     for (const rt of this.#endpoints.values()) {
       const endpoint = rt.gate.endpoint
       if (o.endpoints && !o.endpoints.includes(endpoint.name)) continue
       const stage = this.settings.stageNames.map((n) => this.settings.stage(n)).find((st) => st.endpoint.name === endpoint.name && !st.embedding)
       if (!stage) continue
       const send: ProbeSend = async (body) => {
-        const ticket = await this.#admit(rt, 96, o.signal)
+        // The gate only, not the budget's wait: a probe is a few tiny requests, checked against the budget above.
+        const ticket = await rt.gate.enter(96, o.signal)
         const t0 = Date.now()
         try {
           const data = await rt.openai.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, { timeout: Math.min(stage.timeoutMs, PROBE_TIMEOUT_MS), ...(o.signal ? { signal: o.signal } : {}) })

@@ -107,6 +107,8 @@ test('three Kafka workers of one pipeline keep to the endpoint\'s requests/min a
   await until('every worker to see three members', () => workers.every((w) => w.state?.members === 3))
   for (const w of workers) assert.ok(Math.abs(w.state!.requestsPerMinute! - LIMITS.requestsPerMinute / 3) < 1e-6, `${w.name} holds a third of the limit`)
 
+  // What the workers' start cost (each endpoint's structured-output probe) is part of the budget too.
+  const startSpend = simSpend(sim)
   sim.resetStats()
   const t0 = Date.now()
   for (const w of workers) w.child.send({ type: 'go' })
@@ -117,7 +119,7 @@ test('three Kafka workers of one pipeline keep to the endpoint\'s requests/min a
 
   const requests = chatRequests(sim)
   const measured = rpm(requests, ms)
-  const spend = simSpend(sim)
+  const spend = startSpend + simSpend(sim)
   const stats = sim.stats()
   log(`3 workers: ${requests} requests in ${(ms / 1000).toFixed(1)} s = ${(ms / SIM_MINUTE_MS).toFixed(2)} simulated min → ${measured.toFixed(0)} requests/min (limit ${LIMITS.requestsPerMinute}); 429s ${stats.rateLimited}; spend $${spend.toFixed(4)} of a $${budgetUsd} budget; per worker ${workers.map((w) => `${w.name} ${w.state?.requests} req $${w.state?.own.costUsd.toFixed(3)}`).join(', ')}`)
   assert.ok(measured <= LIMITS.requestsPerMinute * 1.05 + 10, `${measured.toFixed(0)} requests/min at the endpoint, limit ${LIMITS.requestsPerMinute}`)
