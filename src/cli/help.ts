@@ -172,8 +172,10 @@ examples:
 export const LLM_HELP = `synthq llm — the LLM stages' settings and spend
 
 usage:
-  synthq llm check <topology>   resolve each LLM stage's endpoint and model, and check the
-                                endpoint answers (reachable, key accepted, model served); exit 1 if not
+  synthq llm check <topology>   resolve each LLM stage's endpoint and model, check the endpoint
+                                answers (reachable, key accepted, model served), and find its
+                                structured-output dialect with one tiny request per dialect
+                                (docs/llm.md); exit 1 if any of it fails
   synthq llm usage              requests, tokens, cost and cache hits per stage and model
 
 options:
