@@ -20,7 +20,7 @@ import type { KafkaConnection } from '../config/connection.ts'
 import { ConfigError, SynthqError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { connectFencing, createKafka } from '../runtime/kafka/client.ts'
-import { topicPlan } from '../runtime/kafka/topic-admin.ts'
+import { createTopicsAndWait, topicPlan } from '../runtime/kafka/topic-admin.ts'
 import type { AvroSerde } from '../serde/avro-serde.ts'
 import type { TopicName } from '../topics.ts'
 import { readTopicKeys } from './kafka-topic-keys.ts'
@@ -66,10 +66,7 @@ export class KafkaTarget implements IngestTarget {
       await admin.connect()
       const plan = topicPlan({ prefix: o.prefix, partitions: o.partitions, replicationFactor: o.replicationFactor }).find((p) => p.topic === o.topic)!
       if (!(await admin.listTopics()).includes(o.topic)) {
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: [{ topic: plan.topic, numPartitions: plan.partitions, replicationFactor: plan.replicationFactor, configEntries: Object.entries(plan.configs).map(([name, value]) => ({ name, value })) }],
-        })
+        await createTopicsAndWait(admin, [{ topic: plan.topic, numPartitions: plan.partitions, replicationFactor: plan.replicationFactor, configEntries: Object.entries(plan.configs).map(([name, value]) => ({ name, value })) }])
       }
     } catch (err) {
       throw new ConfigError(`cannot reach Kafka at ${o.connection.brokers.join(',')} (${(err as Error).message}): start it (npm run infra:up) or point SYNTHQ_KAFKA_BROKERS at your cluster`, { cause: err })
@@ -79,7 +76,13 @@ export class KafkaTarget implements IngestTarget {
     const transactionalId = `${o.prefix}.ingest.${o.topic.startsWith(`${o.prefix}.`) ? o.topic.slice(o.prefix.length + 1) : o.topic}`
     t.#producer = await connectFencing(kafka, transactionalId)
     if (o.dedup) {
-      t.#keys = await readTopicKeys(kafka, o.topic, o.onKeys)
+      try {
+        t.#keys = await readTopicKeys(kafka, o.topic, o.onKeys)
+      } catch (err) {
+        // Nothing is returned to close: the producer would keep the process alive.
+        await t.close()
+        throw err
+      }
       t.existing = t.#keys.size
     }
     return t

@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto'
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs'
 import type { Logger } from '../../log.ts'
 import { retryWhileUnreachable } from './retry-unreachable.ts'
+import { createTopicsAndWait } from './topic-admin.ts'
 import { ShareBoard, type SharedLimits, type SharedLimitsStats, type SpendTotals } from '../../llm/shared/limits.ts'
 import { encodeMember, Roster, type MemberRecord } from '../../llm/shared/roster.ts'
 
@@ -52,24 +53,16 @@ export function llmQuotaTopic (prefix: string): string {
 /** Creates the quota topic if it is missing: one partition, compacted, small segments so old heartbeats go soon. */
 export async function ensureLlmQuotaTopic (admin: Admin, topic: string, replicationFactor = 1): Promise<void> {
   if ((await admin.listTopics()).includes(topic)) return
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{
-        topic,
-        numPartitions: 1,
-        replicationFactor,
-        configEntries: [
-          { name: 'cleanup.policy', value: 'compact' },
-          { name: 'segment.ms', value: String(10 * 60_000) },
-          { name: 'min.cleanable.dirty.ratio', value: '0.1' },
-        ],
-      }],
-    })
-  } catch (err) {
-    // Several workers starting together: one creates it, the others find it there.
-    if (!(await admin.listTopics()).includes(topic)) throw err
-  }
+  await createTopicsAndWait(admin, [{
+    topic,
+    numPartitions: 1,
+    replicationFactor,
+    configEntries: [
+      { name: 'cleanup.policy', value: 'compact' },
+      { name: 'segment.ms', value: String(10 * 60_000) },
+      { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+    ],
+  }])
 }
 
 const withTimeout = async <T>(p: Promise<T>, ms: number): Promise<T | undefined> => {
