@@ -180,7 +180,10 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       await llm.close()
       // This run's own calls: the database's ledger also holds every other process sharing it.
       const u = processUsage()
-      if (u.length) out(`synthq: LLM usage — ${u.map((r) => `${r.stage}: ${r.requests} requests, ${r.promptTokens}+${r.completionTokens} tokens, ${r.cacheHits} cache hits${r.costUsd ? `, $${r.costUsd.toFixed(4)}` : ''}`).join(' | ')}`)
+      const stages = llm.client.stats().stages
+      // First answers usable as they came: how well the server's structured outputs hold (docs/llm.md).
+      const firstTry = (stage: string): string => { const s = stages[stage]; return s?.firstAnswers ? `, first answers valid ${s.validFirstTry}/${s.firstAnswers}` : '' }
+      if (u.length) out(`synthq: LLM usage — ${u.map((r) => `${r.stage}: ${r.requests} requests, ${r.promptTokens}+${r.completionTokens} tokens, ${r.cacheHits} cache hits${firstTry(r.stage)}${r.costUsd ? `, $${r.costUsd.toFixed(4)}` : ''}`).join(' | ')}`)
     }
   } finally {
     // The command line exits with the code returned (src/cli/exit.ts): whatever a client left

@@ -114,6 +114,10 @@ export interface StageStats {
   retries: number
   repairs: number
   invalidOutputs: number
+  /** Calls that got a first answer from the model (cache hits and calls that got none are not counted). */
+  firstAnswers: number
+  /** Of those, answers usable as they came: valid JSON of the schema, passing the stage's check, no repair. */
+  validFirstTry: number
   failures: Record<string, number>
   latency: { count: number, totalMs: number, maxMs: number }
   promptTokens: number
@@ -193,7 +197,7 @@ interface EndpointRuntime {
 }
 
 function emptyStats (): StageStats {
-  return { calls: 0, cacheHits: 0, cacheMisses: 0, requests: 0, retries: 0, repairs: 0, invalidOutputs: 0, failures: {}, latency: { count: 0, totalMs: 0, maxMs: 0 }, promptTokens: 0, completionTokens: 0, costUsd: 0 }
+  return { calls: 0, cacheHits: 0, cacheMisses: 0, requests: 0, retries: 0, repairs: 0, invalidOutputs: 0, firstAnswers: 0, validFirstTry: 0, failures: {}, latency: { count: 0, totalMs: 0, maxMs: 0 }, promptTokens: 0, completionTokens: 0, costUsd: 0 }
 }
 
 /** OpenAI's strict mode needs every object closed and every property required. */
@@ -519,6 +523,7 @@ export class LlmClient {
         } else {
           const extra = req.check?.(value)
           if (extra === undefined) {
+            if (repairs === 0) { stats.firstAnswers++; stats.validFirstTry++ }
             if (key) this.#cache!.put(key, s.stage, s.model, { content: answer.content, promptTokens: answer.promptTokens, completionTokens: answer.completionTokens, simulated: answer.simulated })
             return { value, raw: answer.content, model: s.model, endpoint: s.endpoint.name, simulated: answer.simulated, cached: false, requests, repairs, promptTokens, completionTokens }
           }
@@ -531,6 +536,7 @@ export class LlmClient {
           : err.message.replace(/^the model returned /, 'it was ')
       }
       stats.invalidOutputs++
+      if (repairs === 0) stats.firstAnswers++
       if (repairs >= s.repairAttempts) {
         throw new LlmOutputError(`stage ${s.stage}: the model's answer is not usable after ${repairs + 1} attempt(s): ${problem}`, answer.content, repairs + 1, { context: { stage: s.stage, model: s.model } })
       }

@@ -179,6 +179,15 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
       name: 'synthq_llm_repairs_total', help: 'Answers that failed their JSON schema and were asked again with the error', labelNames: ['stage'], registers: r,
       collect: () => { for (const { stage, s } of this.#llmStages()) pullCounter('repairs', repairs, { stage }, s.repairs) },
     })
+    const firstAnswers: Counter<'stage' | 'result'> = new Counter({
+      name: 'synthq_llm_first_answers_total', help: 'Each call\'s first answer from the model, by whether it was usable as it came (valid) or needed a repair (invalid)', labelNames: ['stage', 'result'], registers: r,
+      collect: () => {
+        for (const { stage, s } of this.#llmStages()) {
+          pullCounter('firstAnswers', firstAnswers, { stage, result: 'valid' }, s.validFirstTry)
+          pullCounter('firstAnswers', firstAnswers, { stage, result: 'invalid' }, s.firstAnswers - s.validFirstTry)
+        }
+      },
+    })
     const limit: Gauge<'endpoint'> = new Gauge({
       name: 'synthq_llm_concurrency_limit', help: 'Requests the client lets run at once against an endpoint (adaptive)', labelNames: ['endpoint'], registers: r,
       collect: () => { for (const e of this.#llmEndpoints()) limit.set({ endpoint: e.endpoint }, e.concurrencyLimit) },

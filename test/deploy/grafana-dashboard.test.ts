@@ -98,7 +98,7 @@ async function exposition (): Promise<string> {
     })
   }
   const llmStages = stages.filter((s) => s.stage !== 'document-hygiene' && s.stage !== 'search-retrieval')
-  const stageStats = { calls: 10, cacheHits: 2, cacheMisses: 8, requests: 9, retries: 1, repairs: 1, invalidOutputs: 0, failures: {}, latency: { count: 8, totalMs: 800, maxMs: 300 }, promptTokens: 1000, completionTokens: 200, costUsd: 0.02 }
+  const stageStats = { calls: 10, cacheHits: 2, cacheMisses: 8, requests: 9, retries: 1, repairs: 1, invalidOutputs: 1, firstAnswers: 8, validFirstTry: 7, failures: {}, latency: { count: 8, totalMs: 800, maxMs: 300 }, promptTokens: 1000, completionTokens: 200, costUsd: 0.02 }
   // PipelineMetrics reads stats() and settings.stage(); the rest of an LlmClient is not needed.
   // stats() is typed as the client's, so a renamed figure fails to compile here.
   const llm = {

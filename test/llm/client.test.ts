@@ -115,6 +115,10 @@ test('unusable answers get a repair message and then succeed', async () => {
       assert.equal(r.repairs, 1, kind)
       assert.equal(r.requests, 2, kind)
       assert.ok(r.value.keywords.length > 0)
+      // A call that came right after its repair still had an unusable first answer.
+      await llm.stage('concepts').json(request())
+      const st = llm.stats().stages.concepts!
+      assert.deepEqual([st.firstAnswers, st.validFirstTry], [2, 1], kind)
     } finally {
       await llm.close()
     }
