@@ -182,7 +182,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       const u = processUsage()
       const stages = llm.client.stats().stages
       // First answers usable as they came: how well the server's structured outputs hold (docs/llm.md).
-      const firstTry = (stage: string): string => { const s = stages[stage]; return s?.firstAnswers ? `, first answers valid ${s.validFirstTry}/${s.firstAnswers}` : '' }
+      const firstTry = (stage: string): string => { const s = stages[stage]; return s?.firstAnswers ? `, first answers valid ${s.validFirstTry}/${s.firstAnswers}, ${s.repairs} repairs` : '' }
       if (u.length) out(`synthq: LLM usage — ${u.map((r) => `${r.stage}: ${r.requests} requests, ${r.promptTokens}+${r.completionTokens} tokens, ${r.cacheHits} cache hits${firstTry(r.stage)}${r.costUsd ? `, $${r.costUsd.toFixed(4)}` : ''}`).join(' | ')}`)
     }
   } finally {

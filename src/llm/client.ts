@@ -97,6 +97,9 @@ const INITIAL_TOKEN_RATIO = 1.3
 /** The least room for an answer worth sending a request for; below it the request is refused as too long. */
 const MIN_ANSWER_TOKENS = 128
 
+/** Names the stage on each chat request, for gateways' and proxies' logs and per-stage accounting there. */
+const STAGE_HEADER = (stage: string): Record<string, string> => ({ 'X-Synthq-Stage': stage })
+
 /** Inputs per embeddings request (OpenAI accepts up to 2,048). */
 const EMBED_BATCH = 256
 
@@ -638,7 +641,7 @@ export class LlmClient {
         const t0 = Date.now()
         sent()
         try {
-          const { data, response } = await rt.openai.chat.completions.create(body, { timeout: s.timeoutMs, ...(signal ? { signal } : {}) }).withResponse()
+          const { data, response } = await rt.openai.chat.completions.create(body, { timeout: s.timeoutMs, headers: STAGE_HEADER(s.stage), ...(signal ? { signal } : {}) }).withResponse()
           const latencyMs = Date.now() - t0
           const choice = data.choices?.[0]
           const content = choice?.message?.content ?? ''

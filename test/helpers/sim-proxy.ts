@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import type { LlmSim } from '../../src/llm/sim/server.ts'
 
 export type Json = Record<string, unknown>
-export interface ProxiedRequest { method: string, url: string, body: Json | undefined }
+export interface ProxiedRequest { method: string, url: string, headers: Record<string, string | string[] | undefined>, body: Json | undefined }
 export type Handling = { answer: { status: number, json: unknown } } | { forward: Json | undefined }
 
 export interface SimProxy { url: string, close (): Promise<void> }
@@ -21,7 +21,7 @@ export async function startSimProxy (sim: LlmSim, o: { handle?: (r: ProxiedReque
     req.on('end', () => {
       void (async () => {
         const raw = Buffer.concat(chunks).toString('utf8')
-        const r: ProxiedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', body: raw ? JSON.parse(raw) as Json : undefined }
+        const r: ProxiedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: raw ? JSON.parse(raw) as Json : undefined }
         const h = o.handle?.(r) ?? { forward: r.body }
         const send = (status: number, json: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(json)) }
         if ('answer' in h) { send(h.answer.status, h.answer.json); return }

@@ -19,12 +19,16 @@ let proxy: SimProxy
 let proxyUrl: string
 let mode: 'no-json-schema' | 'llama-cpp-python' | 'no-usage' = 'no-json-schema'
 const seenFormats: string[] = []
+const seenStages: string[] = []
 
 before(async () => {
   sim = await startLlmSim()
   proxy = await startSimProxy(sim, {
-    handle: ({ url, body }) => {
-      if (url.endsWith('/chat/completions')) seenFormats.push(requestShape(body))
+    handle: ({ url, headers, body }) => {
+      if (url.endsWith('/chat/completions')) {
+        seenFormats.push(requestShape(body))
+        seenStages.push(String(headers['x-synthq-stage']))
+      }
       const rf = body?.response_format as { type: string, schema?: object } | undefined
       if (mode === 'no-json-schema' && rf?.type === 'json_schema') {
         return { answer: { status: 400, json: { error: { message: "response_format type 'json_schema' is not supported", type: 'invalid_request_error' } } } }
@@ -84,6 +88,7 @@ test('an endpoint that refuses response_format json_schema: the client falls bac
 test('llama-cpp-python: json_schema refused with an HTTP 500 is a capability answer; json_object + schema is used from then on', async () => {
   mode = 'llama-cpp-python'
   seenFormats.length = 0
+  seenStages.length = 0
   const lines: string[] = []
   const client = llm(lines)
   try {
@@ -93,6 +98,7 @@ test('llama-cpp-python: json_schema refused with an HTTP 500 is a capability ans
       assert.equal(r.repairs, 0, 'constrained decoding: valid on the first try')
     }
     assert.deepEqual(seenFormats, ['json_schema', 'json_object+schema', 'json_object+schema', 'json_object+schema'])
+    assert.deepEqual(seenStages, ['concepts', 'concepts', 'concepts', 'concepts'], 'each request names its stage (X-Synthq-Stage)')
     const said = lines.filter((l) => l.includes('does not take structured outputs as json_schema'))
     assert.equal(said.length, 1)
     assert.match(said[0]!, /HTTP 500.*Input should be 'text' or 'json_object'/, 'the server\'s own words reach the user')
@@ -106,6 +112,7 @@ test('llama-cpp-python: json_schema refused with an HTTP 500 is a capability ans
 test('the probe finds the dialect before any record: llama-cpp-python gets json_object_schema, OpenAI-shaped servers json_schema', async () => {
   mode = 'llama-cpp-python'
   seenFormats.length = 0
+  seenStages.length = 0
   const client = llm()
   try {
     const [probe] = await client.probeStructuredOutputs()
