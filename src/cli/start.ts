@@ -28,6 +28,7 @@ import { topicName, type TopicName } from '../topics.ts'
 import { defaultSearchIndex, startLlm } from './run.ts'
 import { stopOnSignals } from './exit.ts'
 import { processUsage } from '../llm/usage.ts'
+import type { StageStats } from '../llm/client.ts'
 import { processEndpoint, type MetricsSettings } from '../metrics/process-endpoint.ts'
 import { SYNTHQ_VERSION } from '../version.ts'
 import { exportContents } from './export.ts'
@@ -159,7 +160,7 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   // The input is finite here: let the sink place what its topic warm-up still holds.
   if (!stopping()) await synth.flush()
   // This run's own LLM calls (others may share the database and its ledger).
-  if (!stopping()) await summary(attr, synth, opts, Date.now() - t0, processUsage())
+  if (!stopping()) await summary(attr, synth, opts, Date.now() - t0, processUsage(), llm.client.stats().stages)
   const healthy = stopping() ? true : await exportSample(synth, [attr, synth], opts, options)
 
   if (opts.untilIdle && !stopping()) await stopAll()
@@ -212,7 +213,7 @@ async function exportSample (synth: EmbeddedRunner, runners: EmbeddedRunner[], o
   return health?.healthy ?? true
 }
 
-async function summary (attr: EmbeddedRunner, synth: EmbeddedRunner, opts: StartOptions, ms: number, usage: Array<{ stage: string, requests: number, promptTokens: number, completionTokens: number, cacheHits: number }>): Promise<void> {
+async function summary (attr: EmbeddedRunner, synth: EmbeddedRunner, opts: StartOptions, ms: number, usage: Array<{ stage: string, requests: number, promptTokens: number, completionTokens: number, cacheHits: number }>, llmStages: Record<string, StageStats>): Promise<void> {
   const count = (r: EmbeddedRunner, t: TopicName): number => r.log.head(topicName(t, opts.prefix))
   out(`synthq: done in ${(ms / 1000).toFixed(1)} s — database ${opts.db}`)
   const flow: Array<[TopicName, EmbeddedRunner]> = [['realInstructions', attr], ['concepts', attr], ['groundedInstructions', attr], ['demonstrations', attr], ['documents', synth], ['cleanDocuments', synth], ['situations', synth], ['synthesizedInstructions', synth], ['scoredInstructions', synth], ['deadLetters', synth]]
@@ -224,7 +225,9 @@ async function summary (attr: EmbeddedRunner, synth: EmbeddedRunner, opts: Start
   out(`synthq: hygiene — ${hyg.admitted ?? 0} admitted, ${hyg.exactDuplicates ?? 0} exact duplicates, ${hyg.rejected ?? 0} rejected, ${hyg.truncated ?? 0} truncated to ${(opts.pipeline ?? DEFAULT_PIPELINE_OPTIONS).budget.documentTokens} tokens`)
   out(`synthq: prompts — ${(100 * (env.prefixReuseShare ?? 0)).toFixed(1)} % of envisioning prompt text repeated the previous prompt's prefix (prefix-cache friendly); ${env.distinctDemonstrationsPer1000Documents ?? 0} distinct demonstrations over the last ≤1,000 documents in ${env.demonstrationDraws ?? 0} draws`)
   out(`synthq: scores — ${[0, 1, 2, 3, 4, 5, 6, 7].map((i) => `${i}:${sc[`total_${i}`] ?? 0}`).join(' ')}; decontaminated ${(m['concept-extraction']?.decontaminated ?? 0) + (sc.decontaminated ?? 0)}`)
-  out(`synthq: LLM — ${usage.map((u) => `${u.stage} ${u.requests} req ${u.promptTokens}+${u.completionTokens} tok${u.cacheHits ? ` (${u.cacheHits} cached)` : ''}`).join(' · ')}`)
+  // First answers usable as they came: how well the server's structured outputs hold (docs/llm.md).
+  const firstTry = (stage: string): string => { const s = llmStages[stage]; return s?.firstAnswers ? `, first answers valid ${s.validFirstTry}/${s.firstAnswers}, ${s.repairs} repairs` : '' }
+  out(`synthq: LLM — ${usage.map((u) => `${u.stage} ${u.requests} req ${u.promptTokens}+${u.completionTokens} tok${u.cacheHits ? ` (${u.cacheHits} cached)` : ''}${firstTry(u.stage)}`).join(' · ')}`)
   const dlq = topicName('deadLetters', opts.prefix)
   const reasons = new Map<string, number>()
   for (const r of synth.log.read(dlq, 0, 1e9)) {

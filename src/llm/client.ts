@@ -519,10 +519,13 @@ export class LlmClient {
       promptTokens += answer.promptTokens
       completionTokens += answer.completionTokens
       let problem: string
+      // An answer cut off at max_tokens is never the whole answer, even where the tolerant reader
+      // finds a complete object inside it (often a nested one, which then "misses" every field).
+      const cutOff = `it was cut off at the ${s.maxTokens}-token limit before the JSON was complete; answer more briefly`
       try {
         const value = extractJson(answer.content) as T
         if (!validate(value)) {
-          problem = `it does not match the schema: ${this.#ajv.errorsText(validate.errors, { dataVar: 'answer' })}`
+          problem = answer.finishReason === 'length' ? cutOff : `it does not match the schema: ${this.#ajv.errorsText(validate.errors, { dataVar: 'answer' })}`
         } else {
           const extra = req.check?.(value)
           if (extra === undefined) {
@@ -534,9 +537,7 @@ export class LlmClient {
         }
       } catch (err) {
         if (!(err instanceof InvalidOutputError)) throw err
-        problem = answer.finishReason === 'length'
-          ? `it was cut off at the ${s.maxTokens}-token limit before the JSON was complete; answer more briefly`
-          : err.message.replace(/^the model returned /, 'it was ')
+        problem = answer.finishReason === 'length' ? cutOff : err.message.replace(/^the model returned /, 'it was ')
       }
       stats.invalidOutputs++
       if (repairs === 0) stats.firstAnswers++

@@ -17,7 +17,8 @@ import { requestShape, startSimProxy, type SimProxy } from '../helpers/sim-proxy
 let sim: LlmSim
 let proxy: SimProxy
 let proxyUrl: string
-let mode: 'no-json-schema' | 'llama-cpp-python' | 'no-usage' = 'no-json-schema'
+let mode: 'no-json-schema' | 'llama-cpp-python' | 'no-usage' | 'cut-off' = 'no-json-schema'
+const repairMessages: string[] = []
 const seenFormats: string[] = []
 const seenStages: string[] = []
 
@@ -45,6 +46,17 @@ before(async () => {
     },
     reply: (_r, json) => {
       if (mode === 'no-usage') delete json.usage
+      if (mode === 'cut-off') {
+        const messages = (_r.body?.messages ?? []) as Array<{ role: string, content: string }>
+        if (messages.length > 1) repairMessages.push(messages.at(-1)!.content)
+        // The first answer stops at max_tokens after a complete nested object (as SmolLM2's
+        // scoring answers did): the tolerant reader finds {"analysis": …} inside it.
+        else {
+          const choice = (json.choices as Array<{ message: { content: string }, finish_reason: string }>)[0]!
+          choice.message.content = '{"keywords_by_kind": {"analysis": "kelp and otters", "score": 1}, "other": {"analysis": "the sea otters of Monterey Bay keep urchins'
+          choice.finish_reason = 'length'
+        }
+      }
       return json
     },
   })
@@ -144,6 +156,22 @@ test('a server that sends no usage: tokens are estimated and counted as estimate
     assert.ok(r.completionTokens > 0)
     const [row] = client.usage()
     assert.equal(row?.estimatedRequests, 1)
+  } finally {
+    await client.close()
+  }
+})
+
+test('an answer cut off at max_tokens is repaired as cut off, even where a complete inner object can be read from it', async () => {
+  mode = 'cut-off'
+  repairMessages.length = 0
+  const client = llm()
+  try {
+    const r = await client.stage('concepts').json<{ keywords: string[] }>({ prompt: { id: 'p', version: '1' }, messages: [{ role: 'user', content: 'Kelp forests and sea otters' }], schema: SCHEMA })
+    assert.ok(r.value.keywords.length > 0)
+    assert.equal(r.repairs, 1)
+    assert.equal(repairMessages.length, 1)
+    assert.match(repairMessages[0]!, /cut off at the \d+-token limit/)
+    assert.doesNotMatch(repairMessages[0]!, /required property/)
   } finally {
     await client.close()
   }
