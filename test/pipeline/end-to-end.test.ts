@@ -153,7 +153,7 @@ async function checkOutcome (r: Reader): Promise<void> {
     assert.ok(s.lineage.sampling_seed !== null)
     const steps = s.lineage.steps.map((x) => `${x.stage}:${x.prompt?.id ?? '-'}@${x.prompt?.version ?? '-'}:${x.model?.name ?? '-'}`)
     assert.deepEqual(steps, ['document-hygiene:-@-:-', 'situation-envisioning:situation-envisioning@1:sim-chat-8b', 'instruction-generation:instruction-generation@1:sim-chat-8b'])
-    assert.deepEqual({ ...s.lineage.prompt }, { id: 'scoring', version: '1' })
+    assert.deepEqual({ ...s.lineage.prompt }, { id: 'scoring', version: '2' })
     assert.ok(s.total >= 0 && s.total <= 7)
   }
 }

@@ -25,16 +25,20 @@ Criteria:
 ${CRITERIA.map((c) => `- ${c}: the query ${DEFINITIONS[c]}.`).join('\n')}
 Answer with a JSON object with one key per criterion, each {"analysis": string, "score": 0 or 1}.`
 
+// `enum: [0, 1]`, not minimum/maximum: servers that turn the schema into a decoding grammar
+// enforce enums, while some ignore numeric ranges (llama-cpp-python 0.3's converter does, and
+// SmolLM2 then scored 2, 3, 4). `maxLength` bounds the answer: seven analyses of at most 240
+// characters cannot run past max_tokens under constrained decoding.
 const criterionSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['analysis', 'score'],
-  properties: { analysis: { type: 'string', minLength: 1 }, score: { type: 'integer', minimum: 0, maximum: 1 } },
+  properties: { analysis: { type: 'string', minLength: 1, maxLength: 240 }, score: { type: 'integer', enum: [0, 1] } },
 }
 
 export const SCORING_PROMPT: Prompt<{ query: string }> = {
   id: 'scoring',
-  version: '1',
+  version: '2',
   system: SYSTEM,
   schema: {
     type: 'object',
