@@ -58,13 +58,36 @@ export interface DialectRequest {
 export function dialectRequest (d: Dialect, schema: object, name: string, strict: boolean): DialectRequest {
   const s = schema as Record<string, unknown>
   switch (d) {
-    case 'json_schema': return { body: { response_format: { type: 'json_schema', json_schema: { name, schema: s, strict } } }, schemaInPrompt: false }
+    case 'json_schema': return { body: { response_format: { type: 'json_schema', json_schema: { name, schema: strict ? strictSubset(s) : s, strict } } }, schemaInPrompt: false }
     case 'json_object_schema': return { body: { response_format: { type: 'json_object', schema: s } }, schemaInPrompt: false }
     case 'guided_json': return { body: { guided_json: s }, schemaInPrompt: false }
     case 'tgi': return { body: { response_format: { type: 'json_object', value: s } }, schemaInPrompt: false }
     case 'json_object': return { body: { response_format: { type: 'json_object' } }, schemaInPrompt: true }
     case 'prompt': return { body: {}, schemaInPrompt: true }
   }
+}
+
+/**
+ * Keywords OpenAI's strict mode refuses with a 400 ("'maxLength' is not permitted"): length,
+ * count and numeric bounds, patterns, formats, defaults. Strict decoding guarantees the rest
+ * (types, required keys, enums, closed objects); synthq's own validation of every answer against
+ * the full schema still checks these, and asks for a repair when one is broken.
+ */
+const NOT_IN_STRICT_MODE = new Set(['minLength', 'maxLength', 'minItems', 'maxItems', 'uniqueItems', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'pattern', 'format', 'minProperties', 'maxProperties', 'default'])
+
+/** `schema` without the keywords strict mode refuses; property names are left alone. */
+export function strictSubset (schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(strictSubset)
+  if (!schema || typeof schema !== 'object') return schema
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(schema)) {
+    if (NOT_IN_STRICT_MODE.has(k)) continue
+    // `properties` maps names to schemas; `enum`/`const` are values, not schemas.
+    if (k === 'properties' || k === '$defs' || k === 'definitions') out[k] = Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([n, sub]) => [n, strictSubset(sub)]))
+    else if (k === 'enum' || k === 'const' || k === 'required') out[k] = v
+    else out[k] = strictSubset(v)
+  }
+  return out
 }
 
 /** The messages of a request in a dialect that needs the schema in the prompt: appended to the system message. */

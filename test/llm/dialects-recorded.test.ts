@@ -41,7 +41,13 @@ const PERSONAS: Persona[] = [
     judge: (b) => {
       const rf = b.response_format
       if (b.guided_json) return { refuse: 400, body: { error: { message: 'Unrecognized request argument supplied: guided_json', type: 'invalid_request_error', param: null, code: null } } }
-      if (rf?.type === 'json_schema') return { schema: (rf.json_schema as { schema: object }).schema }
+      if (rf?.type === 'json_schema') {
+        const js = rf.json_schema as { name: string, schema: object, strict?: boolean }
+        // Strict mode refuses length and numeric bounds (OpenAI's structured-outputs guide, "Supported schemas").
+        const refused = js.strict ? /"(minLength|maxLength|minItems|maxItems|minimum|maximum)"/.exec(JSON.stringify(js.schema)) : null
+        if (refused) return { refuse: 400, body: { error: { message: `Invalid schema for response_format '${js.name}': '${refused[1]}' is not permitted.`, type: 'invalid_request_error', param: 'response_format', code: null } } }
+        return { schema: js.schema }
+      }
       return { schema: undefined }
     },
     expect: { dialect: 'json_schema', attempts: ['json_schema ok'] },

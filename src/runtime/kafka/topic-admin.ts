@@ -103,7 +103,7 @@ export async function waitForTopicLeaders (admin: Admin, topics: Array<{ topic: 
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
   const pollMs = opts.pollMs ?? 100
   const names = topics.map((t) => t.topic)
-  let waitingFor = ''
+  let waitingFor: string
   for (;;) {
     try {
       const md = await admin.fetchTopicMetadata({ topics: names })
