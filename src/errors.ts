@@ -24,6 +24,8 @@ export type SynthqErrorCode =
   | 'SYNTHQ_STATE_CORRUPT'
   | 'SYNTHQ_STATE_FENCED'
   | 'SYNTHQ_INFRA_UNAVAILABLE'
+  /** A start ended because a stop was asked for meanwhile (not a failure). */
+  | 'SYNTHQ_STOPPED'
 
 export interface SynthqErrorOptions {
   cause?: unknown

@@ -94,10 +94,11 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
   let runner: AnyRunner
   let connection: ReturnType<typeof kafkaConnectionFromEnv> | undefined
   let embedded: EmbeddedRunner | undefined
+  let where: string
   if (opts.runner === 'embedded') {
     embedded = new EmbeddedRunner(topology, { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(llm ? { llm: llm.client } : {}), ...(opts.stages ? { stages: opts.stages } : {}), observer: endpoint.metrics })
     runner = embedded
-    out(`synthq: running topology "${topology.name}" on the embedded runner (${opts.db})`)
+    where = `the embedded runner (${opts.db})`
   } else {
     if (opts.untilIdle) throw new ConfigError('--until-idle works with the embedded runner only (a Kafka topic has no end)')
     const local = localInfraAddresses()
@@ -120,8 +121,17 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       // How soon a crashed worker's partitions move to the others (Kafka's session timeout).
       ...(sessionTimeoutFromEnv() !== undefined ? { sessionTimeoutMs: sessionTimeoutFromEnv() } : {}),
     })
-    out(`synthq: running topology "${topology.name}" on Kafka ${connection.brokers.join(',')} (${opts.mode})`)
+    where = `Kafka ${connection.brokers.join(',')} (${opts.mode})`
   }
+  // SIGINT/SIGTERM drain and commit within --drain-timeout (plus a grace to disconnect); a
+  // second signal exits at once. Handled from here on, before anything is started or printed as
+  // ready: a signal that came between the "metrics at" line and its handler killed the process
+  // outright (exit by signal, no drain).
+  const signals = stopOnSignals(async (why) => {
+    out(`synthq: ${why}: finishing records in flight (up to ${opts.drainTimeoutMs / 1000} s), then committing…`)
+    await runner.stop()
+  }, { drainTimeoutMs: opts.drainTimeoutMs, out })
+  out(`synthq: running topology "${topology.name}" on ${where}`)
   try {
     await runner.start()
     endpoint.metrics.addRunner(topology.name, runner)
@@ -131,24 +141,22 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       : { topologies: [topology.name], prefix: opts.prefix, runner: 'kafka', kafka: createKafka(connection!, logger), brokers: connection!.brokers })
     if (endpoint.url) out(`synthq: metrics at ${endpoint.url} (synthq status, synthq dashboard)`)
   } catch (err) {
-    // Nothing may keep the process alive after a failed start (half-started stages, the simulator).
-    await runner.stop().catch(() => {})
-    await endpoint.close()
-    await llm?.close()
-    throw err
+    if (!signals.stopping) {
+      // Nothing may keep the process alive after a failed start (half-started stages, the simulator).
+      signals.dispose()
+      await runner.stop().catch(() => {})
+      await endpoint.close()
+      await llm?.close()
+      throw err
+    }
+    // Told to stop while starting: the start ended early (SYNTHQ_STOPPED) and the stop below
+    // finishes as after any signal.
   }
-  if (embedded && opts.demoData && embedded.log.head(topicName('documents', opts.prefix)) === 0) {
+  if (embedded && !signals.stopping && opts.demoData && embedded.log.head(topicName('documents', opts.prefix)) === 0) {
     const docs = demoDocuments()
     await embedded.produce('documents', docs)
     out(`synthq: fed ${docs.length} demo documents (data/demo, C4 sample) into ${topicName('documents', opts.prefix)}`)
   }
-
-  // SIGINT/SIGTERM drain and commit within --drain-timeout (plus a grace to disconnect); a
-  // second signal exits at once.
-  const signals = stopOnSignals(async (why) => {
-    out(`synthq: ${why}: finishing records in flight (up to ${opts.drainTimeoutMs / 1000} s), then committing…`)
-    await runner.stop()
-  }, { drainTimeoutMs: opts.drainTimeoutMs, out })
 
   const progress = (): string => Object.entries(runner.stats()).map(([name, s]) => `${name}: ${s.processed} done, ${s.deadLettered} dead-lettered, ${s.inFlight} in flight`).join(' | ')
   let announcedIdle = false

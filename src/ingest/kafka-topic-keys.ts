@@ -25,7 +25,7 @@ export async function readTopicKeys (kafka: Kafka, topic: string, onProgress?: (
   const position = new Map<number, number>()
   const caughtUp = (): boolean => ends.every((e) => Number(e.high) <= Number(e.low) || (position.get(e.partition) ?? 0) >= Number(e.high))
   const advance = (p: number, next: number): void => { if (next > (position.get(p) ?? 0)) position.set(p, next) }
-  const consumer = kafka.consumer({ groupId, readUncommitted: false })
+  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 500 })
   try {
     await consumer.connect()
     await consumer.subscribe({ topic, fromBeginning: true })

@@ -167,7 +167,7 @@ export class RecordCensus {
         this.#parts.set(`${topic}\u0000${e.partition}`, { start, position: start, folded: { upTo: start, count: 0 }, runs: [] })
       }
     }
-    const consumer = this.#consumer = this.#kafka.consumer({ groupId: this.#groupId, readUncommitted: false })
+    const consumer = this.#consumer = this.#kafka.consumer({ groupId: this.#groupId, readUncommitted: false, maxWaitTimeInMs: 500 })
     await consumer.connect()
     await consumer.subscribe({ topics: [...this.#topics], fromBeginning: true })
     // A batch of markers or aborted records only never reaches eachBatch, but it does end a

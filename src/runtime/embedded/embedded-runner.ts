@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import type { LlmClient } from '../../llm/client.ts'
 import type { Logger } from '../../log.ts'
 import type { TableView } from '../../processors/processor.ts'
+import { SynthqError } from '../../errors.ts'
 import { AvroSerde } from '../../serde/avro-serde.ts'
 import { SchemaCatalog } from '../../serde/schema-catalog.ts'
 import type { Topology } from '../../topologies/topology.ts'
@@ -52,6 +53,8 @@ export class EmbeddedRunner {
   readonly #stages: EmbeddedStage[] = []
   readonly #engines: StageEngine[] = []
   readonly #stateful: Array<{ engine: StatefulEngine, stage: EmbeddedStatefulStage }> = []
+  #starting: Promise<void> | undefined
+  #stopRequested = false
 
   constructor (topology: Topology, o: EmbeddedRunnerOptions) {
     this.topology = topology
@@ -64,20 +67,28 @@ export class EmbeddedRunner {
   }
 
   async start (): Promise<void> {
+    this.#starting = this.#start()
+    await this.#starting
+  }
+
+  async #start (): Promise<void> {
     const { logger } = this.#o
     await this.serde.registerAll()
+    this.#throwIfStopping()
     // Stateful stages first: a state that cannot be restored stops the start before anything runs.
     for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
       const engine = new StatefulEngine({ stage: spec, serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
       await engine.init()
       const stage = new EmbeddedStatefulStage({ log: this.log, engine, consumer: `${this.prefix}.${spec.name}`, pollMs: this.#o.pollMs ?? 100, logger })
-      await stage.start()
       this.#stateful.push({ engine, stage })
+      await stage.start()
+      this.#throwIfStopping()
     }
     for (const name of this.topology.tables) {
       const t = new EmbeddedTable(this.log, this.serde, topicName(name, this.prefix), logger)
-      await t.start(this.#o.pollMs ?? 100)
       this.#tables.set(name, t)
+      await t.start(this.#o.pollMs ?? 100)
+      this.#throwIfStopping()
     }
     const engines = await createEngines(this.topology, this.#tables, { serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}), ...(this.#o.observer ? { observer: this.#o.observer } : {}) })
     for (const engine of engines) {
@@ -94,6 +105,10 @@ export class EmbeddedRunner {
       this.#stages.push(stage)
     }
     logger.info({ topology: this.topology.name, stages: [...engines.map((e) => e.stage.name), ...this.#stateful.map((s) => s.engine.stage.name)], runId: this.runId, db: this.#o.path }, 'topology running on the embedded log')
+  }
+
+  #throwIfStopping (): void {
+    if (this.#stopRequested) throw new SynthqError('SYNTHQ_STOPPED', `topology ${this.topology.name}: stopped while starting`)
   }
 
   /** Encodes values and appends them to a topic (what ingest and tests use). */
@@ -130,7 +145,10 @@ export class EmbeddedRunner {
     ])
   }
 
+  /** Stops every stage; a stop during `start` ends the start at its next step (it rejects) first. */
   async stop (): Promise<void> {
+    this.#stopRequested = true
+    await this.#starting?.catch(() => {})
     const deadline = this.#o.drainTimeoutMs ?? 30_000
     await Promise.all(this.#stages.map((s) => s.stop(deadline)))
     await Promise.all(this.#stateful.map((s) => s.stage.stop()))

@@ -11,6 +11,7 @@ import type { Logger } from '../../log.ts'
 import type { TableView } from '../../processors/processor.ts'
 import type { AvroSerde } from '../../serde/avro-serde.ts'
 import type { Topology } from '../../topologies/topology.ts'
+import { SynthqError } from '../../errors.ts'
 import { DEFAULT_TOPIC_PREFIX, topicName, type TopicName } from '../../topics.ts'
 import type { RetryPolicy } from '../retry.ts'
 import type { StageObserver } from '../observer.ts'
@@ -83,6 +84,7 @@ export class KafkaRunner {
   readonly #stateful: Array<{ engine: StatefulEngine, stage: KafkaStatefulStage }> = []
   /** Aborts a start that is waiting to try again (stop() was called). */
   readonly #stopRequested = new AbortController()
+  #starting: Promise<void> | undefined
 
   constructor (topology: Topology, o: KafkaRunnerOptions) {
     this.topology = topology
@@ -100,6 +102,11 @@ export class KafkaRunner {
    * that cannot be restored) is thrown at once.
    */
   async start (): Promise<void> {
+    this.#starting = this.#start()
+    await this.#starting
+  }
+
+  async #start (): Promise<void> {
     await retryWhileUnreachable(async () => { await this.#startOnce() }, {
       limitMs: this.#o.startRetryLimitMs ?? this.#o.infraRetryLimitMs ?? 5 * 60_000,
       signal: this.#stopRequested.signal,
@@ -118,19 +125,23 @@ export class KafkaRunner {
     } finally {
       await admin.disconnect()
     }
+    this.#throwIfStopping()
     await this.#o.serde.registerAll()
+    this.#throwIfStopping()
     // Stateful stages first: a state that cannot be restored stops the start before anything runs.
     for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
       const engine = new StatefulEngine({ stage: spec, serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
       await engine.init()
       const stage = new KafkaStatefulStage({ kafka: this.#kafka, engine, groupId: `${this.#prefix}.${spec.name}`, sessionTimeoutMs: this.#o.sessionTimeoutMs ?? 30_000, logger, ...(this.#o.onFenced ? { onFenced: this.#o.onFenced } : {}), ...(this.#o.abortRate ? { abortRate: this.#o.abortRate } : {}) })
-      await stage.start()
       this.#stateful.push({ engine, stage })
+      await stage.start()
+      this.#throwIfStopping()
     }
     for (const name of this.topology.tables) {
       const t = new KafkaTable(this.#kafka, this.#o.serde, topicName(name, this.#prefix), logger)
-      await t.start()
       this.#tables.set(name, t)
+      await t.start()
+      this.#throwIfStopping()
     }
     const engines = await createEngines(this.topology, this.#tables, { serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}), ...(this.#o.observer ? { observer: this.#o.observer } : {}) })
     for (const engine of engines) {
@@ -152,8 +163,9 @@ export class KafkaRunner {
         ...(this.#o.infraRetryLimitMs !== undefined ? { infraRetryLimitMs: this.#o.infraRetryLimitMs } : {}),
         ...(this.#o.faults ? { faults: this.#o.faults } : {}),
       })
-      await stage.start()
       this.#stages.push(stage)
+      await stage.start()
+      this.#throwIfStopping()
     }
     logger.info({ topology: this.topology.name, stages: [...engines.map((e) => e.stage.name), ...this.#stateful.map((s) => s.engine.stage.name)], runId: this.runId, mode: this.#o.mode ?? 'exactly-once' }, 'topology running on Kafka')
   }
@@ -184,9 +196,19 @@ export class KafkaRunner {
     return Object.fromEntries(this.#stateful.map((s) => [s.engine.stage.name, Object.fromEntries(s.engine.positions())]))
   }
 
+  /**
+   * Stops every stage. A stop during `start` ends the start at its next step (the start then
+   * rejects) and stops what it had started: a worker told to stop while still joining stops too.
+   */
   async stop (): Promise<void> {
     this.#stopRequested.abort()
+    await this.#starting?.catch(() => {})
     await this.#stopParts()
+  }
+
+  /** Ends a start in progress once `stop` has been called (what it started is stopped by `stop`). */
+  #throwIfStopping (): void {
+    if (this.#stopRequested.signal.aborted) throw new SynthqError('SYNTHQ_STOPPED', `topology ${this.topology.name}: stopped while starting`)
   }
 
   /** Stops whatever has started; `forget` drops it too (a start that failed tries again afresh). */

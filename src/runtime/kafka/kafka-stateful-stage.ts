@@ -80,7 +80,7 @@ export class KafkaStatefulStage {
 
   async #startConsumer (): Promise<void> {
     const { kafka, engine, groupId, sessionTimeoutMs } = this.#o
-    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxBytesPerPartition: 1024 * 1024, sessionTimeout: sessionTimeoutMs, rebalanceTimeout: Math.max(10_000, 2 * sessionTimeoutMs), heartbeatInterval: Math.max(500, Math.floor(sessionTimeoutMs / 10)) })
+    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 500, maxBytesPerPartition: 1024 * 1024, sessionTimeout: sessionTimeoutMs, rebalanceTimeout: Math.max(10_000, 2 * sessionTimeoutMs), heartbeatInterval: Math.max(500, Math.floor(sessionTimeoutMs / 10)) })
     this.#consumer = consumer
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.#memberId = e.payload.memberId

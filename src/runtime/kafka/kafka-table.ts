@@ -36,7 +36,7 @@ export class KafkaTable {
     const admin = this.#kafka.admin()
     await admin.connect()
     const ends = await admin.fetchTopicOffsets(this.topic).finally(() => admin.disconnect())
-    const consumer = this.#kafka.consumer({ groupId: `synthq-table-${this.topic}-${randomUUID()}`, readUncommitted: false })
+    const consumer = this.#kafka.consumer({ groupId: `synthq-table-${this.topic}-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 500 })
     this.#consumer = consumer
     await consumer.connect()
     await consumer.subscribe({ topic: this.topic, fromBeginning: true })

@@ -41,7 +41,7 @@ export class TopicTail {
     }
     // Empty partitions (nothing written, or all of it deleted by retention) have nothing to wait for.
     this.#target = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]))
-    const consumer = this.#consumer = this.#kafka.consumer({ groupId: this.#groupId, readUncommitted: false })
+    const consumer = this.#consumer = this.#kafka.consumer({ groupId: this.#groupId, readUncommitted: false, maxWaitTimeInMs: 500 })
     await consumer.connect()
     await consumer.subscribe({ topic: this.topic, fromBeginning: true })
     const advance = (p: number, next: number): void => { if (next > (this.#position.get(p) ?? 0)) this.#position.set(p, next) }
