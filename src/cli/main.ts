@@ -191,7 +191,8 @@ async function main (rawArgv: string[]): Promise<number> {
     let probes: EndpointProbe[]
     try {
       await client.preflight({ probe: false })
-      probes = await client.probeStructuredOutputs()
+      // Its outcome is printed below, once (not also logged).
+      probes = await client.probeStructuredOutputs({ report: false })
     } finally {
       await client.close()
     }

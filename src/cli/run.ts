@@ -15,7 +15,7 @@ import { ConfigError, SynthqError } from '../errors.ts'
 import { stopOnSignals } from './exit.ts'
 import { LlmClient, type LlmObserver } from '../llm/client.ts'
 import { readLlmConfigFile, resolveLlmSettings, type EndpointSettings, type LlmSettings } from '../llm/config.ts'
-import { processUsage } from '../llm/usage.ts'
+import { firstAnswersNote, processUsage } from '../llm/usage.ts'
 import { startLlmSim, type LlmSim } from '../llm/sim/server.ts'
 import { DatabaseLimits } from '../llm/shared/database-limits.ts'
 import type { SharedLimits } from '../llm/shared/limits.ts'
@@ -189,9 +189,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       // This run's own calls: the database's ledger also holds every other process sharing it.
       const u = processUsage()
       const stages = llm.client.stats().stages
-      // First answers usable as they came: how well the server's structured outputs hold (docs/llm.md).
-      const firstTry = (stage: string): string => { const s = stages[stage]; return s?.firstAnswers ? `, first answers valid ${s.validFirstTry}/${s.firstAnswers}, ${s.repairs} repairs` : '' }
-      if (u.length) out(`synthq: LLM usage — ${u.map((r) => `${r.stage}: ${r.requests} requests, ${r.promptTokens}+${r.completionTokens} tokens, ${r.cacheHits} cache hits${firstTry(r.stage)}${r.costUsd ? `, $${r.costUsd.toFixed(4)}` : ''}`).join(' | ')}`)
+      if (u.length) out(`synthq: LLM usage — ${u.map((r) => `${r.stage}: ${r.requests} requests, ${r.promptTokens}+${r.completionTokens} tokens, ${r.cacheHits} cache hits${firstAnswersNote(stages[r.stage])}${r.costUsd ? `, $${r.costUsd.toFixed(4)}` : ''}`).join(' | ')}`)
     }
   } finally {
     // The command line exits with the code returned (src/cli/exit.ts): whatever a client left

@@ -27,7 +27,7 @@ import { embeddingStages, llmStages, type Topology } from '../topologies/topolog
 import { topicName, type TopicName } from '../topics.ts'
 import { defaultSearchIndex, startLlm } from './run.ts'
 import { stopOnSignals } from './exit.ts'
-import { processUsage } from '../llm/usage.ts'
+import { firstAnswersNote, processUsage } from '../llm/usage.ts'
 import type { StageStats } from '../llm/client.ts'
 import { processEndpoint, type MetricsSettings } from '../metrics/process-endpoint.ts'
 import { SYNTHQ_VERSION } from '../version.ts'
@@ -225,9 +225,7 @@ async function summary (attr: EmbeddedRunner, synth: EmbeddedRunner, opts: Start
   out(`synthq: hygiene — ${hyg.admitted ?? 0} admitted, ${hyg.exactDuplicates ?? 0} exact duplicates, ${hyg.rejected ?? 0} rejected, ${hyg.truncated ?? 0} truncated to ${(opts.pipeline ?? DEFAULT_PIPELINE_OPTIONS).budget.documentTokens} tokens`)
   out(`synthq: prompts — ${(100 * (env.prefixReuseShare ?? 0)).toFixed(1)} % of envisioning prompt text repeated the previous prompt's prefix (prefix-cache friendly); ${env.distinctDemonstrationsPer1000Documents ?? 0} distinct demonstrations over the last ≤1,000 documents in ${env.demonstrationDraws ?? 0} draws`)
   out(`synthq: scores — ${[0, 1, 2, 3, 4, 5, 6, 7].map((i) => `${i}:${sc[`total_${i}`] ?? 0}`).join(' ')}; decontaminated ${(m['concept-extraction']?.decontaminated ?? 0) + (sc.decontaminated ?? 0)}`)
-  // First answers usable as they came: how well the server's structured outputs hold (docs/llm.md).
-  const firstTry = (stage: string): string => { const s = llmStages[stage]; return s?.firstAnswers ? `, first answers valid ${s.validFirstTry}/${s.firstAnswers}, ${s.repairs} repairs` : '' }
-  out(`synthq: LLM — ${usage.map((u) => `${u.stage} ${u.requests} req ${u.promptTokens}+${u.completionTokens} tok${u.cacheHits ? ` (${u.cacheHits} cached)` : ''}${firstTry(u.stage)}`).join(' · ')}`)
+  out(`synthq: LLM — ${usage.map((u) => `${u.stage} ${u.requests} req ${u.promptTokens}+${u.completionTokens} tok${u.cacheHits ? ` (${u.cacheHits} cached)` : ''}${firstAnswersNote(llmStages[u.stage])}`).join(' · ')}`)
   const dlq = topicName('deadLetters', opts.prefix)
   const reasons = new Map<string, number>()
   for (const r of synth.log.read(dlq, 0, 1e9)) {

@@ -347,9 +347,10 @@ export class LlmClient {
    * (src/llm/dialect-probe.ts), from its configured one on, and adopts it. The probe's requests go
    * through the endpoint's gate (its rate limits hold) and their tokens are recorded under the
    * stage name `structured-output-probe`. A probe that ends on an outage keeps the configured
-   * dialect: the run-time fallback still applies.
+   * dialect: the run-time fallback still applies. `report: false` logs the outcome at debug level
+   * only, for a caller that prints the returned probes itself (`synthq llm check`).
    */
-  async probeStructuredOutputs (o: { endpoints?: string[], signal?: AbortSignal } = {}): Promise<EndpointProbe[]> {
+  async probeStructuredOutputs (o: { endpoints?: string[], signal?: AbortSignal, report?: boolean } = {}): Promise<EndpointProbe[]> {
     await this.#sharedReady
     const out: EndpointProbe[] = []
     // A pipeline over its budget sends nothing, not even a probe, and must still start (and pause).
@@ -390,7 +391,8 @@ export class LlmClient {
       const probe: EndpointProbe = { endpoint: endpoint.name, baseUrl: endpoint.baseUrl, model: stage.model, ...r, dialect: rt.dialect }
       out.push(probe)
       const line = `LLM endpoint ${endpoint.name}: structured outputs as ${rt.dialect}${isConstrained(rt.dialect) ? ' (constrained decoding)' : ' (not enforced by the server: answers are checked and repaired)'} — ${describeProbe(r)}`
-      if (r.failed) this.#logger.warn({ endpoint: endpoint.name, dialect: rt.dialect }, `LLM endpoint ${endpoint.name}: the structured-output probe failed, keeping ${rt.dialect} — ${describeProbe(r)}`)
+      if (o.report === false) this.#logger.debug({ endpoint: endpoint.name, dialect: rt.dialect, failed: r.failed }, line)
+      else if (r.failed) this.#logger.warn({ endpoint: endpoint.name, dialect: rt.dialect }, `LLM endpoint ${endpoint.name}: the structured-output probe failed, keeping ${rt.dialect} — ${describeProbe(r)}`)
       else if (rt.dialect !== was || !isConstrained(rt.dialect)) this.#logger.warn({ endpoint: endpoint.name, dialect: rt.dialect }, line)
       else this.#logger.info({ endpoint: endpoint.name, dialect: rt.dialect }, line)
     }
@@ -572,6 +574,8 @@ export class LlmClient {
     stats.calls++
     stats.cacheHits += cached
     stats.cacheMisses += missing.length
+    // The ledger counts texts (the unit the cache keeps), so `synthq llm usage` shows the sink's calls.
+    this.#ledger.recordCalls(s.stage, s.model, s.endpoint.name, cached, missing.length)
     let requests = 0
     const where = { stage: s.stage, endpoint: s.endpoint.name, baseUrl: s.endpoint.baseUrl, model: s.model, keySource: s.endpoint.apiKeySource }
     for (let b = 0; b < missing.length; b += EMBED_BATCH) {

@@ -10,6 +10,7 @@
  * pass the budget by at most their cost.
  */
 import type { Logger } from '../log.ts'
+import type { StageStats } from './client.ts'
 import type { Price } from './config.ts'
 import type { LlmDatabase } from './store.ts'
 
@@ -76,6 +77,14 @@ export function processUsage (): UsageRow[] {
   return [...processTally.values()].map((r) => ({ ...r })).sort((a, b) => a.stage.localeCompare(b.stage) || a.model.localeCompare(b.model) || a.endpoint.localeCompare(b.endpoint))
 }
 
+/**
+ * ", first answers valid N/M, R repairs" for a stage that asked anything (else ""): how well the
+ * server's structured outputs held, as the exit summaries of `synthq run` and `synthq start` say.
+ */
+export function firstAnswersNote (stats: Pick<StageStats, 'firstAnswers' | 'validFirstTry' | 'repairs'> | undefined): string {
+  return stats?.firstAnswers ? `, first answers valid ${stats.validFirstTry}/${stats.firstAnswers}, ${stats.repairs} repairs` : ''
+}
+
 export class UsageLedger {
   readonly #db: LlmDatabase
   readonly #prices: ReadonlyMap<string, Price>
@@ -94,7 +103,7 @@ export class UsageLedger {
       requests: '1', prompt_tokens: '@promptTokens', completion_tokens: '@completionTokens', cached_prompt_tokens: '@cachedPromptTokens',
       estimated_requests: '@estimated', cost_usd: '@cost',
     }))
-    this.#addCall = db.prepare(upsert({ calls: '1', cache_hits: '@hit', cache_misses: '@miss' }))
+    this.#addCall = db.prepare(upsert({ calls: '@calls', cache_hits: '@hit', cache_misses: '@miss' }))
     // Totals start from what earlier runs spent: the budget covers the database, not one process.
     const t = db.prepare<[], { cost: number | null, tokens: number | null }>('SELECT SUM(cost_usd) AS cost, SUM(prompt_tokens + completion_tokens) AS tokens FROM llm_usage').get()
     this.#totals = { costUsd: t?.cost ?? 0, tokens: t?.tokens ?? 0 }
@@ -118,11 +127,17 @@ export class UsageLedger {
 
   /** One logical call by a stage: answered from the cache or not. */
   recordCall (stage: string, model: string, endpoint: string, cacheHit: boolean): void {
-    this.#addCall.run({ stage, model, endpoint, hit: cacheHit ? 1 : 0, miss: cacheHit ? 0 : 1 })
+    this.recordCalls(stage, model, endpoint, cacheHit ? 1 : 0, cacheHit ? 0 : 1)
+  }
+
+  /** `hits + misses` logical calls at once (embeddings: one per text, cached per text). */
+  recordCalls (stage: string, model: string, endpoint: string, hits: number, misses: number): void {
+    if (hits + misses === 0) return
+    this.#addCall.run({ stage, model, endpoint, calls: hits + misses, hit: hits, miss: misses })
     const t = tally(stage, model, endpoint)
-    t.calls++
-    if (cacheHit) t.cacheHits++
-    else t.cacheMisses++
+    t.calls += hits + misses
+    t.cacheHits += hits
+    t.cacheMisses += misses
   }
 
   get totals (): { costUsd: number, tokens: number } {

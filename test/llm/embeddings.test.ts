@@ -39,6 +39,8 @@ test('vectors in input order, similar texts closer, batched by 256, labelled sim
     assert.equal(r.simulated, true)
     assert.ok(cosine(r.vectors[0]!, r.vectors[1]!) > cosine(r.vectors[0]!, r.vectors[2]!) + 0.1)
     assert.equal(llm.usage()[0]?.requests, 2)
+    assert.equal(llm.usage()[0]?.calls, texts.length, 'the ledger counts one call per text')
+    assert.equal(llm.usage()[0]?.cacheMisses, texts.length)
   } finally {
     await llm.close()
   }
@@ -60,6 +62,9 @@ test('cached per text, also after a restart; transient failures retried', async 
     const retried = await llm.stage('sink').embed({ texts: ['theta iota'] })
     assert.equal(retried.requests, 3)
     assert.equal(retried.vectors.length, 1)
+    // Over both processes: 2 texts, then 3 (2 from the cache), then 1.
+    const row = llm.usage().find((u) => u.stage === 'sink')
+    assert.deepEqual([row?.calls, row?.cacheHits, row?.cacheMisses], [6, 2, 4])
   } finally {
     await llm.close()
   }

@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import { createLogger } from '../../src/log.ts'
 import { cacheKey, ResponseCache } from '../../src/llm/response-cache.ts'
 import { openLlmDatabase } from '../../src/llm/store.ts'
-import { Budget, costOf, UsageLedger } from '../../src/llm/usage.ts'
+import { Budget, costOf, firstAnswersNote, UsageLedger } from '../../src/llm/usage.ts'
 import { testTmpDir } from '../helpers/env.ts'
 
 const silent = createLogger({ level: 'silent' })
@@ -72,4 +72,10 @@ test('budget: admits under the limit, holds callers past it, releases them when 
   assert.equal(admitted, 2)
   assert.ok(!budget.paused)
   db.close()
+})
+
+test('first-answer note: the stage\'s valid share and repairs; nothing for a stage that asked nothing', () => {
+  assert.equal(firstAnswersNote({ firstAnswers: 56, validFirstTry: 50, repairs: 6 }), ', first answers valid 50/56, 6 repairs')
+  assert.equal(firstAnswersNote({ firstAnswers: 0, validFirstTry: 0, repairs: 0 }), '')
+  assert.equal(firstAnswersNote(undefined), '')
 })
