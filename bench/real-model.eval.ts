@@ -86,7 +86,7 @@ const note = (m: string): void => { process.stderr.write(`eval: ${m}\n`) }
 // ---------------------------------------------------------------------------------------------
 // The recording proxy
 
-interface Exchange { run: string, stage: string, body: string, startedAt: number, ms: number, status: number, promptTokens: number, completionTokens: number, finish: string | null }
+interface Exchange { run: string, stage: string, body: string, startedAt: number, ms: number, status: number, promptTokens: number, completionTokens: number, finish: string | null, answer: string }
 
 const upstreamAgent = new Agent({ connections: 64, headersTimeout: 0, bodyTimeout: 0 })
 
@@ -112,12 +112,14 @@ async function startProxy (upstream: string): Promise<{ url: string, exchanges: 
           if (req.method === 'POST' && req.url?.endsWith('/chat/completions')) {
             let usage: { prompt_tokens?: number, completion_tokens?: number } | undefined
             let finish: string | null = null
+            let answer = ''
             try {
-              const j = JSON.parse(text) as { usage?: typeof usage, choices?: Array<{ finish_reason?: string }> }
+              const j = JSON.parse(text) as { usage?: typeof usage, choices?: Array<{ finish_reason?: string, message?: { content?: string | null } }> }
               usage = j.usage
               finish = j.choices?.[0]?.finish_reason ?? null
-            } catch { /* an error body: kept as status only */ }
-            exchanges.push({ run: run.label, stage: String(req.headers['x-synthq-stage'] ?? 'probe'), body, startedAt: t0, ms: Date.now() - t0, status: up.statusCode, promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? 0, finish })
+              answer = j.choices?.[0]?.message?.content ?? ''
+            } catch { answer = text.slice(0, 2000) /* an error body */ }
+            exchanges.push({ run: run.label, stage: String(req.headers['x-synthq-stage'] ?? 'probe'), body, startedAt: t0, ms: Date.now() - t0, status: up.statusCode, promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? 0, finish, answer })
           }
           res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') })
           res.end(text)
@@ -266,7 +268,11 @@ async function runPipeline (model: ModelState, proxy: Awaited<ReturnType<typeof 
   }
   const reuse = serverLog(model.log, logFrom)
   if (!opt.keep) rmSync(dir, { recursive: true, force: true })
-  else note(`${o.label}: kept ${dir}`)
+  else {
+    // Every request and answer of this run, for reading what the model said (jq, grep).
+    writeFileSync(join(dir, 'exchanges.jsonl'), mine.map((e) => JSON.stringify(e)).join('\n') + '\n')
+    note(`${o.label}: kept ${dir} (exchanges.jsonl: each request and answer)`)
+  }
   return {
     label: o.label, dialect: o.dialect, dialectFound, seeds: o.seeds, docs: o.docs, resampleEvery: o.resampleEvery, wallMs, exit, stages,
     serverBusyMs: mine.reduce((n, e) => n + e.ms, 0), requests: mine.length,
