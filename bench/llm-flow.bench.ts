@@ -1,29 +1,32 @@
 /**
- * The adaptive concurrency limit (src/llm/flow/adaptive-limit.ts) against fixed limits, on a
- * simulated LLM server in simulated time: the same seeded run every time, minutes of traffic in
- * a second, no server needed. 2048 callers with a backlog each loop acquire → call → release.
+ * The adaptive concurrency limit (src/llm/flow/adaptive-limit.ts) against fixed limits, on
+ * simulated LLM servers in virtual time: the same seeded run every time, minutes of traffic in
+ * seconds, no server needed. Thousands of callers with a backlog each loop acquire → call →
+ * release; a refused call (429) releases its slot and waits out its Retry-After.
  *
- *   npx tsx bench/llm-flow.bench.ts
- *   BENCH_MINUTES=60 BENCH_WARMUP_MINUTES=10 npx tsx bench/llm-flow.bench.ts
+ *   npm run -s bench:llm-flow
+ *   BENCH_MINUTES=20 npm run -s bench:llm-flow
  *
- * Servers:
- * - knee 200: full speed up to 200 concurrent calls, then shared among all of them (latency =
- *   work × max(1, inFlight / 200)): an 8B model on one H100, which saturates at 200–250
- *   (/work/shared/notes/serving.md). Answers of 100–700 tokens, 200 ms + 10 ms per token unloaded.
- * - gradual: latency rising with every call added, shaped on NVIDIA NIM's published
- *   Llama-3.1-8B / H100 figures (TTFT 10 → 120 → 465 → 606 ms and 4.6 → 7.6 → 12.7 → 16.1 ms per
- *   token at 1, 100, 200, 250 concurrent; flat throughput beyond): an estimate, not a measurement.
- *   Answers of 200–600 tokens.
+ * Servers (test/llm/flow/sim.ts):
+ * - the LLM simulator's profiles h100-8b (256 in service, FIFO queue beyond, decode slowing with
+ *   the batch), h100x2-70b (64 in service), cpu-3b (2 slots, seconds per answer) and hosted
+ *   (500 requests/min, 429 beyond);
+ * - NIM-shaped: no hard slot count, latency rising with every call added along NVIDIA NIM's
+ *   published Llama-3.1-8B/H100 figures and flat throughput past 250 (an estimate);
+ * - knee 200: full speed up to 200 calls, then shared among all (processor sharing).
  *
- * Figures exclude the warm-up (the adaptive limit starts at 16); the last column covers the
- * whole run. Ratios are to the fixed limit with the best throughput.
+ * For each: every fixed limit of a sweep, then the adaptive limit at its defaults. "steady" is
+ * throughput after the first quarter of the run; "whole" includes the start (the adaptive limit
+ * starts at 32). Ratios are to the best fixed limit. Then faults on h100-8b: 10 % random 429s,
+ * and a burst of 429s on every call for 10 s, with how long throughput took to come back to
+ * 95 % of what it was before. The last line sums it up as ratios.
  */
 import { AdaptiveLimit } from '../src/llm/flow/adaptive-limit.ts'
+import { PROFILES } from '../src/llm/sim/profiles.ts'
 import { ManualClock } from '../test/llm/flow/manual-clock.ts'
-import { Backlog, QueueingServer, percentile, sampler, type ServerOptions } from '../test/llm/flow/sim.ts'
+import { Backlog, ProfileServer, QueueingServer, percentile, sampler, type SimServer } from '../test/llm/flow/sim.ts'
 
-const MINUTES = Number(process.env.BENCH_MINUTES ?? 30)
-const WARMUP_MINUTES = Number(process.env.BENCH_WARMUP_MINUTES ?? 5)
+const MINUTES = Number(process.env.BENCH_MINUTES ?? 10)
 const CALLERS = 2048
 
 /** Piecewise linear through (x, y) points, extended proportionally (flat throughput) past the last one. */
@@ -39,69 +42,90 @@ function curve (points: Array<[number, number]>): (x: number) => number {
     return last[1]
   }
 }
-
 const ttft = curve([[1, 10], [100, 120], [200, 465], [250, 606]])
 const perToken = curve([[1, 4.6], [100, 7.6], [200, 12.7], [250, 16.1]])
 
-interface Scenario { name: string, server: ServerOptions }
+interface Scenario { name: string, minutes: number, server: (clock: ManualClock) => SimServer, sweep: number[] }
 
+const chatTokens = { tokens: { min: 100, max: 300 }, promptTokens: 700 }
 const scenarios: Scenario[] = [
-  { name: 'queueing server, knee 200', server: { knee: 200, tokens: { min: 100, max: 700, ttftMs: 200, perTokenMs: 10 }, seed: 1 } },
-  { name: 'gradual server (NIM-shaped estimate)', server: { knee: 250, tokens: { min: 200, max: 600, ttftMs: 0, perTokenMs: 0 }, latency: (n, t) => ttft(n) + t * perToken(n), seed: 2 } },
+  { name: 'h100-8b (256 in service, queue beyond)', minutes: MINUTES, server: (c) => new ProfileServer(c, PROFILES['h100-8b'], { ...chatTokens, seed: 1 }), sweep: [64, 128, 192, 256, 320, 512] },
+  { name: 'h100x2-70b (64 in service)', minutes: MINUTES, server: (c) => new ProfileServer(c, PROFILES['h100x2-70b'], { ...chatTokens, seed: 2 }), sweep: [16, 32, 48, 64, 96, 128] },
+  { name: 'cpu-3b (2 slots, ~20 s per answer)', minutes: MINUTES * 6, server: (c) => new ProfileServer(c, PROFILES['cpu-3b'], { tokens: { min: 50, max: 150 }, promptTokens: 300, seed: 3 }), sweep: [1, 2, 3, 4, 8] },
+  { name: 'hosted (500 requests/min, 429 beyond)', minutes: MINUTES, server: (c) => new ProfileServer(c, PROFILES.hosted, { ...chatTokens, seed: 4 }), sweep: [8, 16, 24, 32, 64] },
+  { name: 'NIM-shaped (no slot count, flat past 250)', minutes: MINUTES, server: (c) => new QueueingServer(c, { knee: 250, tokens: { min: 200, max: 600, ttftMs: 0, perTokenMs: 0 }, latency: (n, t) => ttft(n) + t * perToken(n), seed: 5 }), sweep: [64, 128, 192, 256, 384, 512] },
+  { name: 'knee 200 (shared beyond)', minutes: MINUTES, server: (c) => new QueueingServer(c, { knee: 200, tokens: { min: 100, max: 700, ttftMs: 200, perTokenMs: 10 }, seed: 6 }), sweep: [100, 150, 200, 250, 300, 512] },
 ]
 
-interface Strategy { name: string, make: (now: () => number) => AdaptiveLimit }
+interface Result { name: string, steady: number, whole: number, p50: number, meanLimit: number, refusals: number }
 
-const fixed = (n: number): Strategy => ({ name: `fixed ${n}`, make: () => new AdaptiveLimit({ initial: n, min: n, max: n }) })
-const strategies: Strategy[] = [
-  fixed(8), fixed(64), fixed(200), fixed(512),
-  { name: 'adaptive', make: (now) => new AdaptiveLimit({ now }) },
-  // The default tolerance is 1.5; these show what moving it trades.
-  { name: 'adaptive tol 1.25', make: (now) => new AdaptiveLimit({ now, tolerance: 1.25 }) },
-  { name: 'adaptive tol 2', make: (now) => new AdaptiveLimit({ now, tolerance: 2 }) },
-]
-
-interface Result { name: string, rps: number, p50: number, p99: number, meanLimit: number, wholeRps: number }
-
-async function run (scenario: Scenario, strategy: Strategy): Promise<Result> {
+async function run (minutes: number, make: (clock: ManualClock) => SimServer, limiter: (now: () => number) => AdaptiveLimit, name: string): Promise<Result> {
   const clock = new ManualClock()
-  const server = new QueueingServer(clock, scenario.server)
-  const limiter = strategy.make(clock.now)
-  const backlog = new Backlog(clock, limiter, server, CALLERS)
-  const limits = sampler(clock, 1000, () => limiter.limit)
-  const end = MINUTES * 60_000
-  const from = WARMUP_MINUTES * 60_000
+  const lim = limiter(clock.now)
+  const backlog = new Backlog(clock, lim, make(clock), CALLERS)
+  const limits = sampler(clock, 1000, () => lim.limit)
+  const end = minutes * 60_000
+  const from = end / 4
   await clock.advance(end)
   backlog.stop()
-  const measured = backlog.completions.filter((c) => c.at >= from && c.at <= end)
-  const latencies = measured.map((c) => c.latencyMs)
+  const measured = backlog.completions.filter((c) => c.at >= from)
   const late = limits.filter((s) => s.at >= from).map((s) => s.value)
   return {
-    name: strategy.name,
-    rps: measured.length / ((end - from) / 1000),
-    p50: percentile(latencies, 0.5) / 1000,
-    p99: percentile(latencies, 0.99) / 1000,
+    name,
+    steady: measured.length / ((end - from) / 1000),
+    whole: backlog.completions.length / (end / 1000),
+    p50: percentile(measured.map((c) => c.latencyMs), 0.5) / 1000,
     meanLimit: late.reduce((a, b) => a + b, 0) / late.length,
-    wholeRps: backlog.completions.length / (end / 1000),
+    refusals: backlog.refusals,
   }
 }
 
 const out = (s: string): void => { process.stdout.write(s + '\n') }
 const t0 = Date.now()
-out(`llm-flow bench: ${MINUTES} min of simulated time per run (figures after a ${WARMUP_MINUTES} min warm-up), ${CALLERS} callers with a backlog`)
-for (const scenario of scenarios) {
+out(`llm-flow bench: simulated time, ${CALLERS} callers with a backlog; steady = after the first quarter of each run`)
+const ratios: number[] = []
+for (const sc of scenarios) {
   const results: Result[] = []
-  for (const s of strategies) results.push(await run(scenario, s))
-  // The best fixed limit: the highest throughput, and of those within 0.5 % of it the lowest latency.
-  const fixedResults = results.filter((r) => r.name.startsWith('fixed'))
-  const top = Math.max(...fixedResults.map((r) => r.rps))
-  const best = fixedResults.filter((r) => r.rps >= top * 0.995).reduce((a, b) => (b.p50 < a.p50 ? b : a))
+  for (const n of sc.sweep) results.push(await run(sc.minutes, sc.server, () => new AdaptiveLimit({ initial: n, min: n, max: n }), `fixed ${n}`))
+  const adaptive = await run(sc.minutes, sc.server, (now) => new AdaptiveLimit({ now }), 'adaptive')
+  results.push(adaptive)
+  const fixed = results.filter((r) => r.name.startsWith('fixed'))
+  const best = fixed.reduce((a, b) => (b.steady > a.steady ? b : a))
+  ratios.push(adaptive.steady / best.steady)
   out('')
-  out(`${scenario.name}   (best fixed limit: ${best.name})`)
-  out(`${'strategy'.padEnd(17)} ${'limit'.padStart(7)} ${'req/s'.padStart(8)} ${'x best'.padStart(7)} ${'p50 s'.padStart(7)} ${'x best'.padStart(7)} ${'p99 s'.padStart(7)} ${'x best'.padStart(7)} ${'req/s whole run'.padStart(16)}`)
+  out(`${sc.name}: ${sc.minutes} min   (best fixed: ${best.name})`)
+  out(`${'strategy'.padEnd(10)} ${'limit'.padStart(6)} ${'req/s'.padStart(8)} ${'x best'.padStart(7)} ${'whole'.padStart(8)} ${'x best'.padStart(7)} ${'p50 s'.padStart(7)} ${'429s'.padStart(7)}`)
   for (const r of results) {
-    out(`${r.name.padEnd(17)} ${r.meanLimit.toFixed(0).padStart(7)} ${r.rps.toFixed(1).padStart(8)} ${(r.rps / best.rps).toFixed(2).padStart(7)} ${r.p50.toFixed(2).padStart(7)} ${(r.p50 / best.p50).toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(7)} ${(r.p99 / best.p99).toFixed(2).padStart(7)} ${r.wholeRps.toFixed(1).padStart(16)}`)
+    out(`${r.name.padEnd(10)} ${r.meanLimit.toFixed(0).padStart(6)} ${r.steady.toFixed(2).padStart(8)} ${(r.steady / best.steady).toFixed(2).padStart(7)} ${r.whole.toFixed(2).padStart(8)} ${(r.whole / best.whole).toFixed(2).padStart(7)} ${r.p50.toFixed(2).padStart(7)} ${String(r.refusals).padStart(7)}`)
   }
 }
+
+// Faults on h100-8b: random 429s all along, and a burst of 429s on every call.
+async function faults (): Promise<{ randomRatio: number, recoverySeconds: number, burstDip: number }> {
+  const minutes = 4
+  const clean = await run(minutes, (c) => new ProfileServer(c, PROFILES['h100-8b'], { ...chatTokens, seed: 7 }), (now) => new AdaptiveLimit({ now }), 'clean')
+  const random = await run(minutes, (c) => new ProfileServer(c, PROFILES['h100-8b'], { ...chatTokens, seed: 7, refuse: 0.1, retryAfterMs: 1000 }), (now) => new AdaptiveLimit({ now }), '10 % 429')
+  // The burst: every call refused from 120 s to 130 s; throughput per second after it.
+  const clock = new ManualClock()
+  const server = new ProfileServer(clock, PROFILES['h100-8b'], { ...chatTokens, seed: 8, retryAfterMs: 1000 })
+  const lim = new AdaptiveLimit({ now: clock.now })
+  const backlog = new Backlog(clock, lim, server, CALLERS)
+  clock.setTimer(() => { server.refuse = 1 }, 120_000)
+  clock.setTimer(() => { server.refuse = 0 }, 130_000)
+  await clock.advance(200_000)
+  backlog.stop()
+  const rate = (from: number, to: number): number => backlog.completions.filter((c) => c.at >= from && c.at < to).length / ((to - from) / 1000)
+  const before = rate(90_000, 120_000)
+  let back = Infinity
+  // The first second from which a 5 s window holds 95 % of the rate before the burst.
+  for (let t = 130_000; t <= 195_000; t += 1000) if (rate(t, t + 5000) >= 0.95 * before) { back = (t - 130_000) / 1000; break }
+  out('')
+  out('faults on h100-8b, adaptive limit')
+  out(`  10 % of calls refused (429, Retry-After 1 s): ${random.steady.toFixed(2)} req/s vs ${clean.steady.toFixed(2)} clean = ${(random.steady / clean.steady).toFixed(2)} (limit ${random.meanLimit.toFixed(0)} vs ${clean.meanLimit.toFixed(0)})`)
+  out(`  every call refused for 10 s: ${before.toFixed(1)} req/s before; back to 95 % of it ${back === Infinity ? 'not within 65 s' : `${back} s after the burst`}`)
+  return { randomRatio: random.steady / clean.steady, recoverySeconds: back, burstDip: rate(130_000, 135_000) / before }
+}
+const f = await faults()
 out('')
-out(`(limit: mean over the measured part; ${((Date.now() - t0) / 1000).toFixed(1)} s of wall time)`)
+out(`(${((Date.now() - t0) / 1000).toFixed(1)} s of wall time)`)
+out(`adaptive_vs_best_fixed_min=${Math.min(...ratios).toFixed(2)} adaptive_vs_best_fixed_median=${[...ratios].sort((a, b) => a - b)[ratios.length >> 1]!.toFixed(2)} random_429_ratio=${f.randomRatio.toFixed(2)} burst_recovery_s=${f.recoverySeconds}`)

@@ -202,7 +202,7 @@ export const BUILTIN_DEFAULTS = {
   retries: 5,
   repairAttempts: 2,
   maxConcurrency: 256,
-  initialConcurrency: 16,
+  initialConcurrency: 32,
 } as const
 
 function envKey (stage: string, setting: string): string {

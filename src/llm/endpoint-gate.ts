@@ -4,11 +4,11 @@
  *
  * 1. the circuit breaker — while the endpoint keeps failing, callers wait here (the runtime's
  *    in-flight limit fills and consumption pauses) and the pause is logged, never silent;
- * 2. any `Retry-After` hold the endpoint asked for;
+ * 2. any `Retry-After` hold the endpoint asked of every caller (while it is congested);
  * 3. the requests/min and tokens/min buckets — configured, or learnt from the endpoint's
  *    `x-ratelimit-*` headers;
- * 4. the adaptive concurrency limit — backs off on 429s and timeouts (AIMD) and on rising
- *    latency (a queueing self-hosted server refuses nothing, it just gets slower).
+ * 4. the adaptive concurrency limit — finds and holds the endpoint's knee by throughput, and
+ *    backs off when a good share of calls is refused (src/llm/flow/adaptive-limit.ts).
  *
  * The ticket a caller gets back reports the outcome, which feeds all four.
  *
@@ -189,7 +189,10 @@ export class EndpointGate {
         if (f.kind === 'transient' && f.status !== 429) this.#breaker.failure(said)
         else if (f.kind === 'rejected') this.#breaker.success()
         else this.#breaker.ignore()
-        if (f.retryAfterMs !== undefined && f.status === 429) this.#holdUntil = Math.max(this.#holdUntil, this.#now() + f.retryAfterMs)
+        // A Retry-After holds the caller it was sent to (the client's retry waits it out). It holds
+        // every caller only while the endpoint refuses a good share of calls: one 429 in twenty is
+        // an instruction to that caller, not a reason to stop the other nineteen.
+        if (f.retryAfterMs !== undefined && f.status === 429 && this.#limit.congested) this.#holdUntil = Math.max(this.#holdUntil, this.#now() + f.retryAfterMs)
         if (headers) this.#learn(headers)
       },
       cancel: () => {

@@ -59,7 +59,7 @@ llm:
   assert.equal(s.stage('scoring').endpoint.name, 'big')
   assert.equal(s.stage('scoring').maxTokens, 1024, 'defaults fill what a stage leaves out')
   assert.equal(s.stage('scoring').endpoint.tokensPerMinute, 200000)
-  assert.equal(s.stage('concept-extraction').endpoint.initialConcurrency, 16)
+  assert.equal(s.stage('concept-extraction').endpoint.initialConcurrency, 32)
   assert.deepEqual(s.prices.get('gpt-4o-mini'), { input: 0.15, output: 0.6 })
   assert.deepEqual(s.budget, { usd: 25 })
 })

@@ -1,60 +1,53 @@
 /**
- * How many calls to one LLM endpoint may be in flight, learnt from the endpoint's answers. A fixed
- * number is wrong both ways: too low leaves a GPU server idle (an 8B model on one H100 wants
- * ~200 concurrent requests), too high only queues requests inside the server, which adds latency
- * and memory without adding throughput, and makes hosted APIs answer 429.
+ * How many calls to one LLM endpoint may be in flight, learnt from what the endpoint delivers.
  *
- * Two signals, combined:
+ * The aim is the most work completed per second. A GPU server batches: up to its knee, more
+ * requests in flight add throughput at a modest cost in latency (each decode step gets slower as
+ * the batch grows, but much less than the batch grows); past the knee, requests queue inside the
+ * server, throughput stays flat and latency grows with every request added. So this controller
+ * climbs the throughput curve and uses latency only to break ties: of two limits with the same
+ * throughput, the lower one (less queueing) wins. A controller that targets latency instead
+ * (Netflix concurrency-limits' Gradient2, https://github.com/Netflix/concurrency-limits, and
+ * Envoy's adaptive concurrency filter) reads the normal rise of decode latency under batching as
+ * queueing and settles far below a GPU server's knee.
  *
- * - Drops (429, timeouts): AIMD. The limit is multiplied by `backoffRatio` at most once per round
- *   trip: a drop from a call that started before the last backoff was already answered by it
- *   (TCP NewReno reasons the same way), so a burst of 429s does not collapse the limit to 1.
+ * **Measuring.** A cohort is the next calls granted after a decision, measured once all but a
+ * tenth have ended, so a decision is judged by its own calls and not by those of the limit it
+ * replaced. Its throughput follows from Little's law: rate = mean in flight × Σ work ÷ Σ latency,
+ * where a call's work is 1 + outputTokens ÷ overheadTokens (a long answer is more work, not a slow
+ * server). Only cohorts that kept the limit busy (callers waiting, or every permit used, for most
+ * of their span) say anything about capacity; the others change nothing.
  *
- * - Latency: a gradient in the spirit of Netflix concurrency-limits' Gradient2
- *   (https://github.com/Netflix/concurrency-limits): per window,
- *   gradient = clamp(tolerance × baseline / recent, 0.5, 1) and
- *   limit ← limit + smoothing × (limit × gradient + sqrt(limit) − limit). A saturated server
- *   queues requests, latency rises without any error, and the limit settles where latency is
- *   about `tolerance` times the unloaded latency: past the knee, where throughput is flat.
+ * **Ramp.** From `initial`, the limit doubles per cohort while doubling still adds at least a
+ * fifth to the throughput (TCP's slow start, judged by throughput): a short job is not spent
+ * warming up. When the first cohort, started from idle, shows its later calls waiting several
+ * times longer than its first ones, the server is already queueing at `initial` (a CPU server
+ * with a couple of slots): the limit goes straight to the concurrency the server evidently
+ * serves at once, instead of stepping down to it.
  *
- * The baseline is where this departs from Gradient2, whose long-term RTT is an exponential
- * average of all samples. Fed by a backlog that always fills the limit, such an average follows
- * the queueing it should detect, and the limit creeps up to its maximum (reported upstream, e.g.
- * https://github.com/Netflix/concurrency-limits/pull/134 and issues/137; in our simulation an
- * EMA baseline took a knee-200 server to 512 within 150 s). Here the baseline is the median
- * latency measured while the limit is briefly halved — a probe, like the no-load RTT probe of
- * Netflix's earlier Gradient limiter and BBR's ProbeRTT — and between probes it follows lower
- * windows downwards only. Probes come every `probeEvery` windows, sooner while the baseline is
- * still moving or when the probe itself ran past the knee (latency proportional to concurrency),
- * and at once when cutting the limit by 30 % did not lower latency: then the server got slower for
- * reasons we do not cause (another tenant) and the baseline is stale — re-measuring it keeps us
- * from being throttled to nothing.
+ * **Settle and probe.** From the best limit the ramp found, one step up and, in turn, one step
+ * down are tried (a quarter of the limit each): up is kept when it adds more than `gain` of
+ * throughput, down when it loses less than `loss` (the same work with less queueing). A move is
+ * followed by another probe in the same direction at once; a probe that changed nothing doubles
+ * the cohorts held before the next one (up to `maxHold`), so a settled limit spends little time
+ * probing yet follows a server that got faster or slower.
  *
- * A window is a cohort: the next ceil(limit / 2) calls granted, measured once 90 % of them have
- * ended. Taking whichever samples arrive first would favour short calls (they finish first) and
- * bias latency low, and calls granted before a decision would measure the state it replaced.
- *
- * Latency is normalised by output size, so a long answer is not mistaken for queueing: a sample
- * is latencyMs / (1 + outputTokens / overheadTokens), the time per "call of overheadTokens
- * tokens", where overheadTokens (default 32) is what the fixed part of a call (network, prefill)
- * costs in generated-token equivalents. A success without outputTokens counts as a 0-token answer,
- * so pass it on every call or on none.
- *
- * Growth: until latency first rises (by half the tolerance) the limit grows by one per success at
- * full use, TCP's slow start (doubling per round trip), but never past twice the concurrency a
- * cohort has measured without a rise; at the rise it falls back to the concurrency that cohort
- * measured. After that it grows by the gradient step only, and only when the limit is actually
- * used (in flight reached 80 % of it during the window): an idle limit says nothing.
+ * **Refusals.** A 429 or a timeout is a drop. An isolated one says nothing about capacity: its
+ * caller waits out the Retry-After and tries again, the limit stays. Only when drops are at least
+ * `congested` of a cohort's calls is the endpoint refusing work (a rate limit, an overloaded
+ * gateway): the limit is cut by `backoffRatio`, and cut again while that lasts. Once a cohort
+ * comes back nearly clean the limit ramps back, doubling, towards nine tenths of where the
+ * refusals began — near that level again, but not straight back into it.
  */
 import { monotonicNow, type Now } from './clock.ts'
 import { WaitQueue } from './wait-queue.ts'
 
-export type LimitChangeReason = 'drop' | 'gradient' | 'increase'
+export type LimitChangeReason = 'ramp' | 'probe' | 'settle' | 'congestion' | 'recover'
 
 export type Outcome =
   /** latencyMs defaults to the time since the permit was granted. */
   | { kind: 'success', latencyMs?: number, outputTokens?: number }
-  /** Rejected for capacity: 429, timeout. */
+  /** Refused for capacity: 429, timeout. */
   | { kind: 'dropped' }
   /** Says nothing about capacity: a 400, an abort, a parse error. */
   | { kind: 'ignore' }
@@ -65,78 +58,79 @@ export interface Permit {
 }
 
 export interface AdaptiveLimitOptions {
+  /** Where the ramp starts; default 32 (bounded by min and max). */
   initial?: number
   min?: number
   max?: number
-  /** Limit multiplier on a drop; default 0.9. */
+  /** Limit multiplier when the endpoint refuses work (congestion); default 0.7. */
   backoffRatio?: number
-  /** Latency inflation accepted over the baseline before the limit shrinks; default 1.5. */
-  tolerance?: number
-  /** Share of each gradient step applied; default 0.5. */
-  smoothing?: number
-  /** Fixed cost of a call in output-token equivalents, for normalising latency; default 32. */
+  /** Share of a cohort's calls dropped (429, timeout) that counts as congestion; default 0.25. */
+  congested?: number
+  /** Throughput gain a step up must bring to be kept; default 0.05. */
+  gain?: number
+  /** Throughput loss a step down may cost and still be kept; default 0.02. */
+  loss?: number
+  /** Most cohorts held between probes once settled; default 16. */
+  maxHold?: number
+  /** Fixed cost of a call in output-token equivalents, for weighing work; default 32. */
   overheadTokens?: number
-  /** Windows between baseline probes once settled; default 60. */
-  probeEvery?: number
   now?: Now
-  /** Called when the (integer) limit changes. Must not throw. */
+  /** Called when the limit changes. Must not throw. */
   onChange?: (limit: number, reason: LimitChangeReason) => void
 }
+
+export type LimitPhase = 'ramp' | 'settled' | 'probing' | 'congested'
 
 export interface AdaptiveLimitSnapshot {
   limit: number
   inFlight: number
   queued: number
-  /** Normalised latency (ms per call of overheadTokens tokens) without queueing, as last probed. */
-  baselineMs: number | undefined
-  /** Median normalised latency of the last window. */
-  recentMs: number | undefined
-  probing: boolean
-  slowStart: boolean
+  phase: LimitPhase
+  /** Work per second (calls weighted by answer length) at the settled limit, as last measured. */
+  rate: number | undefined
+  /** The limit the controller holds between probes. */
+  settledLimit: number
 }
 
-/** Fewest calls in a cohort; otherwise half a limit's worth (half a round trip at full use). */
-const MIN_COHORT = 4
+/** Fewest calls in a cohort while ramping, and once settled (where noise matters more). */
+const MIN_RAMP_COHORT = 8
+const MIN_COHORT = 16
 /** A cohort is measured once all but this share of its calls have ended. */
 const STRAGGLERS = 0.1
-/** Cohort size cap during slow start. */
-const SLOW_START_COHORT = 16
-/** In-flight share of the limit that counts as using it. */
-const USED = 0.8
-/** A probe admits this share of the limit. */
-const PROBE_RATIO = 0.5
-/** A probe that moved the baseline by more than this share is followed by another soon. */
-const PROBE_MOVED = 0.1
-const PROBE_SOON = 4
-/** Latency growing by this share of the concurrency ratio counts as proportional to it. */
-const PROPORTIONAL = 0.9
-/** Cutting the limit by this share without latency falling by a tenth triggers a probe. */
-const UNRESPONSIVE_CUT = 0.3
+/** Share of a cohort's span the limit must be busy for the cohort to count. */
+const BUSY = 0.8
+/** Doubling must add this share of throughput for the ramp to go on. */
+const RAMP_GAIN = 0.2
+/** Later calls of a cold first cohort waiting this many times longer than its first ones: queueing. */
+const COLD_QUEUE = 2
+/** Probe step: this share of the limit (at least one). */
+const STEP = 0.25
+/** A cohort with at most this share of drops is clean (recovery may proceed). */
+const CLEAN = 0.05
+/** Recovery goes back to this share of the limit at which refusals began. */
+const RECOVER_TO = 0.9
 
-/**
- * A window of measurement: the calls granted consecutively from `first`, measured when nearly all
- * have ended. Taking the first samples to arrive instead would favour short calls (they finish
- * first) and bias the latency low, and calls granted before a decision would measure the state
- * the decision replaced.
- */
 interface Cohort {
-  probe: boolean
+  /** The limit it measures. */
+  limit: number
   first: number
   /** Set once `size` calls have joined. */
   last: number | undefined
   size: number
   pending: number
-  samples: number[]
-  /** Most calls in flight while the cohort was open. */
-  peak: number
-  /** Calls in flight when its last call joined: about the concurrency it measured. */
-  filled: number
-}
-
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+  /** Calls of the cohort that ended, successes among them, and drops. */
+  ended: number
+  successes: number
+  drops: number
+  work: number
+  latencyMs: number
+  /** Per-work and raw latency of each success, for the cold-start check. */
+  perWork: number[]
+  raw: number[]
+  /** When its first call was granted; in-flight × time and busy time since then. */
+  startedAt: number | undefined
+  area: number
+  busyMs: number
 }
 
 function positiveInt (name: string, v: number): number {
@@ -144,117 +138,126 @@ function positiveInt (name: string, v: number): number {
   return v
 }
 
-function ratio (name: string, v: number, lo: number, hi: number): number {
+function share (name: string, v: number, lo: number, hi: number): number {
   if (!(v > lo && v <= hi)) throw new RangeError(`${name} must be in (${lo}, ${hi}], got ${v}`)
   return v
+}
+
+function quantile (xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.max(0, Math.floor(q * s.length)))]!
 }
 
 export class AdaptiveLimit {
   readonly #min: number
   readonly #max: number
   readonly #backoff: number
-  readonly #tolerance: number
-  readonly #smoothing: number
+  readonly #congested: number
+  readonly #gain: number
+  readonly #loss: number
+  readonly #maxHold: number
   readonly #overhead: number
-  readonly #probeEvery: number
   readonly #now: Now
   readonly #onChange: ((limit: number, reason: LimitChangeReason) => void) | undefined
   readonly #queue: WaitQueue<undefined, Permit>
 
-  /** The real-valued estimate; the limit is its floor. */
-  #estimate: number
   #limit: number
   #inFlight = 0
-  /** Grant counter: permits are numbered, so a decision can ignore calls started before it. */
+  /** Grant counter: permits are numbered, so a cohort knows its own calls. */
   #seq = 0
-  /** Drops from permits up to this number were answered by the last backoff. */
-  #dropSeq = 0
-  /** Smoothed raw round trip of successes, and when the last drop backoff happened. */
-  #rttMs: number | undefined
-  #lastBackoffAt = -Infinity
   #cohort: Cohort
-  /** While probing: what may be in flight. */
-  #probeCap = 0
-  #baseline: number | undefined
-  #recent: number | undefined
-  #slowStart = true
-  /** Slow start never goes past twice the concurrency a cohort has measured without a rise. */
-  #slowStartCap: number
-  #windowsToProbe = PROBE_SOON
-  /** Where the current run of latency cuts started. */
-  #cutting: { estimate: number, recent: number } | undefined
+  #lastEventAt: number
+  #phase: LimitPhase = 'ramp'
+  /** No cohort has been measured yet: the first one starts from idle. */
+  #cold = true
+  /** The ramp's previous step, and how far it may go. */
+  #rampPrev: { limit: number, rate: number } | undefined
+  #rampCap: number
+  /** The limit held between probes, and its last measured throughput. */
+  #settled: { limit: number, rate: number | undefined }
+  #probeUp = true
+  #holdLeft = 0
+  #holdEvery = 1
+  /** Smoothed latency of successful calls, and when the limit was last cut for refusals. */
+  #rttMs: number | undefined
+  #lastCut = -Infinity
+  /** The refused cohorts of the current congestion: what the endpoint still accepted meanwhile. */
+  #episode = { successes: 0, ended: 0, spanMs: 0 }
 
   constructor (opts: AdaptiveLimitOptions = {}) {
     this.#min = positiveInt('min', opts.min ?? 1)
     this.#max = positiveInt('max', opts.max ?? 512)
     if (this.#max < this.#min) throw new RangeError(`max (${this.#max}) must be >= min (${this.#min})`)
-    const initial = positiveInt('initial', opts.initial ?? Math.min(this.#max, Math.max(this.#min, 16)))
-    this.#backoff = ratio('backoffRatio', opts.backoffRatio ?? 0.9, 0, 1)
-    this.#tolerance = opts.tolerance ?? 1.5
-    if (!(this.#tolerance >= 1)) throw new RangeError(`tolerance must be >= 1, got ${this.#tolerance}`)
-    this.#smoothing = ratio('smoothing', opts.smoothing ?? 0.5, 0, 1)
+    const initial = positiveInt('initial', opts.initial ?? 32)
+    this.#backoff = share('backoffRatio', opts.backoffRatio ?? 0.7, 0, 1)
+    this.#congested = share('congested', opts.congested ?? 0.25, 0, 1)
+    this.#gain = share('gain', opts.gain ?? 0.05, 0, 1)
+    this.#loss = share('loss', opts.loss ?? 0.02, 0, 1)
+    this.#maxHold = positiveInt('maxHold', opts.maxHold ?? 16)
     this.#overhead = opts.overheadTokens ?? 32
     if (!(this.#overhead > 0)) throw new RangeError(`overheadTokens must be > 0, got ${this.#overhead}`)
-    this.#probeEvery = positiveInt('probeEvery', opts.probeEvery ?? 60)
     this.#now = opts.now ?? monotonicNow
     this.#onChange = opts.onChange
-    this.#estimate = Math.min(this.#max, Math.max(this.#min, initial))
-    this.#limit = Math.floor(this.#estimate)
-    this.#slowStartCap = 2 * this.#estimate
+    this.#limit = Math.min(this.#max, Math.max(this.#min, initial))
+    this.#rampCap = this.#max
+    this.#settled = { limit: this.#limit, rate: undefined }
+    this.#lastEventAt = this.#now()
     this.#queue = new WaitQueue(() => this.#pump())
-    this.#cohort = this.#newCohort(false)
+    this.#cohort = this.#newCohort()
   }
 
   get limit (): number { return this.#limit }
   get inFlight (): number { return this.#inFlight }
   get queued (): number { return this.#queue.size }
+  /** The endpoint is refusing a good share of calls: callers should all wait out a Retry-After. */
+  get congested (): boolean { return this.#phase === 'congested' }
 
   snapshot (): AdaptiveLimitSnapshot {
-    return {
-      limit: this.#limit,
-      inFlight: this.#inFlight,
-      queued: this.#queue.size,
-      baselineMs: this.#baseline,
-      recentMs: this.#recent,
-      probing: this.#cohort.probe,
-      slowStart: this.#slowStart,
-    }
+    return { limit: this.#limit, inFlight: this.#inFlight, queued: this.#queue.size, phase: this.#phase, rate: this.#settled.rate, settledLimit: this.#settled.limit }
   }
 
   /** Waits FIFO for room under the limit. Rejects with the signal's reason on abort. */
   acquire (signal?: AbortSignal): Promise<Permit> {
     if (signal?.aborted) return Promise.reject(signal.reason)
-    if (this.#queue.size === 0 && this.#inFlight < this.#cap()) return Promise.resolve(this.#grant())
-    return this.#queue.wait(undefined, signal)
-  }
-
-  /** What may be in flight now: the limit, or less while probing. */
-  #cap (): number {
-    return this.#cohort.probe ? this.#probeCap : this.#limit
+    if (this.#queue.size === 0 && this.#inFlight < this.#limit) return Promise.resolve(this.#grant())
+    this.#tick()
+    const p = this.#queue.wait(undefined, signal)
+    this.#tick()
+    return p
   }
 
   #pump (): void {
-    while (this.#queue.size > 0 && this.#inFlight < this.#cap()) this.#queue.resolveHead(this.#grant())
+    while (this.#queue.size > 0 && this.#inFlight < this.#limit) this.#queue.resolveHead(this.#grant())
   }
 
-  #newCohort (probe: boolean): Cohort {
-    let size = Math.max(MIN_COHORT, Math.ceil((probe ? this.#probeCap : this.#limit) / 2))
-    // In slow start the limit doubles per round trip: small cohorts see the knee sooner.
-    if (this.#slowStart && !probe) size = Math.min(size, SLOW_START_COHORT)
-    return { probe, first: this.#seq + 1, last: undefined, size, pending: 0, samples: [], peak: this.#inFlight, filled: this.#inFlight }
+  #newCohort (): Cohort {
+    const min = this.#phase === 'ramp' || this.#phase === 'congested' ? MIN_RAMP_COHORT : MIN_COHORT
+    // Ramping: half a limit's worth (half a round trip at full use) decides sooner; settled, a
+    // whole limit's worth measures more calls.
+    const size = Math.max(min, this.#phase === 'ramp' || this.#phase === 'congested' ? Math.ceil(this.#limit / 2) : this.#limit)
+    return { limit: this.#limit, first: this.#seq + 1, last: undefined, size, pending: 0, ended: 0, successes: 0, drops: 0, work: 0, latencyMs: 0, perWork: [], raw: [], startedAt: undefined, area: 0, busyMs: 0 }
+  }
+
+  /** Accounts the time since the last event to the open cohort (in flight × time, busy time). */
+  #tick (): void {
+    const now = this.#now()
+    const dt = now - this.#lastEventAt
+    this.#lastEventAt = now
+    const c = this.#cohort
+    if (c.startedAt === undefined || !(dt > 0)) return
+    c.area += this.#inFlight * dt
+    if (this.#queue.size > 0 || this.#inFlight >= this.#limit) c.busyMs += dt
   }
 
   #grant (): Permit {
+    this.#tick()
     const seq = ++this.#seq
     this.#inFlight++
     const c = this.#cohort
-    if (this.#inFlight > c.peak) c.peak = this.#inFlight
     if (c.last === undefined) {
+      c.startedAt ??= this.#now()
       c.pending++
-      if (seq - c.first + 1 >= c.size) {
-        c.last = seq
-        c.filled = this.#inFlight
-      }
+      if (seq - c.first + 1 >= c.size) c.last = seq
     }
     const start = this.#now()
     let released = false
@@ -262,109 +265,184 @@ export class AdaptiveLimit {
       release: (outcome) => {
         if (released) return
         released = true
-        const before = this.#inFlight--
-        if (outcome.kind === 'dropped') this.#dropped(seq)
-        let sample: number | undefined
-        if (outcome.kind === 'success') sample = this.#succeeded(before, outcome.latencyMs ?? this.#now() - start, outcome.outputTokens)
+        this.#tick()
+        this.#inFlight--
         const c = this.#cohort
         if (seq >= c.first && (c.last === undefined || seq <= c.last)) {
           c.pending--
-          if (sample !== undefined) c.samples.push(sample)
+          c.ended++
+          if (outcome.kind === 'dropped') c.drops++
+          if (outcome.kind === 'success') {
+            const latencyMs = outcome.latencyMs ?? this.#now() - start
+            if (Number.isFinite(latencyMs) && latencyMs >= 0) {
+              const tokens = outcome.outputTokens !== undefined && Number.isFinite(outcome.outputTokens) && outcome.outputTokens > 0 ? outcome.outputTokens : 0
+              const work = 1 + tokens / this.#overhead
+              c.successes++
+              c.work += work
+              c.latencyMs += latencyMs
+              c.perWork.push(latencyMs / work)
+              c.raw.push(latencyMs)
+              this.#rttMs = this.#rttMs === undefined ? latencyMs : this.#rttMs + (latencyMs - this.#rttMs) / 16
+            }
+          }
           if (c.last !== undefined && c.pending <= Math.floor(c.size * STRAGGLERS)) this.#close(c)
+          else if (this.#cold && outcome.kind === 'success') this.#coldCheck(c)
         }
         this.#pump()
       },
     }
   }
 
-  #set (estimate: number, reason: LimitChangeReason): void {
-    this.#estimate = Math.min(this.#max, Math.max(this.#min, estimate))
-    const limit = Math.floor(this.#estimate)
-    if (limit === this.#limit) return
-    this.#limit = limit
-    this.#onChange?.(limit, reason)
-  }
-
-  #dropped (seq: number): void {
-    // At most one backoff per round trip: a 429 comes back in a millisecond, so a burst of them
-    // from calls granted after the last backoff would otherwise cut the limit again and again.
-    if (seq <= this.#dropSeq) return
-    const now = this.#now()
-    if (this.#rttMs !== undefined && now - this.#lastBackoffAt < this.#rttMs) return
-    this.#dropSeq = this.#seq
-    this.#lastBackoffAt = now
-    this.#slowStart = false
-    this.#set(this.#estimate * this.#backoff, 'drop')
-    // The latency cohort being measured goes on: replacing it on every drop would starve the
-    // gradient of completed measurements while drops keep coming, and the limit never regrows.
-  }
-
-  /** The normalised latency of a success (undefined if unusable); grows the limit in slow start. */
-  #succeeded (inFlightBefore: number, latencyMs: number, outputTokens: number | undefined): number | undefined {
-    if (!Number.isFinite(latencyMs) || latencyMs < 0) return undefined
-    this.#rttMs = this.#rttMs === undefined ? latencyMs : this.#rttMs + (latencyMs - this.#rttMs) / 16
-    if (this.#slowStart && !this.#cohort.probe && inFlightBefore >= this.#limit * USED) {
-      this.#set(Math.min(this.#estimate + 1, this.#slowStartCap), 'increase')
-    }
-    const tokens = outputTokens !== undefined && Number.isFinite(outputTokens) && outputTokens > 0 ? outputTokens : 0
-    return latencyMs / (1 + tokens / this.#overhead)
+  #set (limit: number, reason: LimitChangeReason): void {
+    const next = Math.min(this.#max, Math.max(this.#min, Math.round(limit)))
+    if (next === this.#limit) return
+    this.#limit = next
+    this.#onChange?.(next, reason)
   }
 
   #close (c: Cohort): void {
-    if (c.probe) {
-      if (c.samples.length === 0) {
-        this.#cohort = this.#newCohort(true)
+    const span = this.#now() - (c.startedAt ?? this.#now())
+    this.#cold = false
+    const dropShare = c.ended > 0 ? c.drops / c.ended : 0
+    // Only a limit that was binding can be blamed: refusals while callers sit out a Retry-After
+    // elsewhere, or measurements while demand is below the limit, say nothing about it.
+    const busy = span > 0 && c.busyMs >= BUSY * span
+    if (dropShare >= this.#congested) {
+      if (busy || span === 0) {
+        this.#refused()
+        this.#episode.successes += c.successes
+        this.#episode.ended += c.ended
+        this.#episode.spanMs += span
+      }
+    } else if (busy && c.successes > 0 && c.latencyMs > 0) {
+      this.#decide(c.limit, (c.area / span) * c.work / c.latencyMs * 1000, dropShare)
+    }
+    this.#cohort = this.#newCohort()
+  }
+
+  /**
+   * The first cohort, started from idle: once a few calls have ended, later ones waiting far
+   * longer than the first (per unit of work) mean the server queues at the initial limit already.
+   * Calls completed per unit of time × the time an unqueued call takes = the calls the server
+   * serves at once (Little's law for the server without its queue): go there now rather than
+   * after the whole cohort, which on a slow server takes minutes.
+   */
+  #coldCheck (c: Cohort): void {
+    if (this.#phase !== 'ramp' || c.perWork.length < MIN_RAMP_COHORT || c.startedAt === undefined) return
+    if (c.latencyMs / c.work < COLD_QUEUE * quantile(c.perWork, 0.1)) return
+    const elapsed = this.#now() - c.startedAt
+    if (!(elapsed > 0)) return
+    this.#cold = false
+    const served = (c.successes / elapsed) * quantile(c.raw, 0.1)
+    this.#settle(Math.ceil(served * (1 + STEP)), undefined, 'settle')
+    this.#cohort = this.#newCohort()
+  }
+
+  #decide (limit: number, rate: number, dropShare: number): void {
+    switch (this.#phase) {
+      case 'congested':
+        // Refusals stopped: straight back to just below where they began (the limit was good
+        // until then), and probing from there finds out whether it still is.
+        if (dropShare <= CLEAN) this.#settle(Math.max(limit, this.#recoverTo()), undefined, 'recover')
+        return
+      case 'ramp': {
+        const prev = this.#rampPrev
+        if (prev && rate < prev.rate * (1 + RAMP_GAIN)) {
+          // The knee lies between the last two steps: hold the higher one only if it was worth
+          // it (the same throughput with more queued is worse), and probe around it.
+          if (rate > prev.rate * (1 + this.#gain)) this.#settle(limit, rate, 'settle')
+          else this.#settle(prev.limit, prev.rate, 'settle')
+          return
+        }
+        this.#rampPrev = { limit, rate }
+        const next = Math.min(this.#rampCap, this.#max, limit * 2)
+        if (next <= limit) { this.#settle(limit, rate, 'settle'); return }
+        this.#set(next, this.#rampCap < this.#max ? 'recover' : 'ramp')
         return
       }
-      const measured = median(c.samples)
-      const before = this.#baseline
-      this.#baseline = measured
-      // Probe again soon while the baseline is still moving, or when latency at the limit was
-      // about proportional to latency at the probe's half: then even the probe ran past the knee
-      // and measured queueing, not the baseline.
-      const moved = before === undefined || Math.abs(measured / before - 1) > PROBE_MOVED
-      const pastKnee = this.#recent !== undefined && this.#recent >= measured * PROPORTIONAL * this.#estimate / this.#probeCap
-      this.#windowsToProbe = moved || pastKnee ? PROBE_SOON : this.#probeEvery
-      this.#cohort = this.#newCohort(false)
-      return
-    }
-    this.#cohort = this.#newCohort(false)
-    if (c.samples.length === 0) return
-    const recent = median(c.samples)
-    this.#recent = recent
-    if (this.#baseline === undefined) {
-      this.#baseline = recent
-      return
-    }
-    if (recent < this.#baseline) this.#baseline += (recent - this.#baseline) / 2
-    const gradient = Math.min(1, Math.max(0.5, this.#tolerance * this.#baseline / recent))
-    const l = this.#estimate
-    const target = l * gradient + Math.sqrt(l)
-    if (this.#slowStart) {
-      // Slow start ends at the first rise in latency, half way to the tolerance. The limit has
-      // grown blindly during the round trip it took to see it: back to what the cohort measured.
-      if (recent >= this.#baseline * (1 + (this.#tolerance - 1) / 2)) {
-        this.#slowStart = false
-        this.#windowsToProbe = 1
-        const back = Math.min(target, Math.max(c.filled, l / 2))
-        if (back < l) this.#set(back, 'gradient')
-      } else {
-        this.#slowStartCap = Math.max(this.#slowStartCap, 2 * c.filled)
+      case 'settled':
+        if (limit !== this.#settled.limit) return // measured a limit since left
+        this.#settled.rate = rate
+        if (--this.#holdLeft <= 0) this.#probe()
+        return
+      case 'probing': {
+        const base = this.#settled
+        if (base.rate === undefined) { this.#settle(limit, rate, 'settle'); return }
+        const up = limit > base.limit
+        const kept = up ? rate > base.rate * (1 + this.#gain) : rate >= base.rate * (1 - this.#loss)
+        if (kept) {
+          // Moved: look again in the same direction at once.
+          this.#settled = { limit, rate }
+          this.#probeUp = up
+          this.#holdEvery = 1
+          this.#phase = 'settled'
+          this.#holdLeft = 0
+          this.#probe()
+          return
+        }
+        // Nothing to gain this way: back, wait longer before the next look, the other way next.
+        this.#probeUp = !up
+        this.#holdEvery = Math.min(this.#maxHold, this.#holdEvery * 2)
+        this.#holdLeft = this.#holdEvery
+        this.#phase = 'settled'
+        this.#set(base.limit, 'settle')
       }
-    } else if (target < l) {
-      this.#set(l + this.#smoothing * (target - l), 'gradient')
-      // Latency that does not fall while we cut the limit is not of our making (another tenant,
-      // a slower model): the baseline is stale, measure it again now.
-      if (!this.#cutting || recent < this.#cutting.recent * 0.9) this.#cutting = { estimate: l, recent }
-      else if (this.#estimate <= this.#cutting.estimate * (1 - UNRESPONSIVE_CUT)) this.#windowsToProbe = 0
-    } else {
-      this.#cutting = undefined
-      if (c.peak >= this.#limit * USED) this.#set(l + this.#smoothing * (target - l), 'increase')
     }
-    if (!this.#slowStart && --this.#windowsToProbe <= 0) {
-      this.#cutting = undefined
-      this.#probeCap = Math.max(this.#min, Math.floor(this.#estimate * PROBE_RATIO))
-      this.#cohort = this.#newCohort(true)
+  }
+
+  #settle (limit: number, rate: number | undefined, reason: LimitChangeReason): void {
+    this.#phase = 'settled'
+    this.#rampPrev = undefined
+    this.#rampCap = this.#max
+    this.#holdEvery = 1
+    this.#holdLeft = 1
+    this.#probeUp = true
+    const target = Math.min(this.#max, Math.max(this.#min, Math.round(limit)))
+    this.#settled = { limit: target, rate: target === limit ? rate : undefined }
+    this.#set(target, reason)
+  }
+
+  #probe (): void {
+    const base = this.#settled.limit
+    const step = Math.max(1, Math.round(base * STEP))
+    let next = this.#probeUp ? base + step : base - step
+    if (next > this.#max || next < this.#min) {
+      this.#probeUp = !this.#probeUp
+      next = this.#probeUp ? base + step : base - step
     }
+    next = Math.min(this.#max, Math.max(this.#min, next))
+    if (next === base) { this.#holdLeft = this.#maxHold; return }
+    this.#phase = 'probing'
+    this.#set(next, 'probe')
+  }
+
+  /**
+   * Where to go once refusals stop. An endpoint that refused everything (an outage, a burst)
+   * had no quarrel with the limit before it: nearly back there. One that kept accepting some
+   * calls meanwhile has a rate limit: the concurrency it accepted (calls accepted per unit of
+   * time × a call's round trip), so as not to run straight into it again.
+   */
+  #recoverTo (): number {
+    const e = this.#episode
+    if (e.successes < MIN_RAMP_COHORT || !(e.spanMs > 0) || this.#rttMs === undefined) return this.#rampCap
+    return Math.min(this.#rampCap, Math.max(this.#min, Math.ceil(e.successes / e.spanMs * this.#rttMs)))
+  }
+
+  /**
+   * The endpoint refuses a good share of calls: cut, and remember where that began. At most once
+   * per round trip of a successful call: a refusal comes back in a millisecond, and the cohorts
+   * of refused calls that follow one another within it show the same congestion, not more.
+   */
+  #refused (): void {
+    const now = this.#now()
+    if (this.#phase === 'congested' && now - this.#lastCut < (this.#rttMs ?? 0)) return
+    this.#lastCut = now
+    if (this.#phase !== 'congested') {
+      this.#rampCap = Math.max(this.#min, Math.floor(Math.max(this.#limit, this.#settled.limit) * RECOVER_TO))
+      this.#episode = { successes: 0, ended: 0, spanMs: 0 }
+    }
+    this.#phase = 'congested'
+    this.#rampPrev = undefined
+    this.#set(Math.max(this.#min, Math.floor(this.#limit * this.#backoff)), 'congestion')
   }
 }
