@@ -733,7 +733,7 @@ export class LlmClient {
    * is tried again at once in the new one. Said once, as a warning with the server's own words.
    */
   #fallBack (s: StageSettings, rt: EndpointRuntime, dialect: Dialect, f: ClassifiedFailure): void {
-    const next = fallbackAfter(dialect)
+    const next = fallbackAfter(dialect, f.detail)
     if (rt.dialect === dialect && next) {
       rt.dialect = next
       rt.dialectRefusals.push({ dialect, status: f.status, detail: f.detail })

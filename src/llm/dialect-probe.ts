@@ -10,12 +10,14 @@
  * outage, a bad key) ends the probe with the server's own words, and the configured dialect stays.
  */
 import { Ajv } from 'ajv'
-import { dialectRequest, FALLBACK_ORDER, isConstrained, isCapabilityRefusal, withSchemaInPrompt, type Dialect } from './dialects.ts'
+import { dialectRequest, fallbackAfter, isConstrained, isCapabilityRefusal, withSchemaInPrompt, type Dialect } from './dialects.ts'
 import { extractJson, InvalidOutputError } from './json-output.ts'
 
 export const PROBE_SCHEMA = {
   type: 'object',
-  properties: { synthq_probe: { type: 'string', enum: ['ok'] } },
+  // maxLength: OpenAI's strict mode refuses it, as it would refuse the stages' schemas, so the
+  // probe finds json_schema_strict there before any record does.
+  properties: { synthq_probe: { type: 'string', enum: ['ok'], maxLength: 8 } },
   required: ['synthq_probe'],
   additionalProperties: false,
 } as const
@@ -52,7 +54,7 @@ export async function probeDialects (send: ProbeSend, from: Dialect, o: { model:
   const tries = o.tries ?? 3
   const attempts: ProbeAttempt[] = []
   let fallback: Dialect | undefined
-  for (const dialect of FALLBACK_ORDER.slice(FALLBACK_ORDER.indexOf(from))) {
+  for (let dialect: Dialect | undefined = from; dialect !== undefined; dialect = fallbackAfter(dialect, attempts.at(-1)?.detail)) {
     const d = dialectRequest(dialect, PROBE_SCHEMA, 'synthq_probe', true)
     const messages = [{ role: 'user' as const, content: PROBE_PROMPT }]
     const body = { model: o.model, messages: d.schemaInPrompt ? withSchemaInPrompt(messages, PROBE_SCHEMA) : messages, temperature: 0, max_tokens: 24, ...d.body }

@@ -5,13 +5,14 @@
  * | dialect              | what the request carries                                     | servers                                                                  |
  * |----------------------|--------------------------------------------------------------|--------------------------------------------------------------------------|
  * | `json_schema`        | `response_format: {type: "json_schema", json_schema: {…}}`   | OpenAI, vLLM, SGLang, llama.cpp's llama-server, Ollama ≥ 0.5, LM Studio |
+ * | `json_schema_strict` | the same, strict, without the keywords strict mode refuses   | OpenAI when the schema has length or numeric bounds                      |
  * | `json_object_schema` | `response_format: {type: "json_object", schema: {…}}`        | llama-cpp-python's server, llama-server                                  |
  * | `guided_json`        | `guided_json: {…}` (a top-level extra)                        | vLLM before its `structured_outputs` rename                             |
  * | `tgi`                | `response_format: {type: "json_object", value: {…}}`         | Hugging Face TGI's Messages API                                          |
  * | `json_object`        | `response_format: {type: "json_object"}`, schema in the prompt | JSON mode only: valid JSON, shape not enforced                        |
  * | `prompt`             | the schema in the prompt, nothing else                       | any server                                                               |
  *
- * The first four constrain decoding to the schema (a grammar or a guided decoder), so a small
+ * The first five constrain decoding to the schema (a grammar or a guided decoder), so a small
  * model still answers in the right shape; the last two only ask for it. `auto` starts with
  * `json_schema`, and every refusal whose text says the structured-output part is not understood
  * moves the endpoint to the next dialect of {@link FALLBACK_ORDER} — a capability answer, never
@@ -19,7 +20,7 @@
  */
 import { schemaInPrompt } from './protocol.ts'
 
-export const DIALECTS = ['json_schema', 'json_object_schema', 'guided_json', 'tgi', 'json_object', 'prompt'] as const
+export const DIALECTS = ['json_schema', 'json_schema_strict', 'json_object_schema', 'guided_json', 'tgi', 'json_object', 'prompt'] as const
 export type Dialect = typeof DIALECTS[number]
 
 /** A configured structured-output mode: a dialect, or `auto` (find the first that works). */
@@ -39,9 +40,22 @@ export function initialDialect (mode: StructuredOutputMode): Dialect {
   return mode === 'auto' ? FALLBACK_ORDER[0]! : mode
 }
 
-/** The next dialect to try after `d` was refused as not understood; undefined after `prompt`. */
-export function fallbackAfter (d: Dialect): Dialect | undefined {
-  return FALLBACK_ORDER[FALLBACK_ORDER.indexOf(d) + 1]
+/**
+ * The next dialect to try after `d` was refused (or ignored) with `detail`; undefined after
+ * `prompt`. `json_schema_strict` follows `json_schema` only when the refusal names a keyword
+ * strict mode does not permit: a server that does not take `json_schema` at all would refuse it
+ * just the same.
+ */
+export function fallbackAfter (d: Dialect, detail = ''): Dialect | undefined {
+  const next = FALLBACK_ORDER[FALLBACK_ORDER.indexOf(d) + 1]
+  if (next === 'json_schema_strict' && !refusesStrictKeyword(detail)) return FALLBACK_ORDER[FALLBACK_ORDER.indexOf(next) + 1]
+  return next
+}
+
+/** OpenAI's "'maxLength' is not permitted", and the like from servers that copy its strict mode. */
+function refusesStrictKeyword (detail: string): boolean {
+  // A keyword as a word of its own: "format" inside "response_format" is not one.
+  return /not (permitted|supported|allowed)|unsupported/i.test(detail) && new RegExp(`(^|[^\\w])(${[...NOT_IN_STRICT_MODE].join('|')})($|[^\\w])`).test(detail)
 }
 
 export interface DialectRequest {
@@ -58,7 +72,9 @@ export interface DialectRequest {
 export function dialectRequest (d: Dialect, schema: object, name: string, strict: boolean): DialectRequest {
   const s = schema as Record<string, unknown>
   switch (d) {
-    case 'json_schema': return { body: { response_format: { type: 'json_schema', json_schema: { name, schema: strict ? strictSubset(s) : s, strict } } }, schemaInPrompt: false }
+    // The whole schema: vLLM, SGLang and llama.cpp enforce length and count bounds too.
+    case 'json_schema': return { body: { response_format: { type: 'json_schema', json_schema: { name, schema: s, strict } } }, schemaInPrompt: false }
+    case 'json_schema_strict': return { body: { response_format: { type: 'json_schema', json_schema: { name, schema: strict ? strictSubset(s) : s, strict } } }, schemaInPrompt: false }
     case 'json_object_schema': return { body: { response_format: { type: 'json_object', schema: s } }, schemaInPrompt: false }
     case 'guided_json': return { body: { guided_json: s }, schemaInPrompt: false }
     case 'tgi': return { body: { response_format: { type: 'json_object', value: s } }, schemaInPrompt: false }
@@ -69,9 +85,10 @@ export function dialectRequest (d: Dialect, schema: object, name: string, strict
 
 /**
  * Keywords OpenAI's strict mode refuses with a 400 ("'maxLength' is not permitted"): length,
- * count and numeric bounds, patterns, formats, defaults. Strict decoding guarantees the rest
- * (types, required keys, enums, closed objects); synthq's own validation of every answer against
- * the full schema still checks these, and asks for a repair when one is broken.
+ * count and numeric bounds, patterns, formats, defaults. In `json_schema_strict` they are left
+ * out; strict decoding guarantees the rest (types, required keys, enums, closed objects), and
+ * synthq's own validation of every answer against the full schema still checks these, asking for
+ * a repair when one is broken.
  */
 const NOT_IN_STRICT_MODE = new Set(['minLength', 'maxLength', 'minItems', 'maxItems', 'uniqueItems', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'pattern', 'format', 'minProperties', 'maxProperties', 'default'])
 

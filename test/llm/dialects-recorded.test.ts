@@ -50,7 +50,7 @@ const PERSONAS: Persona[] = [
       }
       return { schema: undefined }
     },
-    expect: { dialect: 'json_schema', attempts: ['json_schema ok'] },
+    expect: { dialect: 'json_schema_strict', attempts: ['json_schema refused', 'json_schema_strict ok'] },
   },
   {
     name: 'vLLM 0.8 (json_schema, max_model_len)',
