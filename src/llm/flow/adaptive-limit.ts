@@ -66,9 +66,9 @@ export interface AdaptiveLimitOptions {
   backoffRatio?: number
   /** Share of a cohort's calls dropped (429, timeout) that counts as congestion; default 0.25. */
   congested?: number
-  /** Throughput gain a step up must bring to be kept; default 0.05. */
+  /** Throughput gain a step up (by a quarter) must bring to be kept; default 0.02. */
   gain?: number
-  /** Throughput loss a step down may cost and still be kept; default 0.02. */
+  /** Throughput loss a step down (by a quarter) may cost and still be kept; default 0.02. */
   loss?: number
   /** Most cohorts held between probes once settled; default 16. */
   maxHold?: number
@@ -103,8 +103,9 @@ const BUSY = 0.8
 const RAMP_GAIN = 0.2
 /** Later calls of a cold first cohort waiting this many times longer than its first ones: queueing. */
 const COLD_QUEUE = 2
-/** Probe step: this share of the limit (at least one). */
-const STEP = 0.25
+/** Probe steps, as shares of the limit (at least one call). */
+const STEP_UP = 0.25
+const STEP_DOWN = 0.25
 /** A cohort with at most this share of drops is clean (recovery may proceed). */
 const CLEAN = 0.05
 /** Recovery goes back to this share of the limit at which refusals began. */
@@ -123,15 +124,41 @@ interface Cohort {
   successes: number
   drops: number
   work: number
+  /** Sums of squares and products of work and latency: the measurement's own noise. */
+  ww: number
+  ll: number
+  wl: number
   latencyMs: number
   /** Per-work and raw latency of each success, for the cold-start check. */
   perWork: number[]
   raw: number[]
+  /** Calls granted before this time do not join (the transient of a change). */
+  opensAt: number
   /** When its first call was granted; in-flight × time and busy time since then. */
   startedAt: number | undefined
   area: number
   busyMs: number
 }
+
+/** Throughput (work per second) and its relative standard error. */
+interface Measure { rate: number, se: number }
+
+/**
+ * A cohort's throughput by Little's law, rate = mean in flight × Σ work ÷ Σ latency, with the
+ * standard error of the ratio Σ work ÷ Σ latency over its calls (the delta method): how far two
+ * cohorts' rates may differ by chance, so a step is judged against the noise of its own
+ * measurements and not only against a fixed threshold.
+ */
+function measure (c: Cohort, spanMs: number): Measure {
+  const n = c.successes
+  const r = c.work / c.latencyMs
+  const residual = Math.max(0, c.ww - 2 * r * c.wl + r * r * c.ll)
+  const se = n > 1 ? Math.sqrt(residual / (n * (n - 1))) / (c.work / n) : 1
+  return { rate: (c.area / spanMs) * r * 1000, se }
+}
+
+/** Whether `b` beats `a` by more than `margin` and by more than twice their combined noise. */
+const beats = (b: Measure, a: Measure, margin: number): boolean => b.rate / a.rate - 1 > Math.max(margin, 2 * Math.hypot(a.se, b.se))
 
 function positiveInt (name: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`)
@@ -171,10 +198,10 @@ export class AdaptiveLimit {
   /** No cohort has been measured yet: the first one starts from idle. */
   #cold = true
   /** The ramp's previous step, and how far it may go. */
-  #rampPrev: { limit: number, rate: number } | undefined
+  #rampPrev: { limit: number, m: Measure } | undefined
   #rampCap: number
   /** The limit held between probes, and its last measured throughput. */
-  #settled: { limit: number, rate: number | undefined }
+  #settled: { limit: number, m: Measure | undefined }
   #probeUp = true
   #holdLeft = 0
   #holdEvery = 1
@@ -191,7 +218,7 @@ export class AdaptiveLimit {
     const initial = positiveInt('initial', opts.initial ?? 32)
     this.#backoff = share('backoffRatio', opts.backoffRatio ?? 0.7, 0, 1)
     this.#congested = share('congested', opts.congested ?? 0.25, 0, 1)
-    this.#gain = share('gain', opts.gain ?? 0.05, 0, 1)
+    this.#gain = share('gain', opts.gain ?? 0.02, 0, 1)
     this.#loss = share('loss', opts.loss ?? 0.02, 0, 1)
     this.#maxHold = positiveInt('maxHold', opts.maxHold ?? 16)
     this.#overhead = opts.overheadTokens ?? 32
@@ -200,7 +227,7 @@ export class AdaptiveLimit {
     this.#onChange = opts.onChange
     this.#limit = Math.min(this.#max, Math.max(this.#min, initial))
     this.#rampCap = this.#max
-    this.#settled = { limit: this.#limit, rate: undefined }
+    this.#settled = { limit: this.#limit, m: undefined }
     this.#lastEventAt = this.#now()
     this.#queue = new WaitQueue(() => this.#pump())
     this.#cohort = this.#newCohort()
@@ -213,7 +240,7 @@ export class AdaptiveLimit {
   get congested (): boolean { return this.#phase === 'congested' }
 
   snapshot (): AdaptiveLimitSnapshot {
-    return { limit: this.#limit, inFlight: this.#inFlight, queued: this.#queue.size, phase: this.#phase, rate: this.#settled.rate, settledLimit: this.#settled.limit }
+    return { limit: this.#limit, inFlight: this.#inFlight, queued: this.#queue.size, phase: this.#phase, rate: this.#settled.m?.rate, settledLimit: this.#settled.limit }
   }
 
   /** Waits FIFO for room under the limit. Rejects with the signal's reason on abort. */
@@ -230,12 +257,19 @@ export class AdaptiveLimit {
     while (this.#queue.size > 0 && this.#inFlight < this.#limit) this.#queue.resolveHead(this.#grant())
   }
 
-  #newCohort (): Cohort {
+  /**
+   * The next cohort. After a change of the limit it opens a round trip later (half of one while
+   * ramping, where speed matters more): the calls of the first round trip run beside the old
+   * limit's (fewer in service, or more, than the new limit will hold), which makes a step up look
+   * better and a step down worse than it is — by a quarter and more on a GPU server.
+   */
+  #newCohort (afterChange = false): Cohort {
+    const opensAt = afterChange ? this.#now() + (this.#rttMs ?? 0) * (this.#phase === 'ramp' ? 0.5 : 1) : -Infinity
     const min = this.#phase === 'ramp' || this.#phase === 'congested' ? MIN_RAMP_COHORT : MIN_COHORT
     // Ramping: half a limit's worth (half a round trip at full use) decides sooner; settled, a
     // whole limit's worth measures more calls.
     const size = Math.max(min, this.#phase === 'ramp' || this.#phase === 'congested' ? Math.ceil(this.#limit / 2) : this.#limit)
-    return { limit: this.#limit, first: this.#seq + 1, last: undefined, size, pending: 0, ended: 0, successes: 0, drops: 0, work: 0, latencyMs: 0, perWork: [], raw: [], startedAt: undefined, area: 0, busyMs: 0 }
+    return { limit: this.#limit, first: this.#seq + 1, last: undefined, size, pending: 0, ended: 0, successes: 0, drops: 0, work: 0, latencyMs: 0, ww: 0, ll: 0, wl: 0, perWork: [], raw: [], opensAt, startedAt: undefined, area: 0, busyMs: 0 }
   }
 
   /** Accounts the time since the last event to the open cohort (in flight × time, busy time). */
@@ -254,7 +288,8 @@ export class AdaptiveLimit {
     const seq = ++this.#seq
     this.#inFlight++
     const c = this.#cohort
-    if (c.last === undefined) {
+    if (c.last === undefined && this.#now() < c.opensAt) c.first = seq + 1
+    else if (c.last === undefined) {
       c.startedAt ??= this.#now()
       c.pending++
       if (seq - c.first + 1 >= c.size) c.last = seq
@@ -280,6 +315,9 @@ export class AdaptiveLimit {
               c.successes++
               c.work += work
               c.latencyMs += latencyMs
+              c.ww += work * work
+              c.ll += latencyMs * latencyMs
+              c.wl += work * latencyMs
               c.perWork.push(latencyMs / work)
               c.raw.push(latencyMs)
               this.#rttMs = this.#rttMs === undefined ? latencyMs : this.#rttMs + (latencyMs - this.#rttMs) / 16
@@ -315,9 +353,9 @@ export class AdaptiveLimit {
         this.#episode.spanMs += span
       }
     } else if (busy && c.successes > 0 && c.latencyMs > 0) {
-      this.#decide(c.limit, (c.area / span) * c.work / c.latencyMs * 1000, dropShare)
+      this.#decide(c.limit, measure(c, span), dropShare)
     }
-    this.#cohort = this.#newCohort()
+    this.#cohort = this.#newCohort(this.#limit !== c.limit)
   }
 
   /**
@@ -334,11 +372,11 @@ export class AdaptiveLimit {
     if (!(elapsed > 0)) return
     this.#cold = false
     const served = (c.successes / elapsed) * quantile(c.raw, 0.1)
-    this.#settle(Math.ceil(served * (1 + STEP)), undefined, 'settle')
-    this.#cohort = this.#newCohort()
+    this.#settle(Math.ceil(served * (1 + STEP_DOWN)), undefined, 'settle')
+    this.#cohort = this.#newCohort(true)
   }
 
-  #decide (limit: number, rate: number, dropShare: number): void {
+  #decide (limit: number, m: Measure, dropShare: number): void {
     switch (this.#phase) {
       case 'congested':
         // Refusals stopped: straight back to just below where they began (the limit was good
@@ -347,32 +385,33 @@ export class AdaptiveLimit {
         return
       case 'ramp': {
         const prev = this.#rampPrev
-        if (prev && rate < prev.rate * (1 + RAMP_GAIN)) {
+        if (prev && m.rate < prev.m.rate * (1 + RAMP_GAIN)) {
           // The knee lies between the last two steps: hold the higher one only if it was worth
           // it (the same throughput with more queued is worse), and probe around it.
-          if (rate > prev.rate * (1 + this.#gain)) this.#settle(limit, rate, 'settle')
-          else this.#settle(prev.limit, prev.rate, 'settle')
+          if (beats(m, prev.m, this.#gain)) this.#settle(limit, m, 'settle')
+          else this.#settle(prev.limit, prev.m, 'settle')
           return
         }
-        this.#rampPrev = { limit, rate }
+        this.#rampPrev = { limit, m }
         const next = Math.min(this.#rampCap, this.#max, limit * 2)
-        if (next <= limit) { this.#settle(limit, rate, 'settle'); return }
+        if (next <= limit) { this.#settle(limit, m, 'settle'); return }
         this.#set(next, this.#rampCap < this.#max ? 'recover' : 'ramp')
         return
       }
       case 'settled':
         if (limit !== this.#settled.limit) return // measured a limit since left
-        this.#settled.rate = rate
+        this.#settled.m = m
         if (--this.#holdLeft <= 0) this.#probe()
         return
       case 'probing': {
         const base = this.#settled
-        if (base.rate === undefined) { this.#settle(limit, rate, 'settle'); return }
+        if (base.m === undefined) { this.#settle(limit, m, 'settle'); return }
         const up = limit > base.limit
-        const kept = up ? rate > base.rate * (1 + this.#gain) : rate >= base.rate * (1 - this.#loss)
+        // Up: more throughput, beyond chance. Down: a loss under `loss` even allowing for chance.
+        const kept = up ? beats(m, base.m, this.#gain) : m.rate / base.m.rate >= 1 - this.#loss + Math.hypot(m.se, base.m.se)
         if (kept) {
           // Moved: look again in the same direction at once.
-          this.#settled = { limit, rate }
+          this.#settled = { limit, m }
           this.#probeUp = up
           this.#holdEvery = 1
           this.#phase = 'settled'
@@ -390,7 +429,7 @@ export class AdaptiveLimit {
     }
   }
 
-  #settle (limit: number, rate: number | undefined, reason: LimitChangeReason): void {
+  #settle (limit: number, m: Measure | undefined, reason: LimitChangeReason): void {
     this.#phase = 'settled'
     this.#rampPrev = undefined
     this.#rampCap = this.#max
@@ -398,17 +437,17 @@ export class AdaptiveLimit {
     this.#holdLeft = 1
     this.#probeUp = true
     const target = Math.min(this.#max, Math.max(this.#min, Math.round(limit)))
-    this.#settled = { limit: target, rate: target === limit ? rate : undefined }
+    this.#settled = { limit: target, m: target === limit ? m : undefined }
     this.#set(target, reason)
   }
 
   #probe (): void {
     const base = this.#settled.limit
-    const step = Math.max(1, Math.round(base * STEP))
-    let next = this.#probeUp ? base + step : base - step
+    const step = (up: boolean): number => up ? base + Math.max(1, Math.round(base * STEP_UP)) : base - Math.max(1, Math.round(base * STEP_DOWN))
+    let next = step(this.#probeUp)
     if (next > this.#max || next < this.#min) {
       this.#probeUp = !this.#probeUp
-      next = this.#probeUp ? base + step : base - step
+      next = step(this.#probeUp)
     }
     next = Math.min(this.#max, Math.max(this.#min, next))
     if (next === base) { this.#holdLeft = this.#maxHold; return }
