@@ -22,8 +22,35 @@ function tryParse (text: string): { ok: true, value: unknown } | { ok: false } {
   try {
     return { ok: true, value: JSON.parse(text) }
   } catch {
-    return { ok: false }
+    // A raw line break or tab inside a string is not JSON, but its meaning is plain: some
+    // grammar-constrained servers (llama-cpp-python's) let models write them. Escaped, the same
+    // answer parses (Python's json.loads(strict=False) reads such text the same way).
+    const escaped = escapeControlCharsInStrings(text)
+    if (escaped === text) return { ok: false }
+    try {
+      return { ok: true, value: JSON.parse(escaped) }
+    } catch {
+      return { ok: false }
+    }
   }
+}
+
+const CONTROL_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' }
+
+/** `text` with control characters inside string literals written as escapes; the rest untouched. */
+function escapeControlCharsInStrings (text: string): string {
+  let out = ''
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!
+    if (inString) {
+      if (c === '\\') { out += c + (text[i + 1] ?? ''); i++; continue }
+      if (c === '"') inString = false
+      else if (c < ' ') { out += CONTROL_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`; continue }
+    } else if (c === '"') inString = true
+    out += c
+  }
+  return out
 }
 
 /** The end index (exclusive) of the balanced value starting at `start`, or -1. */

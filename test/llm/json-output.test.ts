@@ -26,3 +26,12 @@ test('no JSON at all is an InvalidOutputError that keeps the raw answer', () => 
     assert.throws(() => extractJson(raw), (e: unknown) => e instanceof InvalidOutputError && e.raw === raw && e.retriable === false)
   }
 })
+
+test('raw line breaks and tabs inside strings (a grammar-constrained llama-cpp-python answer): the whole object, not an inner one', () => {
+  // Shape seen from smollm2-135m under llama-cpp-python's grammar: valid but for a raw newline in
+  // one string. Read strictly, the first inner object that parses (one criterion) was taken.
+  const raw = '{"specificity": {"analysis": "names the island", "score": 1}, "complexity": {"analysis": "] }\nThis JSON object\tlists:\n- ", "score": 0}}'
+  assert.deepEqual(extractJson(raw), { specificity: { analysis: 'names the island', score: 1 }, complexity: { analysis: '] }\nThis JSON object\tlists:\n- ', score: 0 } })
+  // Escapes already there stay as they are; a line break outside strings was always fine.
+  assert.deepEqual(extractJson('{\n "a": "x\\ny",\n "b": "tab\there"\n}'), { a: 'x\ny', b: 'tab\there' })
+})
