@@ -366,7 +366,7 @@ export class LlmClient {
       if (!stage) continue
       const send: ProbeSend = async (body) => {
         // The gate only, not the budget's wait: a probe is a few tiny requests, checked against the budget above.
-        const ticket = await rt.gate.enter(96, o.signal)
+        const ticket = await rt.gate.enter(96, o.signal, { measure: false })
         const t0 = Date.now()
         try {
           const data = await rt.openai.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, { timeout: Math.min(stage.timeoutMs, PROBE_TIMEOUT_MS), ...(o.signal ? { signal: o.signal } : {}) })
@@ -463,11 +463,11 @@ export class LlmClient {
    * long, and what the pipeline spent meanwhile must stop it — and a request past the budget
    * gives its place back and waits for the budget instead.
    */
-  async #admit (rt: EndpointRuntime, estimatedTokens: number, signal?: AbortSignal): Promise<Ticket> {
+  async #admit (rt: EndpointRuntime, estimatedTokens: number, signal?: AbortSignal, o: { measure?: boolean } = {}): Promise<Ticket> {
     await this.#sharedReady
     for (;;) {
       await this.#budget.admit(signal)
-      const ticket = await rt.gate.enter(estimatedTokens, signal)
+      const ticket = await rt.gate.enter(estimatedTokens, signal, o)
       if (this.#budget.exceeded() === undefined) return ticket
       ticket.cancel()
     }
@@ -584,7 +584,9 @@ export class LlmClient {
       const estimated = input.reduce((n, t) => n + this.#estimate(t), 0)
       const r = await this.#retrying(s, req.signal, async (sent) => {
         if (rt.misconfigured) throw new AbortError(rt.misconfigured)
-        const ticket = await this.#admit(rt, estimated, req.signal)
+        // Not measured: the limit is sized for generation, and an embedding batch's latency (no
+        // answer tokens) says little about it.
+        const ticket = await this.#admit(rt, estimated, req.signal, { measure: false })
         const t0 = Date.now()
         sent()
         try {

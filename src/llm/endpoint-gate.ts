@@ -147,14 +147,19 @@ export class EndpointGate {
     return this.#share
   }
 
-  /** Waits until a request of about `estimatedTokens` may be sent, then holds a concurrency slot. */
-  async enter (estimatedTokens: number, signal?: AbortSignal): Promise<Ticket> {
+  /**
+   * Waits until a request of about `estimatedTokens` may be sent, then holds a concurrency slot.
+   * `measure: false`: the call holds a slot but stays out of the concurrency limit's
+   * measurements — a capability probe's tiny answer, or an embedding batch, says nothing of how
+   * the endpoint serves the pipeline's generation requests.
+   */
+  async enter (estimatedTokens: number, signal?: AbortSignal, o: { measure?: boolean } = {}): Promise<Ticket> {
     await this.#breaker.pass(signal)
     const hold = this.#holdUntil - this.#now()
     if (hold > 0) await sleep(hold, signal)
     // The slot first, the rate tokens last: tokens taken by callers still queued for a slot
     // would let their sends burst past the budget when the slots free up together.
-    const permit: Permit = await this.#limit.acquire(signal)
+    const permit: Permit = await this.#limit.acquire(signal, { measure: o.measure !== false })
     try {
       // A Retry-After that arrived while this caller queued for a slot holds it too.
       for (let h = this.#holdUntil - this.#now(); h > 0; h = this.#holdUntil - this.#now()) await sleep(h, signal)

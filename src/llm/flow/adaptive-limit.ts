@@ -18,12 +18,15 @@
  * server). Only cohorts that kept the limit busy (callers waiting, or every permit used, for most
  * of their span) say anything about capacity; the others change nothing.
  *
- * **Ramp.** From `initial`, the limit doubles per cohort while doubling still adds at least a
- * fifth to the throughput (TCP's slow start, judged by throughput): a short job is not spent
- * warming up. When the first cohort, started from idle, shows its later calls waiting several
- * times longer than its first ones, the server is already queueing at `initial` (a CPU server
- * with a couple of slots): the limit goes straight to the concurrency the server evidently
- * serves at once, instead of stepping down to it.
+ * **Ramp.** From `initial`, the limit grows per cohort while growing still adds at least a fifth
+ * to the throughput (TCP's slow start, judged by throughput): four times while the last step paid
+ * nearly in proportion, else twice, so a 30 s job is not spent warming up. The first cohort,
+ * started from idle, decides early: once a few calls have ended, none of them having waited in
+ * a queue means the knee is far (step up at once); later calls waiting several times longer than
+ * the first ones mean the server is already queueing at `initial` (a CPU server with a couple of
+ * slots): the limit goes straight to the concurrency the server evidently serves at once. Calls
+ * acquired with `measure: false` (capability probes, embedding batches) hold a slot but are in
+ * no cohort.
  *
  * **Settle and probe.** From the best limit the ramp found, one step up and, in turn, one step
  * down are tried (a quarter of the limit each): up is kept when it adds more than `gain` of
@@ -101,8 +104,12 @@ const STRAGGLERS = 0.1
 const BUSY = 0.8
 /** Doubling must add this share of throughput for the ramp to go on. */
 const RAMP_GAIN = 0.2
+/** A step that added at least this share of its proportional gain: the knee is still far. */
+const LINEAR = 0.75
 /** Later calls of a cold first cohort waiting this many times longer than its first ones: queueing. */
 const COLD_QUEUE = 2
+/** Calls of a cohort taking at most this many times its baseline (per unit of work): no queue. */
+const UNQUEUED = 1.6
 /** Probe steps, as shares of the limit (at least one call). */
 const STEP_UP = 0.25
 const STEP_DOWN = 0.25
@@ -122,6 +129,8 @@ interface Cohort {
   /** Calls of the cohort that ended, successes among them, and drops. */
   ended: number
   successes: number
+  /** Successes of calls granted after the current refusals began. */
+  fresh: number
   drops: number
   work: number
   /** Sums of squares and products of work and latency: the measurement's own noise. */
@@ -129,9 +138,9 @@ interface Cohort {
   ll: number
   wl: number
   latencyMs: number
-  /** Per-work and raw latency of each success, for the cold-start check. */
+  /** Latency per unit of work and the work of each success, for the cold-start check. */
   perWork: number[]
-  raw: number[]
+  works: number[]
   /** Calls granted before this time do not join (the transient of a change). */
   opensAt: number
   /** When its first call was granted; in-flight × time and busy time since then. */
@@ -160,6 +169,32 @@ function measure (c: Cohort, spanMs: number): Measure {
 /** Whether `b` beats `a` by more than `margin` and by more than twice their combined noise. */
 const beats = (b: Measure, a: Measure, margin: number): boolean => b.rate / a.rate - 1 > Math.max(margin, 2 * Math.hypot(a.se, b.se))
 
+/**
+ * Latency per unit of work of a cohort's unqueued calls, estimated. A short answer is mostly fixed
+ * overhead (low latency per unit of work), so the baseline comes from calls of typical size, and
+ * is never the single fastest.
+ */
+function typicalPerWork (c: Cohort): number[] {
+  const typical = quantile(c.works, 0.5) / 2
+  return c.perWork.filter((_, i) => c.works[i]! >= typical).sort((a, b) => a - b)
+}
+
+function baselinePerWork (c: Cohort): number | undefined {
+  const sorted = typicalPerWork(c)
+  return sorted.length < 2 ? undefined : sorted[Math.max(1, Math.floor(0.1 * sorted.length))]!
+}
+
+/**
+ * No call of typical size took much longer per unit of work than the baseline: nothing waited
+ * a whole service time in a queue (with a server that queues, the calls after its first batch
+ * take about twice as long).
+ */
+function unqueued (c: Cohort): boolean {
+  const sorted = typicalPerWork(c)
+  const b = baselinePerWork(c)
+  return b !== undefined && sorted.length >= MIN_RAMP_COHORT && sorted.at(-1)! < UNQUEUED * b
+}
+
 function positiveInt (name: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`)
   return v
@@ -186,7 +221,7 @@ export class AdaptiveLimit {
   readonly #overhead: number
   readonly #now: Now
   readonly #onChange: ((limit: number, reason: LimitChangeReason) => void) | undefined
-  readonly #queue: WaitQueue<undefined, Permit>
+  readonly #queue: WaitQueue<boolean, Permit>
 
   #limit: number
   #inFlight = 0
@@ -209,7 +244,7 @@ export class AdaptiveLimit {
   #rttMs: number | undefined
   #lastCut = -Infinity
   /** The refused cohorts of the current congestion: what the endpoint still accepted meanwhile. */
-  #episode = { successes: 0, ended: 0, spanMs: 0 }
+  #episode = { fromSeq: 0, successes: 0, spanMs: 0, accepting: 0 }
 
   constructor (opts: AdaptiveLimitOptions = {}) {
     this.#min = positiveInt('min', opts.min ?? 1)
@@ -243,18 +278,23 @@ export class AdaptiveLimit {
     return { limit: this.#limit, inFlight: this.#inFlight, queued: this.#queue.size, phase: this.#phase, rate: this.#settled.m?.rate, settledLimit: this.#settled.limit }
   }
 
-  /** Waits FIFO for room under the limit. Rejects with the signal's reason on abort. */
-  acquire (signal?: AbortSignal): Promise<Permit> {
+  /**
+   * Waits FIFO for room under the limit. Rejects with the signal's reason on abort.
+   * `measure: false`: the call holds a slot but is left out of every measurement (it joins no
+   * cohort), for calls unlike the workload the limit is sized for.
+   */
+  acquire (signal?: AbortSignal, o: { measure?: boolean } = {}): Promise<Permit> {
     if (signal?.aborted) return Promise.reject(signal.reason)
-    if (this.#queue.size === 0 && this.#inFlight < this.#limit) return Promise.resolve(this.#grant())
+    const measured = o.measure !== false
+    if (this.#queue.size === 0 && this.#inFlight < this.#limit) return Promise.resolve(this.#grant(measured))
     this.#tick()
-    const p = this.#queue.wait(undefined, signal)
+    const p = this.#queue.wait(measured, signal)
     this.#tick()
     return p
   }
 
   #pump (): void {
-    while (this.#queue.size > 0 && this.#inFlight < this.#limit) this.#queue.resolveHead(this.#grant())
+    while (this.#queue.size > 0 && this.#inFlight < this.#limit) this.#queue.resolveHead(this.#grant(this.#queue.peek() ?? true))
   }
 
   /**
@@ -264,12 +304,18 @@ export class AdaptiveLimit {
    * better and a step down worse than it is — by a quarter and more on a GPU server.
    */
   #newCohort (afterChange = false): Cohort {
-    const opensAt = afterChange ? this.#now() + (this.#rttMs ?? 0) * (this.#phase === 'ramp' ? 0.5 : 1) : -Infinity
+    // Congested, at once: whether calls are refused does not depend on the transient, and the
+    // first clean cohort after the refusals stop should show it without a round trip's delay.
+    const delay = this.#phase === 'congested' ? 0 : this.#phase === 'ramp' ? 0.5 : 1
+    const opensAt = afterChange ? this.#now() + (this.#rttMs ?? 0) * delay : -Infinity
     const min = this.#phase === 'ramp' || this.#phase === 'congested' ? MIN_RAMP_COHORT : MIN_COHORT
-    // Ramping: half a limit's worth (half a round trip at full use) decides sooner; settled, a
-    // whole limit's worth measures more calls.
-    const size = Math.max(min, this.#phase === 'ramp' || this.#phase === 'congested' ? Math.ceil(this.#limit / 2) : this.#limit)
-    return { limit: this.#limit, first: this.#seq + 1, last: undefined, size, pending: 0, ended: 0, successes: 0, drops: 0, work: 0, latencyMs: 0, ww: 0, ll: 0, wl: 0, perWork: [], raw: [], opensAt, startedAt: undefined, area: 0, busyMs: 0 }
+    // Ramping: a quarter of a limit's worth (a quarter of a round trip at full use) decides
+    // sooner; congested, half of one; settled, a whole limit's worth measures more calls.
+    // The first, from idle, is larger: its later calls show whether the server queues already.
+    const size = this.#cold && this.#phase === 'ramp'
+      ? Math.max(MIN_COHORT, Math.ceil(this.#limit / 2))
+      : Math.max(min, this.#phase === 'ramp' ? Math.ceil(this.#limit / 4) : this.#phase === 'congested' ? Math.ceil(this.#limit / 2) : this.#limit)
+    return { limit: this.#limit, first: this.#seq + 1, last: undefined, size, pending: 0, ended: 0, successes: 0, fresh: 0, drops: 0, work: 0, latencyMs: 0, ww: 0, ll: 0, wl: 0, perWork: [], works: [], opensAt, startedAt: undefined, area: 0, busyMs: 0 }
   }
 
   /** Accounts the time since the last event to the open cohort (in flight × time, busy time). */
@@ -283,16 +329,19 @@ export class AdaptiveLimit {
     if (this.#queue.size > 0 || this.#inFlight >= this.#limit) c.busyMs += dt
   }
 
-  #grant (): Permit {
+  #grant (measured = true): Permit {
     this.#tick()
-    const seq = ++this.#seq
     this.#inFlight++
+    // An unmeasured call takes no number: it is in no cohort's range.
+    const seq = measured ? ++this.#seq : 0
     const c = this.#cohort
-    if (c.last === undefined && this.#now() < c.opensAt) c.first = seq + 1
-    else if (c.last === undefined) {
-      c.startedAt ??= this.#now()
-      c.pending++
-      if (seq - c.first + 1 >= c.size) c.last = seq
+    if (measured && c.last === undefined) {
+      if (this.#now() < c.opensAt) c.first = seq + 1
+      else {
+        c.startedAt ??= this.#now()
+        c.pending++
+        if (seq - c.first + 1 >= c.size) c.last = seq
+      }
     }
     const start = this.#now()
     let released = false
@@ -313,18 +362,19 @@ export class AdaptiveLimit {
               const tokens = outcome.outputTokens !== undefined && Number.isFinite(outcome.outputTokens) && outcome.outputTokens > 0 ? outcome.outputTokens : 0
               const work = 1 + tokens / this.#overhead
               c.successes++
+              if (seq > this.#episode.fromSeq) c.fresh++
               c.work += work
               c.latencyMs += latencyMs
               c.ww += work * work
               c.ll += latencyMs * latencyMs
               c.wl += work * latencyMs
               c.perWork.push(latencyMs / work)
-              c.raw.push(latencyMs)
+              c.works.push(work)
               this.#rttMs = this.#rttMs === undefined ? latencyMs : this.#rttMs + (latencyMs - this.#rttMs) / 16
             }
           }
-          if (c.last !== undefined && c.pending <= Math.floor(c.size * STRAGGLERS)) this.#close(c)
-          else if (this.#cold && outcome.kind === 'success') this.#coldCheck(c)
+          if (this.#cold && outcome.kind === 'success') this.#coldCheck(c)
+          if (this.#cohort === c && c.last !== undefined && c.pending <= Math.floor(c.size * STRAGGLERS)) this.#close(c)
         }
         this.#pump()
       },
@@ -347,13 +397,18 @@ export class AdaptiveLimit {
     const busy = span > 0 && c.busyMs >= BUSY * span
     if (dropShare >= this.#congested) {
       if (busy || span === 0) {
+        const ongoing = this.#phase === 'congested'
         this.#refused()
-        this.#episode.successes += c.successes
-        this.#episode.ended += c.ended
-        this.#episode.spanMs += span
+        // What the endpoint accepted while it refused: calls granted after the refusals began,
+        // in cohorts that were still refused (the calls after they stopped show a recovery).
+        if (ongoing) {
+          this.#episode.successes += c.fresh
+          this.#episode.spanMs += span
+          if (c.fresh > 0) this.#episode.accepting++
+        }
       }
     } else if (busy && c.successes > 0 && c.latencyMs > 0) {
-      this.#decide(c.limit, measure(c, span), dropShare)
+      this.#decide(c.limit, measure(c, span), dropShare, unqueued(c))
     }
     this.#cohort = this.#newCohort(this.#limit !== c.limit)
   }
@@ -367,16 +422,32 @@ export class AdaptiveLimit {
    */
   #coldCheck (c: Cohort): void {
     if (this.#phase !== 'ramp' || c.perWork.length < MIN_RAMP_COHORT || c.startedAt === undefined) return
-    if (c.latencyMs / c.work < COLD_QUEUE * quantile(c.perWork, 0.1)) return
-    const elapsed = this.#now() - c.startedAt
+    // A few short answers (one-word stages) must not pass for unqueued service and make
+    // everything else look queued: see baselinePerWork.
+    const baseline = baselinePerWork(c)
+    if (baseline === undefined) return
+    // Time the limit was full: the calls' demand, not a quiet start before it, sets the rate.
+    this.#tick()
+    const elapsed = c.busyMs
     if (!(elapsed > 0)) return
+    if (c.latencyMs / c.work < COLD_QUEUE * baseline) {
+      // No queue at all while every permit was in use: far below the knee. Step up now rather
+      // than wait for the cohort's slowest calls (on a GPU server that halves the ramp).
+      const span = this.#now() - c.startedAt
+      if (unqueued(c) && c.busyMs >= BUSY * span) {
+        this.#cold = false
+        this.#decide(c.limit, measure(c, span), 0, true)
+        this.#cohort = this.#newCohort(this.#limit !== c.limit)
+      }
+      return
+    }
     this.#cold = false
-    const served = (c.successes / elapsed) * quantile(c.raw, 0.1)
+    const served = (c.work / elapsed) * baseline
     this.#settle(Math.ceil(served * (1 + STEP_DOWN)), undefined, 'settle')
     this.#cohort = this.#newCohort(true)
   }
 
-  #decide (limit: number, m: Measure, dropShare: number): void {
+  #decide (limit: number, m: Measure, dropShare: number, unqueued = false): void {
     switch (this.#phase) {
       case 'congested':
         // Refusals stopped: straight back to just below where they began (the limit was good
@@ -393,7 +464,11 @@ export class AdaptiveLimit {
           return
         }
         this.#rampPrev = { limit, m }
-        const next = Math.min(this.#rampCap, this.#max, limit * 2)
+        // Four times while the last step paid nearly in proportion (far below the knee; from a
+        // cold start, while the first calls showed no queueing), else twice: 32 → 128 → 256
+        // instead of three doublings, each of which costs two round trips.
+        const far = prev ? m.rate / prev.m.rate >= LINEAR * (limit / prev.limit) : unqueued
+        const next = Math.min(this.#rampCap, this.#max, limit * (far ? 4 : 2))
         if (next <= limit) { this.#settle(limit, m, 'settle'); return }
         this.#set(next, this.#rampCap < this.#max ? 'recover' : 'ramp')
         return
@@ -463,7 +538,9 @@ export class AdaptiveLimit {
    */
   #recoverTo (): number {
     const e = this.#episode
-    if (e.successes < MIN_RAMP_COHORT || !(e.spanMs > 0) || this.#rttMs === undefined) return this.#rampCap
+    // A rate limit accepts some calls all along; an outage or a burst accepts none until it ends,
+    // and the cohort that saw it end holds the only successes.
+    if (e.accepting < 2 || e.successes < MIN_RAMP_COHORT || !(e.spanMs > 0) || this.#rttMs === undefined) return this.#rampCap
     return Math.min(this.#rampCap, Math.max(this.#min, Math.ceil(e.successes / e.spanMs * this.#rttMs)))
   }
 
@@ -478,7 +555,9 @@ export class AdaptiveLimit {
     this.#lastCut = now
     if (this.#phase !== 'congested') {
       this.#rampCap = Math.max(this.#min, Math.floor(Math.max(this.#limit, this.#settled.limit) * RECOVER_TO))
-      this.#episode = { successes: 0, ended: 0, spanMs: 0 }
+      // Only calls granted from now on say what the endpoint accepts: those in flight when the
+      // refusals began were admitted before them, and their successes say nothing.
+      this.#episode = { fromSeq: this.#seq, successes: 0, spanMs: 0, accepting: 0 }
     }
     this.#phase = 'congested'
     this.#rampPrev = undefined

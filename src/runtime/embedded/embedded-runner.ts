@@ -22,6 +22,7 @@ import { EmbeddedRegistry } from './embedded-registry.ts'
 import { EmbeddedStage, type EmbeddedStageStats } from './embedded-stage.ts'
 import { EmbeddedStatefulStage, type StatefulStageStats } from './embedded-stateful-stage.ts'
 import { EmbeddedTable } from './embedded-table.ts'
+import { stageConcurrency } from '../stage-concurrency.ts'
 
 export interface EmbeddedRunnerOptions {
   /** The database file (created if missing). */
@@ -96,7 +97,7 @@ export class EmbeddedRunner {
       this.#engines.push(engine)
       const stage = new EmbeddedStage({
         log: this.log, engine, consumer: `${this.prefix}.${spec.name}`,
-        concurrency: spec.concurrency ?? this.#o.concurrency ?? 64,
+        concurrency: stageConcurrency(spec, this.#o),
         maxQueued: this.#o.maxQueued ?? 2_000,
         pollMs: this.#o.pollMs ?? 100,
         logger,

@@ -24,6 +24,7 @@ import { retryWhileUnreachable } from './retry-unreachable.ts'
 import { KafkaStage, type DeliveryMode, type StageFaults, type StageStats } from './kafka-stage.ts'
 import { KafkaTable } from './kafka-table.ts'
 import { ensureTopics, type TopicLayout } from './topic-admin.ts'
+import { stageConcurrency } from '../stage-concurrency.ts'
 
 export interface KafkaRunnerOptions {
   connection: KafkaConnection
@@ -152,7 +153,7 @@ export class KafkaRunner {
         engine,
         groupId: `${this.#prefix}.${spec.name}`,
         mode: this.#o.mode ?? 'exactly-once',
-        concurrency: spec.concurrency ?? this.#o.concurrency ?? 64,
+        concurrency: stageConcurrency(spec, this.#o),
         maxQueuedPerPartition: this.#o.maxQueuedPerPartition ?? 2_000,
         maxBufferedBytes: this.#o.maxBufferedBytes ?? 64 * 1024 * 1024,
         commitIntervalMs: this.#o.commitIntervalMs ?? 100,

@@ -113,6 +113,31 @@ test('a CPU server with 2 slots: the first answers show the queue, and the limit
   assert.ok(rate(run, 900, 1800) >= 0.95 * best, `${rate(run, 900, 1800)} vs fixed 2: ${best}`)
 })
 
+test('a quiet start (one short call alone, the backlog a second later) and odd short calls in the first cohort are not taken for queueing', async () => {
+  // Seen against the simulator's h100-8b profile: the pipeline's first call was a capability
+  // probe with a 6-token answer, then 1.2 s passed before the documents arrived. Taking that
+  // call as the unqueued baseline and the quiet second as serving time settled the limit at 1.
+  const clock = new ManualClock()
+  const server = new ProfileServer(clock, PROFILES['h100-8b'], { ...chat, seed: 11 })
+  const changes: Array<{ at: number, limit: number, reason: LimitChangeReason }> = []
+  const limiter = new AdaptiveLimit({ now: clock.now, onChange: (limit, reason) => changes.push({ at: clock.now(), limit, reason }) })
+  const lone = await limiter.acquire()
+  await clock.advance(61)
+  lone.release({ kind: 'success', latencyMs: 61, outputTokens: 6 })
+  await clock.advance(1200)
+  // Two more short calls inside the burst, then the backlog.
+  const shorts = await take(limiter, 2)
+  clock.setTimer(() => { for (const p of shorts) p.release({ kind: 'success', latencyMs: 70, outputTokens: 8 }) }, 70)
+  const backlog = new Backlog(clock, limiter, server, 2048)
+  const limits = sampler(clock, 1000, () => limiter.limit)
+  await clock.advance(60_000)
+  backlog.stop()
+  const low = changes.find((c) => c.limit < 32)
+  assert.equal(low, undefined, `limit cut below its start: ${JSON.stringify(changes.slice(0, 5))}`)
+  const late = limits.filter((s) => s.at >= 30_000).map((s) => s.value)
+  assert.ok(Math.min(...late) >= 128, `limit over 30–60 s: ${Math.min(...late)}..${Math.max(...late)}`)
+})
+
 test('demand below the limit says nothing about capacity: the limit does not grow', async () => {
   const run = await simulate((c) => new ProfileServer(c, PROFILES['h100-8b'], { ...chat, seed: 4 }), 120, { callers: 12 })
   assert.deepEqual(run.changes, [])
@@ -150,11 +175,15 @@ test('every call refused for 10 s: the limit is cut at most once per round trip,
   assert.ok(t !== undefined, `5 s windows after the burst: ${[0, 5, 10, 15].map((s) => rate(run, 130 + s, 135 + s).toFixed(1)).join(', ')} vs ${before.toFixed(1)} before`)
 })
 
-test('an endpoint that refuses what exceeds its rate (500 requests/min, no rate headers): the limit comes down from where refusals began', async () => {
+test('an endpoint that refuses what exceeds its rate (500 requests/min, no rate headers): the limit comes down from where refusals began, and the rate is used in full', async () => {
   const run = await simulate((c) => new ProfileServer(c, PROFILES.hosted, { ...chat, seed: 9 }), 300)
   const cuts = run.changes.filter((c) => c.reason === 'congestion')
   assert.ok(cuts.length > 0)
-  // Refusals began at the ramp's 256; each recovery goes back lower than the one before.
+  // Refusals began at the top of the ramp; every recovery goes back below it.
+  const firstCut = run.changes.findIndex((c) => c.reason === 'congestion')
+  const peak = Math.max(...run.changes.slice(0, firstCut).map((c) => c.limit))
   const recoveries = run.changes.filter((c) => c.reason === 'recover').map((c) => c.limit)
-  assert.ok(recoveries.length >= 2 && recoveries.every((l) => l < 256), JSON.stringify(recoveries))
+  assert.ok(recoveries.length >= 1 && recoveries.every((l) => l < peak), `peak ${peak}, recoveries ${JSON.stringify(recoveries)}`)
+  // What matters to the user: the endpoint's 500 requests a minute are all used.
+  assert.ok(rate(run, 60, 300) >= 0.95 * 500 / 60, `${rate(run, 60, 300).toFixed(2)} req/s of 8.33 allowed`)
 })
