@@ -17,7 +17,19 @@ import { emit, type Processor } from '../processor.ts'
 import { promptRef } from '../prompt.ts'
 import { ENVISIONING_PROMPT, type Envisioned } from './envisioning-prompt.ts'
 
-export interface CleanDocument { id: string, text: string, url: string | null, title: string | null, corpus: string }
+export interface CleanDocument { id: string, text: string, url: string | null, title: string | null, corpus: string, tokens?: number | null, tokenizer?: string | null }
+
+/**
+ * The document as the prompt takes it: cut to `maxTokens` unless it provably fits already —
+ * document-hygiene counted its tokens with the same vocabulary, or it has at most `maxTokens`
+ * UTF-8 bytes (every token covers at least one byte). Encoding every document a second time cost
+ * about a millisecond each, on the event loop that also drives the LLM requests.
+ */
+export function fitDocument (doc: CleanDocument, maxTokens: number, tokenizer: Tokenizer): string {
+  if (doc.tokenizer === tokenizer.family && typeof doc.tokens === 'number' && doc.tokens <= maxTokens) return doc.text
+  if (doc.text.length <= maxTokens / 3 || Buffer.byteLength(doc.text, 'utf8') <= maxTokens) return doc.text
+  return tokenizer.truncate(doc.text, maxTokens).text
+}
 
 export interface SituationEnvisioningOptions {
   seed: number
@@ -78,7 +90,7 @@ export function situationEnvisioning (opts: SituationEnvisioningOptions): Proces
       const llm = ctx.llm()
       const demos = sampler!.next(ctx.table<DemonstrationRecord>('demonstrations'))
       if (demos.ids.length === 0 && withoutDemonstrations++ === 0) ctx.logger.warn('the demonstrations table is empty: envisioning without examples until attribution adds some')
-      const document = tokenizer!.truncate(doc.text, documentTokens).text
+      const document = fitDocument(doc, documentTokens, tokenizer!)
       const messages = ENVISIONING_PROMPT.messages({ demonstrations: demos.block, document })
       reuse.observe(messages)
       const r = await llm.json<Envisioned>({ prompt: promptRef(ENVISIONING_PROMPT), messages, schema: ENVISIONING_PROMPT.schema, signal: ctx.signal })
