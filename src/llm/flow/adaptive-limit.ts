@@ -408,7 +408,7 @@ export class AdaptiveLimit {
         }
       }
     } else if (busy && c.successes > 0 && c.latencyMs > 0) {
-      this.#decide(c.limit, measure(c, span), dropShare, unqueued(c))
+      this.#decide(c.limit, measure(c, span), dropShare)
     }
     this.#cohort = this.#newCohort(this.#limit !== c.limit)
   }
@@ -434,9 +434,12 @@ export class AdaptiveLimit {
       // No queue at all while every permit was in use: far below the knee. Step up now rather
       // than wait for the cohort's slowest calls (on a GPU server that halves the ramp).
       const span = this.#now() - c.startedAt
+      // The first calls to end are the quicker ones, so their throughput is not measured against
+      // the next step's: that cohort starts the comparisons.
       if (unqueued(c) && c.busyMs >= BUSY * span) {
         this.#cold = false
-        this.#decide(c.limit, measure(c, span), 0, true)
+        this.#rampPrev = undefined
+        this.#set(Math.min(this.#rampCap, this.#max, c.limit * 4), 'ramp')
         this.#cohort = this.#newCohort(this.#limit !== c.limit)
       }
       return
@@ -447,7 +450,7 @@ export class AdaptiveLimit {
     this.#cohort = this.#newCohort(true)
   }
 
-  #decide (limit: number, m: Measure, dropShare: number, unqueued = false): void {
+  #decide (limit: number, m: Measure, dropShare: number): void {
     switch (this.#phase) {
       case 'congested':
         // Refusals stopped: straight back to just below where they began (the limit was good
@@ -464,10 +467,11 @@ export class AdaptiveLimit {
           return
         }
         this.#rampPrev = { limit, m }
-        // Four times while the last step paid nearly in proportion (far below the knee; from a
-        // cold start, while the first calls showed no queueing), else twice: 32 → 128 → 256
-        // instead of three doublings, each of which costs two round trips.
-        const far = prev ? m.rate / prev.m.rate >= LINEAR * (limit / prev.limit) : unqueued
+        // Four times while the last step paid nearly in proportion (far below the knee), else
+        // twice. A cohort without a previous step to compare with doubles: past a soft knee
+        // (128 in service giving nine tenths of 256's throughput), four times would land deep in
+        // the server's queue and compare badly with where it came from.
+        const far = prev !== undefined && m.rate / prev.m.rate >= LINEAR * (limit / prev.limit)
         const next = Math.min(this.#rampCap, this.#max, limit * (far ? 4 : 2))
         if (next <= limit) { this.#settle(limit, m, 'settle'); return }
         this.#set(next, this.#rampCap < this.#max ? 'recover' : 'ramp')
