@@ -1,5 +1,4 @@
 /** Where the data shipped with synthq lives (see data/README.md). */
-import { dirname, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { packagePath } from './package-root.ts'
 
-export const REPO_DATA = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'data')
+export const REPO_DATA = packagePath('data')

@@ -275,6 +275,11 @@ async function main (): Promise<number> {
       if (r.status !== 0) log('Chromium could not be installed: the browser tests will fail and say how to install it')
     }
     if (interrupted) return signalled(interrupted)
+    // The tests that spawn bin/synthq.js get the bundle only while it matches src/ (else the
+    // sources): rebuilt here if src/ changed, so that they test what users run, ~0.7 s faster a start.
+    if (spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.js'), '--if-stale'], { stdio: 'inherit', cwd: REPO_ROOT }).status !== 0) {
+      log('the CLI bundle could not be built (npm run build): bin/synthq.js runs the sources')
+    }
     const env = {
       ...process.env,
       SYNTHQ_TEST_BOOTSTRAP: state.kafka.bootstrap.join(','),

@@ -11,8 +11,9 @@
  * once.
  */
 import { Worker } from 'node:worker_threads'
-import { pino } from 'pino'
+import type { pino } from 'pino'
 import type { Logger } from '../log.ts'
+import { packageRequire } from '../package-root.ts'
 
 /** The grace after the drain timeout for committing, disconnecting and closing (SYNTHQ_EXIT_GRACE_MS). */
 export function exitGraceMs (env: NodeJS.ProcessEnv = process.env): number {
@@ -37,8 +38,12 @@ export function flushedAtExit<T extends Logger> (logger: T): T {
 interface SyncFlushable { flushSync?: () => void }
 
 function flushLogsSync (): void {
+  if (loggers.size === 0) return
+  // Required here rather than imported: a command that logs nothing (`synthq --help`) need not
+  // load pino (~30 ms). With a logger registered pino is loaded already, and this is a cache hit.
+  const { symbols } = packageRequire('pino') as typeof pino
   for (const logger of loggers) {
-    const stream = (logger as unknown as Record<symbol, SyncFlushable | undefined>)[pino.symbols.streamSym]
+    const stream = (logger as unknown as Record<symbol, SyncFlushable | undefined>)[symbols.streamSym]
     try {
       stream?.flushSync?.()
     } catch {

@@ -25,6 +25,7 @@ export const SETTINGS = `settings (each level overrides the ones below it):
 export const HELP = `synthq — synthesize instruction-tuning data from real documents, on Kafka
 
 usage: synthq <command> [options]        synthq <command> --help for its options and examples
+       synthq --version                  the version
 
 run the pipeline
   start                  the whole method on the shipped real data, embedded runner, no servers
@@ -68,7 +69,8 @@ const RUN_OPTIONS = `  --runner R             embedded (default) or kafka
   --db FILE              embedded: the database (default .synthq/embedded/synthq.db)
   --prefix P             topic name prefix (default ${DEFAULT_TOPIC_PREFIX})
   --config FILE          config file (llm:, pipeline:, kafka:, registry:, defaults:) — docs/cli.md
-  --concurrency N        records in flight per stage (default 64)
+  --concurrency N        records in flight per stage (default 64; a stage that calls an LLM:
+                         its endpoint's maxConcurrency, 256 unless configured)
   --drain-timeout S      seconds Ctrl-C waits for records in flight (default 30)
   --metrics-port N       the Prometheus endpoint's port (default: any free port, announced in
                          .synthq/run/ for synthq status and synthq dashboard)

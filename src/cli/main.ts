@@ -16,41 +16,16 @@
  * used when it is running.
  */
 import { parseArgs } from 'node:util'
-import { pino } from 'pino'
-import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
-import { localInfraAddresses } from '../config/local-infra.ts'
 import { UsageError } from '../errors.ts'
-import { createLogger, type Logger } from '../log.ts'
-import { exitProcess, flushedAtExit } from './exit.ts'
-import { defaultDbPath, defaultSearchIndex, runTopology, TOPOLOGIES } from './run.ts'
-import { startPipeline } from './start.ts'
-import { runTap } from './tap.ts'
-import { runIndexCommand } from '../search/cli.ts'
-import { DEFAULT_PIPELINE_OPTIONS, pipelineOptions } from '../topologies/options.ts'
-import { LlmClient, type EndpointProbe } from '../llm/client.ts'
-import { describeProbe } from '../llm/dialect-probe.ts'
-import { isConstrained } from '../llm/dialects.ts'
-import { readLlmConfigFile, resolveLlmSettings } from '../llm/config.ts'
-import { runLlmSim } from '../llm/sim/cli.ts'
-import { openLlmDatabase } from '../llm/store.ts'
-import { UsageLedger } from '../llm/usage.ts'
-import { embeddingStages, llmStages } from '../topologies/topology.ts'
-import { createKafka } from '../runtime/kafka/client.ts'
-import { ensureTopics, topicPlan } from '../runtime/kafka/topic-admin.ts'
-import { AvroSerde } from '../serde/avro-serde.ts'
-import { RegistryClient } from '../serde/registry-client.ts'
-import { SchemaCatalog } from '../serde/schema-catalog.ts'
-import { valueSubject } from '../topics.ts'
-import { runExport, runSinkStatus } from './export.ts'
-import { runStatus } from './status.ts'
-import { runIngest } from './ingest.ts'
-import { runDashboard } from './dashboard.ts'
-import { runDlq } from './dlq.ts'
-import { applyConfigFile, configPathFrom } from '../config/config-file.ts'
-import { prefixOf, runnerOf } from '../config/defaults.ts'
+import type { Logger } from '../log.ts'
+import type { EndpointProbe } from '../llm/client.ts'
+import { configPathFrom, defaultDbPath, prefixOf, runnerOf } from '../config/defaults.ts'
 import { COMMAND_HELP, HELP } from './help.ts'
-import { metricsSettings } from '../metrics/process-endpoint.ts'
+import { exitProcess, flushedAtExit } from './exit.ts'
+import { SYNTHQ_VERSION } from '../version.ts'
 
+// Everything else is imported by the command that needs it: `synthq --help` or `synthq tap`
+// should not pay for loading KafkaJS, SQLite, the OpenAI client and every topology (~0.4 s).
 
 interface Options { prefix: string, partitions: number, replication: number }
 
@@ -61,7 +36,9 @@ function positiveInt (name: string, v: string | undefined, fallback: number): nu
   return n
 }
 
-function printTopicMap (opts: Options): void {
+async function printTopicMap (opts: Options): Promise<void> {
+  const { topicPlan } = await import('../runtime/kafka/topic-admin.ts')
+  const { SchemaCatalog } = await import('../serde/schema-catalog.ts')
   const rows = topicPlan({ prefix: opts.prefix }).map((p) => [p.topic, p.spec.key, p.spec.recordName, p.spec.cleanupPolicy, `${p.spec.writtenBy} → ${p.spec.readBy.join(', ')}`])
   const header = ['topic', 'key', 'value schema', 'cleanup', 'written by → read by']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
@@ -85,25 +62,34 @@ function withoutConfigFlag (argv: string[]): string[] {
 }
 
 /** A logger for commands whose stdout is data (tap, export, status, …): logs go to stderr. */
-function stderrLogger (): Logger {
+async function stderrLogger (): Promise<Logger> {
+  const [{ pino }, { createLogger }] = await Promise.all([import('pino'), import('../log.ts')])
   return flushedAtExit(createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }, pino.destination(2)))
 }
 
 async function main (rawArgv: string[]): Promise<number> {
+  if (rawArgv.length === 1 && (rawArgv[0] === '--version' || rawArgv[0] === '-V')) {
+    process.stdout.write(`synthq ${SYNTHQ_VERSION}\n`)
+    return 0
+  }
   // The config file fills the environment where it is silent: flags > env > file > defaults.
   const configPath = configPathFrom(rawArgv)
-  if (configPath) applyConfigFile(configPath)
+  if (configPath) (await import('../config/config-file.ts')).applyConfigFile(configPath)
   const argv = OWN_COMMANDS.has(rawArgv[0] ?? '') ? rawArgv : withoutConfigFlag(rawArgv)
-  if (argv[0] === 'llm-sim') return await runLlmSim(argv.slice(1))
-  // tap's stdout is data: its logs go to stderr.
-  if (argv[0] === 'tap') return await runTap(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
-  if (argv[0] === 'index') return await runIndexCommand(argv.slice(1))
-  if (argv[0] === 'export') return await runExport(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
-  if (argv[0] === 'ingest') return await runIngest(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
-  if (argv[0] === 'dlq') return await runDlq(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
-  if (argv[0] === 'dashboard') return await runDashboard(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
-  if (argv[0] === 'status') return await runStatus(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
-  if (argv[0] === 'sink') return await runSinkStatus(argv.slice(1), { db: defaultDbPath() }, stderrLogger())
+  const rest = argv.slice(1)
+  const embedded = { db: defaultDbPath() }
+  // Commands with their own option parsers. Their stdout is data (tap, export, status, …): their logs go to stderr.
+  switch (argv[0]) {
+    case 'llm-sim': return await (await import('../llm/sim/cli.ts')).runLlmSim(rest)
+    case 'index': return await (await import('../search/cli.ts')).runIndexCommand(rest)
+    case 'tap': return await (await import('./tap.ts')).runTap(rest, embedded, await stderrLogger())
+    case 'export': return await (await import('./export.ts')).runExport(rest, embedded, await stderrLogger())
+    case 'sink': return await (await import('./export.ts')).runSinkStatus(rest, embedded, await stderrLogger())
+    case 'ingest': return await (await import('./ingest.ts')).runIngest(rest, embedded, await stderrLogger())
+    case 'dlq': return await (await import('./dlq.ts')).runDlq(rest, embedded, await stderrLogger())
+    case 'dashboard': return await (await import('./dashboard.ts')).runDashboard(rest, embedded, await stderrLogger())
+    case 'status': return await (await import('./status.ts')).runStatus(rest, embedded, await stderrLogger())
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -126,10 +112,12 @@ async function main (rawArgv: string[]): Promise<number> {
     process.stdout.write((cmd && COMMAND_HELP[cmd]) || HELP)
     return 0
   }
+  const { createLogger } = await import('../log.ts')
   const logger = flushedAtExit(createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }))
   const config = values.config ?? process.env.SYNTHQ_CONFIG
   const llmMode = values.llm
   if (llmMode !== undefined && llmMode !== 'sim') throw new UsageError(`--llm takes only "sim" (the built-in simulator); configure real endpoints with --config or SYNTHQ_LLM_* variables`)
+  const { DEFAULT_PIPELINE_OPTIONS, pipelineOptions } = await import('../topologies/options.ts')
   const pipeline = pipelineOptions(config, {
     ...(values['resample-every'] ? { demonstrations: { resampleEvery: positiveInt('resample-every', values['resample-every'], 50) } } : {}),
     ...(values['seed-gate'] !== undefined ? { seedGate: Number(values['seed-gate']) } : {}),
@@ -139,6 +127,7 @@ async function main (rawArgv: string[]): Promise<number> {
     if (values.runner && values.runner !== 'embedded') throw new UsageError('synthq start runs on the embedded runner; use synthq run attribution|synthesis --runner kafka for Kafka')
     // Dead letters are summarised at the end; per-record warnings only when asked for.
     const quiet = process.env.SYNTHQ_LOG_LEVEL ? logger : flushedAtExit(createLogger({ level: 'error' }))
+    const [{ startPipeline }, { metricsSettings }] = await Promise.all([import('./start.ts'), import('../metrics/process-endpoint.ts')])
     return await startPipeline({
       db: values.db ?? defaultDbPath(),
       prefix: opts.prefix,
@@ -155,6 +144,7 @@ async function main (rawArgv: string[]): Promise<number> {
   if (cmd === 'run') {
     const runnerKind = runnerOf(values.runner)
     const topology = sub
+    const [{ runTopology, TOPOLOGIES }, { metricsSettings }] = await Promise.all([import('./run.ts'), import('../metrics/process-endpoint.ts')])
     if (!topology) throw new UsageError(`synthq run needs a topology name, e.g. synthq run demo (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
     return runTopology({
       topology,
@@ -177,6 +167,12 @@ async function main (rawArgv: string[]): Promise<number> {
   }
   if (cmd === 'llm' && sub === 'check') {
     const name = positionals[2]
+    const { defaultSearchIndex, TOPOLOGIES } = await import('./run.ts')
+    const { embeddingStages, llmStages } = await import('../topologies/topology.ts')
+    const { readLlmConfigFile, resolveLlmSettings } = await import('../llm/config.ts')
+    const { LlmClient } = await import('../llm/client.ts')
+    const { describeProbe } = await import('../llm/dialect-probe.ts')
+    const { isConstrained } = await import('../llm/dialects.ts')
     const make = name ? TOPOLOGIES[name] : undefined
     if (!make) throw new UsageError(`synthq llm check needs a topology name (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
     const topo = make({ options: DEFAULT_PIPELINE_OPTIONS, searchIndex: defaultSearchIndex() })
@@ -210,6 +206,8 @@ async function main (rawArgv: string[]): Promise<number> {
     return failed ? 1 : 0
   }
   if (cmd === 'llm' && sub === 'usage') {
+    const { openLlmDatabase } = await import('../llm/store.ts')
+    const { UsageLedger } = await import('../llm/usage.ts')
     const db = openLlmDatabase(values.db ?? defaultDbPath())
     try {
       const rows = new UsageLedger(db, new Map()).rows()
@@ -223,10 +221,14 @@ async function main (rawArgv: string[]): Promise<number> {
     return 0
   }
   if (cmd === 'topics' && !sub) {
-    printTopicMap(opts)
+    await printTopicMap(opts)
     return 0
   }
   if (cmd === 'topics' && sub === 'create') {
+    const { kafkaConnectionFromEnv } = await import('../config/connection.ts')
+    const { localInfraAddresses } = await import('../config/local-infra.ts')
+    const { createKafka } = await import('../runtime/kafka/client.ts')
+    const { ensureTopics } = await import('../runtime/kafka/topic-admin.ts')
     const conn = kafkaConnectionFromEnv(process.env, localInfraAddresses())
     const admin = createKafka(conn, logger).admin()
     await admin.connect()
@@ -239,6 +241,13 @@ async function main (rawArgv: string[]): Promise<number> {
     return 0
   }
   if (cmd === 'schemas' && (sub === 'register' || sub === 'check')) {
+    const { registryConnectionFromEnv } = await import('../config/connection.ts')
+    const { localInfraAddresses } = await import('../config/local-infra.ts')
+    const { RegistryClient } = await import('../serde/registry-client.ts')
+    const { SchemaCatalog } = await import('../serde/schema-catalog.ts')
+    const { AvroSerde } = await import('../serde/avro-serde.ts')
+    const { topicPlan } = await import('../runtime/kafka/topic-admin.ts')
+    const { valueSubject } = await import('../topics.ts')
     const registry = new RegistryClient(registryConnectionFromEnv(process.env, localInfraAddresses()))
     const catalog = SchemaCatalog.load()
     const serde = new AvroSerde(registry, catalog, { prefix: opts.prefix })

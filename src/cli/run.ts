@@ -7,8 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
 import { localInfraAddresses } from '../config/local-infra.ts'
 import { ConfigError, SynthqError } from '../errors.ts'
@@ -20,16 +19,13 @@ import { startLlmSim, type LlmSim } from '../llm/sim/server.ts'
 import { DatabaseLimits } from '../llm/shared/database-limits.ts'
 import type { SharedLimits } from '../llm/shared/limits.ts'
 import type { LlmDatabase } from '../llm/store.ts'
-import { KafkaLlmQuota } from '../runtime/kafka/llm-quota.ts'
 import type { Logger } from '../log.ts'
 import { processEndpoint, type MetricsSettings } from '../metrics/process-endpoint.ts'
 import { SYNTHQ_VERSION } from '../version.ts'
-import { createKafka } from '../runtime/kafka/client.ts'
+import { REPO_DATA } from '../data-paths.ts'
+import type { createKafka } from '../runtime/kafka/client.ts'
 import { EmbeddedRunner } from '../runtime/embedded/embedded-runner.ts'
-import { KafkaRunner } from '../runtime/kafka/kafka-runner.ts'
 import type { DeliveryMode } from '../runtime/kafka/kafka-stage.ts'
-import { AvroSerde } from '../serde/avro-serde.ts'
-import { RegistryClient } from '../serde/registry-client.ts'
 import { SchemaCatalog } from '../serde/schema-catalog.ts'
 import { DEFAULT_PIPELINE_OPTIONS, type PipelineOptions } from '../topologies/options.ts'
 import { TOPOLOGIES } from '../topologies/registry.ts'
@@ -43,7 +39,7 @@ export function defaultSearchIndex (): string {
   return process.env.SYNTHQ_SEARCH_INDEX ?? join(process.cwd(), '.synthq', 'search', 'index.db')
 }
 
-export const DEMO_DATA = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'data', 'demo', 'c4-en-validation-sample.jsonl')
+export const DEMO_DATA = join(REPO_DATA, 'demo', 'c4-en-validation-sample.jsonl')
 
 export interface RunOptions {
   topology: string
@@ -93,6 +89,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
   const llm = await startLlm(llmStages(topology, opts.stages), opts, logger, embeddingStages(topology), endpoint.metrics)
   let runner: AnyRunner
   let connection: ReturnType<typeof kafkaConnectionFromEnv> | undefined
+  let kafkaClient: (() => ReturnType<typeof createKafka>) | undefined
   let embedded: EmbeddedRunner | undefined
   let where: string
   if (opts.runner === 'embedded') {
@@ -101,6 +98,10 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     where = `the embedded runner (${opts.db})`
   } else {
     if (opts.untilIdle) throw new ConfigError('--until-idle works with the embedded runner only (a Kafka topic has no end)')
+    // Imported here: an embedded run need not load KafkaJS and the registry client (~0.1 s of its start).
+    const [{ KafkaRunner }, { RegistryClient }, { AvroSerde }, { createKafka }] = await Promise.all([
+      import('../runtime/kafka/kafka-runner.ts'), import('../serde/registry-client.ts'), import('../serde/avro-serde.ts'), import('../runtime/kafka/client.ts'),
+    ])
     const local = localInfraAddresses()
     connection = kafkaConnectionFromEnv(process.env, local.brokers ? { brokers: local.brokers } : {})
     const registry = new RegistryClient(registryConnectionFromEnv(process.env, local.url ? { url: local.url } : {}))
@@ -122,6 +123,8 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       ...(sessionTimeoutFromEnv() !== undefined ? { sessionTimeoutMs: sessionTimeoutFromEnv() } : {}),
     })
     where = `Kafka ${connection.brokers.join(',')} (${opts.mode})`
+    const conn = connection
+    kafkaClient = () => createKafka(conn, logger)
   }
   // SIGINT/SIGTERM drain and commit within --drain-timeout (plus a grace to disconnect); a
   // second signal exits at once. Handled from here on, before anything is started or printed as
@@ -138,7 +141,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     if (llm) endpoint.metrics.addLlm(llm.client)
     await endpoint.start(embedded
       ? { topologies: [topology.name], prefix: opts.prefix, runner: 'embedded', log: embedded.log, db: opts.db }
-      : { topologies: [topology.name], prefix: opts.prefix, runner: 'kafka', kafka: createKafka(connection!, logger), brokers: connection!.brokers })
+      : { topologies: [topology.name], prefix: opts.prefix, runner: 'kafka', kafka: kafkaClient!(), brokers: connection!.brokers })
     if (endpoint.url) out(`synthq: metrics at ${endpoint.url} (synthq status, synthq dashboard)`)
   } catch (err) {
     if (!signals.stopping) {
@@ -237,7 +240,7 @@ export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config
   const dbPath = settings.cache.path ?? (opts.runner === 'embedded' ? opts.db : join(process.cwd(), '.synthq', 'llm', 'llm.db'))
   const client = new LlmClient({
     settings, logger, dbPath, ...(observer ? { observer } : {}),
-    shared: sharedLlmLimits(opts, logger),
+    shared: await sharedLlmLimits(opts, logger),
     onFatal: (err) => { fatal = err; out(`synthq: ${err.message} — stopping`); process.kill(process.pid, 'SIGTERM') },
   })
   try {
@@ -262,8 +265,9 @@ let fatal: Error | undefined
  * workers"): on Kafka, shared by the workers of the topic prefix; on the embedded runner, by the
  * processes using the database.
  */
-function sharedLlmLimits (opts: Pick<RunOptions, 'runner'> & Partial<Pick<RunOptions, 'prefix' | 'replication'>>, logger: Logger): SharedLimits | ((db: LlmDatabase) => SharedLimits) {
+async function sharedLlmLimits (opts: Pick<RunOptions, 'runner'> & Partial<Pick<RunOptions, 'prefix' | 'replication'>>, logger: Logger): Promise<SharedLimits | ((db: LlmDatabase) => SharedLimits)> {
   if (opts.runner === 'embedded') return (db) => new DatabaseLimits(db)
+  const [{ KafkaLlmQuota }, { createKafka }] = await Promise.all([import('../runtime/kafka/llm-quota.ts'), import('../runtime/kafka/client.ts')])
   const local = localInfraAddresses()
   const connection = kafkaConnectionFromEnv(process.env, local.brokers ? { brokers: local.brokers } : {})
   return new KafkaLlmQuota({ kafka: createKafka(connection, logger), prefix: opts.prefix ?? DEFAULT_TOPIC_PREFIX, logger, ...(opts.replication ? { replicationFactor: opts.replication } : {}) })
@@ -278,6 +282,3 @@ async function printSamples (runner: EmbeddedRunner, prefix: string): Promise<vo
   }
 }
 
-export function defaultDbPath (): string {
-  return process.env.SYNTHQ_DB ?? join(process.cwd(), '.synthq', 'embedded', 'synthq.db')
-}

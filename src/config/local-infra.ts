@@ -4,14 +4,12 @@
  * here; starting and stopping live in deploy/local.
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+import { join, resolve } from 'node:path'
+import { PACKAGE_ROOT } from '../package-root.ts'
 
 /** `.synthq/infra/` in the checkout, or $SYNTHQ_INFRA_DIR. */
 export function infraDir (): string {
-  return process.env.SYNTHQ_INFRA_DIR ? resolve(process.env.SYNTHQ_INFRA_DIR) : join(REPO_ROOT, '.synthq', 'infra')
+  return process.env.SYNTHQ_INFRA_DIR ? resolve(process.env.SYNTHQ_INFRA_DIR) : join(PACKAGE_ROOT, '.synthq', 'infra')
 }
 
 export interface LocalInfraAddresses {

@@ -22,10 +22,9 @@
  */
 import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { packagePath, packageRequire } from '../package-root.ts'
 import type { Logger } from '../log.ts'
 import type { StatusSnapshot } from '../ops/status-model.ts'
 
@@ -59,11 +58,12 @@ export interface DashboardServer {
 
 export const DEFAULT_HISTORY_MS = 15 * 60_000
 
-const STATIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'static')
+// Served from src/ also when the server runs from the bundle (dist/ holds no copy of them).
+const STATIC_DIR = packagePath('src', 'dashboard', 'static')
 
 /** uPlot's dist folder, found the way Node finds the package (no CDN: the page works offline). */
 function uplotDist (): string {
-  return join(dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist')
+  return join(dirname(packageRequire.resolve('uplot/package.json')), 'dist')
 }
 
 interface Asset { body: Buffer, type: string, cache: string }

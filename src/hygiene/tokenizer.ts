@@ -48,7 +48,7 @@
  * partial bytes and prepends them to the *next* decode (garbling it). We therefore only ever
  * decode whole pre-token chunks from `encodeGenerator`, which always end on a character.
  */
-import { createRequire } from 'node:module'
+import { packageRequire } from '../package-root.ts'
 import type * as GptEncodingModule from 'gpt-tokenizer/encoding/o200k_base'
 import type { Llama3Tokenizer } from 'llama3-tokenizer-js'
 import { ConfigError } from '../errors.ts'
@@ -165,7 +165,7 @@ export function tokenizerLoadStats (): TokenizerLoadStat[] {
   return [...loadStats.values()]
 }
 
-const require = createRequire(import.meta.url)
+const require = packageRequire
 
 function timedLoad<T> (family: TokenizerFamily, load: () => T): T {
   const heap0 = process.memoryUsage().heapUsed

@@ -6,12 +6,12 @@
  */
 import avro from 'avsc'
 import { readdirSync, readFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { SynthqError } from '../errors.ts'
 import { TOPICS } from '../topics.ts'
+import { packagePath } from '../package-root.ts'
 
-export const SCHEMAS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'schemas')
+export const SCHEMAS_DIR = packagePath('schemas')
 
 export interface CatalogEntry {
   recordName: string

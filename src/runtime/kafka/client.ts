@@ -7,7 +7,7 @@ import type { KafkaConnection } from '../../config/connection.ts'
 import { readPem } from '../../config/connection.ts'
 import type { Logger } from '../../log.ts'
 import { registerCodecs } from './codecs.ts'
-import { createRequire } from 'node:module'
+import { packageRequire } from '../../package-root.ts'
 import { isRetriable } from '../retry.ts'
 
 const { Kafka, logLevel } = kafkajs
@@ -19,7 +19,7 @@ const { Kafka, logLevel } = kafkajs
  */
 const RETRIABLE_BROKER_ERRORS: ReadonlySet<string> = new Set(
   // KafkaJS's table of broker error codes: not part of its typed API (the package has no exports map).
-  (createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { errorCodes: Array<{ message: string, retriable: boolean }> })
+  (packageRequire('kafkajs/src/protocol/error.js') as { errorCodes: Array<{ message: string, retriable: boolean }> })
     .errorCodes.filter((e) => e.retriable).map((e) => e.message),
 )
 
