@@ -40,6 +40,9 @@ const ALL = ['limit', 'synthq', 'synthq-kafka', 'distilabel', 'curator', 'data-d
 const systems = option('--systems', quick ? 'limit,synthq,distilabel,curator,data-designer' : ALL.join(',')).split(',')
 for (const s of systems) if (!ALL.includes(s)) throw new Error(`unknown system ${s} (known: ${ALL.join(', ')})`)
 const settings = option('--settings', 'default,tuned').split(',')
+// The slow defaults (Curator's, Data Designer's) need minutes a run and little CPU: --no-slow-defaults
+// leaves them out, e.g. to run them apart (`--systems curator,data-designer --settings default`).
+const slowDefaults = !flag('--no-slow-defaults')
 const PROFILE = option('--profile', 'h100-8b')
 const VENV = option('--venv', join(process.env.HOME ?? tmpdir(), '.cache/synthq/peers-venv'))
 
@@ -56,7 +59,7 @@ function plan (): Config[] {
       if (!systems.includes(peer)) continue
       // Curator's and Data Designer's defaults keep ~4 requests in flight (minutes per run): once, clean.
       const slowDefault = peer !== 'distilabel'
-      if (settings.includes('default') && !(slowDefault && (faults || quick))) out.push({ system: peer, setting: 'default', faults, once: slowDefault })
+      if (settings.includes('default') && !(slowDefault && (faults || quick || !slowDefaults))) out.push({ system: peer, setting: 'default', faults, once: slowDefault })
       if (settings.includes('tuned')) out.push({ system: peer, setting: 'tuned', faults })
     }
   }
