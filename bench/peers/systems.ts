@@ -80,7 +80,9 @@ export async function runSynthqEmbedded (o: { dir: string, workDir: string, simU
   await exec(process.execPath, [CLI, 'ingest', join(o.workDir, 'synthq-input.jsonl'), '--db', db, '--json'])
   const startedAt = Date.now()
   await exec(process.execPath, [CLI, 'run', 'synthesis', '--db', db, '--config', config, '--until-idle', '--no-metrics', ...(o.concurrency ? ['--concurrency', String(o.concurrency)] : [])], { timeoutMs: 30 * 60_000 })
-  return countResults(await exec(process.execPath, [CLI, 'tap', 'scoredInstructions', '--db', db]), o.documents, startedAt)
+  const r = countResults(await exec(process.execPath, [CLI, 'tap', 'scoredInstructions', '--db', db]), o.documents, startedAt)
+  const dead = Number((await exec(process.execPath, [CLI, 'tap', 'deadLetters', '--db', db, '--count'])).trim())
+  return dead > 0 ? { ...r, note: `${dead} dead letters` } : r
 }
 
 /**
