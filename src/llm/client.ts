@@ -11,7 +11,8 @@
  * the stage's JSON shape with `response_format: json_schema` where the endpoint supports it →
  * tolerant JSON extraction → schema validation → on an unusable answer, a short repair message
  * and another try, up to `repairAttempts` → ledger and cache. Transient HTTP failures are retried
- * by p-retry with exponential backoff and jitter, waiting at least what `Retry-After` asks.
+ * by p-retry with jitter, backing off exponentially while the endpoint fails broadly (an isolated
+ * failure is retried after the first delay), and waiting at least what `Retry-After` asks.
  *
  * Built on the `openai` package (its own retries off, so one policy governs) over undici, whose
  * pooled keep-alive connections are sized to the endpoint's concurrency.
@@ -700,12 +701,16 @@ export class LlmClient {
    */
   async #retrying<T> (s: StageSettings, signal: AbortSignal | undefined, once: (sent: () => void) => Promise<T>): Promise<{ value: T, requests: number }> {
     const stats = this.statsFor(s.stage)
+    const rt = this.#runtime(s.endpoint)
     let requests = 0
     const sent = (): void => { requests++; stats.requests++ }
     try {
       const value = await pRetry(async () => await once(sent), {
         retries: s.retries,
-        factor: this.#timing.factor,
+        // p-retry waits the first delay (with jitter) every time; the growth is added below, and
+        // only while the endpoint fails broadly (EndpointGate.failingBroadly): an isolated 500
+        // among healthy answers is retried after the short delay, not after 8 or 16 s.
+        factor: 1,
         minTimeout: this.#timing.minTimeoutMs,
         maxTimeout: this.#timing.maxTimeoutMs,
         randomize: true,
@@ -714,10 +719,13 @@ export class LlmClient {
           if (retriesLeft <= 0) return
           stats.retries++
           const after = (error as { retryAfterMs?: number }).retryAfterMs
-          this.#logger.debug({ stage: s.stage, attempt: attemptNumber, reason: error.message, retryAfterMs: after }, 'LLM request failed; retrying')
-          // p-retry's own backoff follows; wait out the part of Retry-After it would not cover.
-          const backoff = Math.min(this.#timing.maxTimeoutMs, this.#timing.minTimeoutMs * this.#timing.factor ** (attemptNumber - 1))
-          if (after !== undefined) await sleep(Math.min(after, 600_000) - backoff, signal)
+          const broad = rt.gate.failingBroadly
+          this.#logger.debug({ stage: s.stage, attempt: attemptNumber, reason: error.message, retryAfterMs: after, backoff: broad ? 'exponential' : 'isolated failure' }, 'LLM request failed; retrying')
+          // Beyond p-retry's first delay: the exponential part while failures are broad, and
+          // whatever Retry-After asks for beyond that.
+          const grown = broad ? Math.min(this.#timing.maxTimeoutMs, this.#timing.minTimeoutMs * this.#timing.factor ** (attemptNumber - 1)) : this.#timing.minTimeoutMs
+          const wait = Math.max(grown, after === undefined ? 0 : Math.min(after, 600_000)) - this.#timing.minTimeoutMs
+          if (wait > 0) await sleep(wait, signal)
         },
       })
       return { value, requests }

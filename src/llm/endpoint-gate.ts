@@ -84,6 +84,11 @@ function requestsPerMinute (limit: number, share: number, clock: RateClock | und
 /** The clock of the per-minute buckets (tests run them against a time-scaled simulator). */
 export interface RateClock { now: Now, setTimer: SetTimer }
 
+/** Calls in the health window, the fewest that say anything, and the failed share that is broad. */
+const HEALTH_WINDOW = 50
+const HEALTH_MIN_CALLS = 10
+const HEALTH_FAILING = 0.25
+
 export class EndpointGate {
   readonly endpoint: EndpointSettings
   readonly #logger: Logger
@@ -96,6 +101,9 @@ export class EndpointGate {
   #share = 1
   readonly #rateClock: RateClock | undefined
   #holdUntil = 0
+  /** Health of the last calls that said something about it (true = a transient failure), for retry pacing. */
+  readonly #recent: boolean[] = []
+  #recentFailed = 0
   #lastError: { at: number, message: string } | undefined
   readonly #now: () => number
 
@@ -117,6 +125,9 @@ export class EndpointGate {
     this.#breaker = new CircuitBreaker({
       ...(opts.failureThreshold !== undefined ? { failureThreshold: opts.failureThreshold } : {}),
       ...(opts.breakerCooldownMs !== undefined ? { cooldownMs: opts.breakerCooldownMs } : {}),
+      // Calls past the breaker that hold a slot: at hundreds in flight, a burst of fast 500s is
+      // not an outage while the calls sent beside them have yet to answer.
+      pending: () => this.#limit.inFlight,
       onStateChange: (to, info) => {
         if (to === 'open') {
           this.#logger.error({ failures: info.failures, lastReason: info.lastReason, waiting: info.waiting, nextProbeInMs: info.cooldownMs },
@@ -177,6 +188,7 @@ export class EndpointGate {
         done = true
         permit.release({ kind: 'success', latencyMs: o.latencyMs, ...(o.outputTokens !== undefined ? { outputTokens: o.outputTokens } : {}) })
         this.#breaker.success()
+        this.#health(false)
         const diff = o.totalTokens - estimatedTokens
         if (this.#tpm && diff > 0) this.#tpm.charge(diff)
         else if (this.#tpm && diff < 0) this.#tpm.refund(-diff)
@@ -194,6 +206,7 @@ export class EndpointGate {
         if (f.kind === 'transient' && f.status !== 429) this.#breaker.failure(said)
         else if (f.kind === 'rejected') this.#breaker.success()
         else this.#breaker.ignore()
+        if (f.kind === 'transient' || f.kind === 'rejected') this.#health(f.kind === 'transient')
         // A Retry-After holds the caller it was sent to (the client's retry waits it out). It holds
         // every caller only while the endpoint refuses a good share of calls: one 429 in twenty is
         // an instruction to that caller, not a reason to stop the other nineteen.
@@ -209,6 +222,25 @@ export class EndpointGate {
         this.#tpm?.refund(estimatedTokens)
       },
     }
+  }
+
+  /**
+   * True while the endpoint fails broadly: its circuit is not closed, it refuses calls for
+   * capacity, or at least a quarter of the last calls failed. A failed call is then retried with
+   * exponential backoff; otherwise its failure is isolated (one 500 among healthy answers) and
+   * the retry goes after the short first delay, since waiting longer protects nothing. This is
+   * gRPC's retry throttling idea (proposal A6, https://github.com/grpc/proposal/blob/master/A6-client-retries.md):
+   * the channel's recent failures, not one call's count, decide how hard to hold back.
+   */
+  get failingBroadly (): boolean {
+    if (this.#breaker.state !== 'closed' || this.#limit.congested) return true
+    return this.#recent.length >= HEALTH_MIN_CALLS && this.#recentFailed >= HEALTH_FAILING * this.#recent.length
+  }
+
+  #health (failed: boolean): void {
+    this.#recent.push(failed)
+    if (failed) this.#recentFailed++
+    if (this.#recent.length > HEALTH_WINDOW && this.#recent.shift() === true) this.#recentFailed--
   }
 
   /**

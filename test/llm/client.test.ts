@@ -151,6 +151,28 @@ test('answers that stay unusable end in LlmOutputError with the raw answer; outa
   }
 })
 
+test('retry pacing: an isolated failure among healthy answers is retried after the first delay; broad failures back off exponentially', async () => {
+  const cap = capture()
+  const llm = client({ logger: cap.logger })
+  const backoffs = (): string[] => cap.text().split('\n').filter((l) => l.includes('LLM request failed; retrying')).map((l) => (JSON.parse(l) as { backoff: string }).backoff)
+  try {
+    for (let i = 0; i < 20; i++) await llm.stage('concepts').json(request())
+    sim.queueFaults(['server_error', 'server_error', 'server_error'])
+    const r = await llm.stage('concepts').json(request())
+    assert.equal(r.requests, 4)
+    assert.deepEqual(backoffs(), ['isolated failure', 'isolated failure', 'isolated failure'], '3 failures after 20 answers: under a quarter of the window')
+    // The endpoint now fails every call: once a quarter of the recent answers failed, back off.
+    sim.queueFaults(Array<FaultKind>(15).fill('server_error'))
+    for (let i = 0; i < 3; i++) await assert.rejects(llm.stage('concepts').json(request()), LlmUnavailableError)
+    const later = backoffs().slice(3)
+    assert.equal(later.length, 12, '4 retries for each of 3 calls')
+    assert.equal(later.at(-1), 'exponential')
+    assert.ok(later.indexOf('exponential') > 0 && later.slice(later.indexOf('exponential')).every((b) => b === 'exponential'), later.join(', '))
+  } finally {
+    await llm.close()
+  }
+})
+
 test('cache: a repeated call makes no HTTP request, also after a restart; a new prompt version misses', async () => {
   const dbPath = join(testTmpDir('llm-cache'), 'llm.db')
   const req = request('A fixed document about sourdough hydration ratios.')

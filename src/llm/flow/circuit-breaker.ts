@@ -6,6 +6,13 @@
  * cooldown exactly one caller goes through as a probe (half-open); its success closes the circuit
  * and lets everyone through, its failure re-opens it for twice as long (up to `maxCooldownMs`).
  *
+ * With many calls in flight, failures that answer fast (an instant 500) arrive before the slow
+ * successes of calls sent at the same time: five in a row then say nothing about the endpoint.
+ * Given `pending` (the calls still awaiting an answer), a run of failures opens the circuit only
+ * once it is also at least as long as the number of calls still pending — those would have
+ * failed too if the endpoint were down. An outage still opens it: the calls in flight fail with
+ * it, so the run soon outgrows them.
+ *
  * Results arrive without saying which `pass()` they belong to. While open, results are ignored:
  * they come from calls that passed before it opened. While half-open the first verdict decides
  * (usually the probe's; any call's answer says the same about the endpoint). A call that ends
@@ -32,6 +39,11 @@ export interface CircuitBreakerOptions {
   /** Consecutive failures that open the circuit; default 5. */
   failureThreshold?: number
   /**
+   * The calls that passed and still await their answer, not counting the one reporting. When
+   * given, a run of failures must also be at least this long to open the circuit.
+   */
+  pending?: () => number
+  /**
    * Also open when, among the last `size` calls (at least `minCalls` of them), the share of
    * failures reaches `failureRatio`. Off by default.
    */
@@ -54,6 +66,7 @@ function positive (name: string, v: number): number {
 
 export class CircuitBreaker {
   readonly #threshold: number
+  readonly #pending: (() => number) | undefined
   readonly #window: { size: number, minCalls: number, failureRatio: number } | undefined
   readonly #baseCooldown: number
   readonly #maxCooldown: number
@@ -77,6 +90,7 @@ export class CircuitBreaker {
 
   constructor (opts: CircuitBreakerOptions = {}) {
     this.#threshold = opts.failureThreshold ?? 5
+    this.#pending = opts.pending
     if (!Number.isInteger(this.#threshold) || this.#threshold < 1) throw new RangeError(`failureThreshold must be a positive integer, got ${this.#threshold}`)
     if (opts.window) {
       const { size, minCalls, failureRatio } = opts.window
@@ -139,7 +153,7 @@ export class CircuitBreaker {
       return
     }
     this.#record(true)
-    if (this.#failures >= this.#threshold || this.#ratioTripped()) this.#open(this.#baseCooldown)
+    if ((this.#failures >= this.#threshold && this.#failures >= (this.#pending?.() ?? 0)) || this.#ratioTripped()) this.#open(this.#baseCooldown)
   }
 
   /** A call that passed ended with no verdict on the endpoint's health; a probe's slot frees up. */

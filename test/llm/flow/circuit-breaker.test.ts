@@ -38,6 +38,25 @@ test('opens after the threshold of consecutive failures; a success in between re
   assert.deepEqual(events, [['open', { failures: 5, lastReason: 'HTTP 502', cooldownMs: 5000, waiting: 0 }]])
 })
 
+test('with many calls in flight, a burst of fast failures does not open it; an outage that fails the calls in flight does', () => {
+  let pending = 243
+  const { breaker } = setup({ failureThreshold: 5, pending: () => pending })
+  // 256 sent at once: 13 instant 500s arrive before any of the others has answered.
+  for (let i = 0; i < 13; i++) breaker.failure('HTTP 500')
+  assert.equal(breaker.state, 'closed', '13 failures while 243 calls have yet to answer say nothing yet')
+  breaker.success()
+  assert.equal(breaker.failures, 0)
+  // The endpoint goes down with 40 calls in flight: they fail one by one (each leaves the
+  // pending count as it reports), and the run of failures outgrows those still pending.
+  pending = 40
+  const fail = (): void => { pending--; breaker.failure('connect ECONNREFUSED') }
+  for (let i = 0; i < 19; i++) fail()
+  assert.equal(breaker.state, 'closed', `19 failures, ${pending} still pending`)
+  fail()
+  assert.equal(breaker.state, 'open', `20 failures, ${pending} still pending`)
+  assert.equal(breaker.failures, 20)
+})
+
 test('holds callers while open, lets exactly one probe through after the cooldown, and its success releases everyone', async () => {
   const { clock, breaker, events } = setup()
   for (let i = 0; i < 5; i++) breaker.failure('HTTP 503')
