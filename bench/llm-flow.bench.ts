@@ -17,7 +17,7 @@
  *
  * For each: every fixed limit of a sweep, then the adaptive limit at its defaults. "steady" is
  * throughput after the first quarter of the run; "whole" includes the start (the adaptive limit
- * starts at 32). Ratios are to the best fixed limit. Then faults on h100-8b: 10 % random 429s,
+ * starts at 64). Ratios are to the best fixed limit. Then faults on h100-8b: 10 % random 429s,
  * and a burst of 429s on every call for 10 s, with how long throughput took to come back to
  * 95 % of what it was before. The last line sums it up as ratios.
  */

@@ -202,7 +202,7 @@ export const BUILTIN_DEFAULTS = {
   retries: 5,
   repairAttempts: 2,
   maxConcurrency: 256,
-  initialConcurrency: 32,
+  initialConcurrency: 64,
 } as const
 
 function envKey (stage: string, setting: string): string {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { inspect } from 'node:util'
 import { ConfigError } from '../../src/errors.ts'
-import { checkRawConfig, readLlmConfigFile, resolveLlmSettings } from '../../src/llm/config.ts'
+import { BUILTIN_DEFAULTS, checkRawConfig, readLlmConfigFile, resolveLlmSettings } from '../../src/llm/config.ts'
 import { testTmpDir } from '../helpers/env.ts'
 
 const STAGES = ['concept-extraction', 'scoring']
@@ -59,7 +59,7 @@ llm:
   assert.equal(s.stage('scoring').endpoint.name, 'big')
   assert.equal(s.stage('scoring').maxTokens, 1024, 'defaults fill what a stage leaves out')
   assert.equal(s.stage('scoring').endpoint.tokensPerMinute, 200000)
-  assert.equal(s.stage('concept-extraction').endpoint.initialConcurrency, 32)
+  assert.equal(s.stage('concept-extraction').endpoint.initialConcurrency, BUILTIN_DEFAULTS.initialConcurrency, 'the built-in start')
   assert.deepEqual(s.prices.get('gpt-4o-mini'), { input: 0.15, output: 0.6 })
   assert.deepEqual(s.budget, { usd: 25 })
 })

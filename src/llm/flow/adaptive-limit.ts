@@ -20,7 +20,8 @@
  *
  * **Ramp.** From `initial`, the limit grows per cohort while growing still adds at least a fifth
  * to the throughput (TCP's slow start, judged by throughput): four times while the last step paid
- * nearly in proportion, else twice, so a 30 s job is not spent warming up. The first cohort,
+ * nearly in proportion, else twice (by half with no earlier step to compare with), so a 30 s
+ * job is not spent warming up. The first cohort,
  * started from idle, decides early: once a few calls have ended, none of them having waited in
  * a queue means the knee is far (step up at once); later calls waiting several times longer than
  * the first ones mean the server is already queueing at `initial` (a CPU server with a couple of
@@ -61,7 +62,7 @@ export interface Permit {
 }
 
 export interface AdaptiveLimitOptions {
-  /** Where the ramp starts; default 32 (bounded by min and max). */
+  /** Where the ramp starts; default 64 (bounded by min and max). */
   initial?: number
   min?: number
   max?: number
@@ -250,7 +251,7 @@ export class AdaptiveLimit {
     this.#min = positiveInt('min', opts.min ?? 1)
     this.#max = positiveInt('max', opts.max ?? 512)
     if (this.#max < this.#min) throw new RangeError(`max (${this.#max}) must be >= min (${this.#min})`)
-    const initial = positiveInt('initial', opts.initial ?? 32)
+    const initial = positiveInt('initial', opts.initial ?? 64)
     this.#backoff = share('backoffRatio', opts.backoffRatio ?? 0.7, 0, 1)
     this.#congested = share('congested', opts.congested ?? 0.25, 0, 1)
     this.#gain = share('gain', opts.gain ?? 0.02, 0, 1)
@@ -468,11 +469,12 @@ export class AdaptiveLimit {
         }
         this.#rampPrev = { limit, m }
         // Four times while the last step paid nearly in proportion (far below the knee), else
-        // twice. A cohort without a previous step to compare with doubles: past a soft knee
-        // (128 in service giving nine tenths of 256's throughput), four times would land deep in
-        // the server's queue and compare badly with where it came from.
+        // twice. A cohort without a previous step to compare with (the first measured one, right
+        // after the early jump from idle) grows by half: that jump may already have landed near
+        // the knee, and another blind doubling would sit deep in the server's queue for as long
+        // as its slowest calls take to measure (a NIM-shaped server: 30 s at 512).
         const far = prev !== undefined && m.rate / prev.m.rate >= LINEAR * (limit / prev.limit)
-        const next = Math.min(this.#rampCap, this.#max, limit * (far ? 4 : 2))
+        const next = Math.min(this.#rampCap, this.#max, Math.round(limit * (far ? 4 : prev ? 2 : 1.5)))
         if (next <= limit) { this.#settle(limit, m, 'settle'); return }
         this.#set(next, this.#rampCap < this.#max ? 'recover' : 'ramp')
         return
