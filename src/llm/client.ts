@@ -20,78 +20,36 @@
  * With `shared` limits (src/llm/shared/), the rate limits and the budget are the pipeline's: each
  * endpoint's gate holds this process's share of its limits, and the budget reads the pipeline's
  * spend.
+ *
+ * Beside it: types.ts (what callers and observers see), endpoint-gate.ts (admission to one
+ * endpoint), preflight.ts (the check before the first record), failure-mapping.ts (a failure's
+ * meaning: retry, dead-letter, stop, or the next dialect), embedding-cache.ts (vectors kept per
+ * text), dialects.ts and dialect-probe.ts (structured-output request shapes).
  */
-import { createHash } from 'node:crypto'
 import { Ajv, type ValidateFunction } from 'ajv'
-import type { Statement } from 'better-sqlite3'
 import OpenAI from 'openai'
 import pRetry, { AbortError } from 'p-retry'
 import { Agent, fetch as undiciFetch } from 'undici'
-import { ConfigError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { EndpointSettings, LlmSettings, StageSettings } from './config.ts'
 import { describeProbe, probeDialects, type ProbeResult, type ProbeSend } from './dialect-probe.ts'
-import { dialectRequest, fallbackAfter, initialDialect, isCapabilityRefusal, isConstrained, withSchemaInPrompt, type Dialect } from './dialects.ts'
+import { dialectRequest, initialDialect, isCapabilityRefusal, isConstrained, strictCompatible, withSchemaInPrompt, type Dialect } from './dialects.ts'
+import { EmbeddingCache } from './embedding-cache.ts'
+import { failureToError, fallBack, type EndpointVerdicts } from './failure-mapping.ts'
 import { EndpointGate, type GateStats, type RateClock, type Ticket } from './endpoint-gate.ts'
-import { classifyFailure, LlmOutputError, LlmRejectedError, LlmUnavailableError, misconfigurationHint, type ClassifiedFailure } from './errors.ts'
+import { classifyFailure, LlmOutputError, LlmRejectedError, LlmUnavailableError } from './errors.ts'
 import { extractJson, InvalidOutputError } from './json-output.ts'
 import { isSimulatedModel, schemaName, SIMULATOR_FINGERPRINT } from './protocol.ts'
-import { contextWindowOf } from './server-info.ts'
+import { checkEndpoints } from './preflight.ts'
 import { readableErrors } from './error-body.ts'
 import { cacheKey, ResponseCache } from './response-cache.ts'
 import { openLlmDatabase, type LlmDatabase } from './store.ts'
 import { Budget, estimateTokens, UsageLedger, type TokenEstimator, type UsageRow } from './usage.ts'
 import { sleep } from './flow/clock.ts'
 import { endpointKey, type SharedLimits, type SharedLimitsStats } from './shared/limits.ts'
+import { emptyStats, type ChatMessage, type EmbedRequest, type EmbedResult, type JsonRequest, type JsonResult, type LlmObserver, type RetryTiming, type StageStats } from './types.ts'
 
-export interface ChatMessage { role: 'system' | 'user' | 'assistant', content: string }
-
-export interface JsonRequest<T> {
-  /** The prompt's id and version: part of the cache key and of the output's lineage. */
-  prompt: { id: string, version: string }
-  messages: ChatMessage[]
-  /** JSON Schema of the answer. */
-  schema: object
-  /** Checks beyond the schema (e.g. a total that must equal its parts); a message means invalid. */
-  check?: (value: T) => string | undefined
-  signal?: AbortSignal
-  /** false: always ask the endpoint (default true). */
-  cache?: boolean
-}
-
-export interface JsonResult<T> {
-  value: T
-  /** The answer text the value was read from. */
-  raw: string
-  model: string
-  endpoint: string
-  /** The answer came from synthq's simulator, not a real model. */
-  simulated: boolean
-  cached: boolean
-  /** HTTP requests this call made (0 on a cache hit). */
-  requests: number
-  repairs: number
-  promptTokens: number
-  completionTokens: number
-}
-
-export interface EmbedRequest {
-  texts: readonly string[]
-  /** Output dimensions, for models that can shorten their vectors. */
-  dimensions?: number
-  signal?: AbortSignal
-}
-
-export interface EmbedResult {
-  /** One unit-length-or-as-served vector per input text, in order. */
-  vectors: Float32Array[]
-  model: string
-  endpoint: string
-  simulated: boolean
-  /** Texts answered from the cache (no request). */
-  cached: number
-  requests: number
-}
+export type { ChatMessage, EmbedRequest, EmbedResult, JsonRequest, JsonResult, LlmObserver, LlmRequestEvent, RetryTiming, StageStats } from './types.ts'
 
 /** Prompt tokens the server counts per token synthq estimates, before any `usage` says better (the estimate is ~4 characters a token; small models' tokenizers count more). */
 const INITIAL_TOKEN_RATIO = 1.3
@@ -104,30 +62,9 @@ const STAGE_HEADER = (stage: string): Record<string, string> => ({ 'X-Synthq-Sta
 /** Inputs per embeddings request (OpenAI accepts up to 2,048). */
 const EMBED_BATCH = 256
 
-export interface RetryTiming { minTimeoutMs: number, maxTimeoutMs: number, factor: number }
-
 const RETRY_TIMING: RetryTiming = process.env.NODE_ENV === 'test'
   ? { minTimeoutMs: 10, maxTimeoutMs: 200, factor: 2 }
   : { minTimeoutMs: 1000, maxTimeoutMs: 60_000, factor: 2 }
-
-export interface StageStats {
-  calls: number
-  cacheHits: number
-  cacheMisses: number
-  requests: number
-  retries: number
-  repairs: number
-  invalidOutputs: number
-  /** Calls that got a first answer from the model (cache hits and calls that got none are not counted). */
-  firstAnswers: number
-  /** Of those, answers usable as they came: valid JSON of the schema, passing the stage's check, no repair. */
-  validFirstTry: number
-  failures: Record<string, number>
-  latency: { count: number, totalMs: number, maxMs: number }
-  promptTokens: number
-  completionTokens: number
-  costUsd: number
-}
 
 export interface LlmClientOptions {
   settings: LlmSettings
@@ -155,17 +92,6 @@ export interface LlmClientOptions {
   rateClock?: RateClock
 }
 
-/** One chat or embeddings request as the metrics see it. */
-export interface LlmRequestEvent {
-  stage: string
-  model: string
-  endpoint: string
-  kind: 'chat' | 'embeddings'
-  /** 'ok', or the failure's classification (rate_limit, server_error, timeout, …). */
-  outcome: string
-  seconds: number
-}
-
 /** A probe request's timeout: short, since a probe that times out is retried and then leaves the run-time fallback to decide. */
 const PROBE_TIMEOUT_MS = 30_000
 
@@ -181,41 +107,15 @@ export interface EndpointProbe extends ProbeResult {
   dialect: Dialect
 }
 
-export interface LlmObserver {
-  request (e: LlmRequestEvent): void
-}
-
-interface EndpointRuntime {
+/** One endpoint as the client uses it: its gate, its HTTP client, and what it has learnt of it. */
+interface EndpointRuntime extends EndpointVerdicts {
   gate: EndpointGate
   openai: OpenAI
   agent: Agent
-  /** The structured-output dialect requests use now: the configured one, or a fallback after refusals. */
-  dialect: Dialect
-  /** Dialects the endpoint refused, in its own words. */
-  dialectRefusals: Array<{ dialect: Dialect, status?: number | undefined, detail: string }>
   /** Context windows the server reports, by model (GET /v1/models at preflight). */
   contextWindows: Map<string, number>
   /** The server's prompt tokens per estimated token, learnt from `usage` (starts cautious). */
   tokenRatio: number
-  misconfigured?: LlmRejectedError
-}
-
-function emptyStats (): StageStats {
-  return { calls: 0, cacheHits: 0, cacheMisses: 0, requests: 0, retries: 0, repairs: 0, invalidOutputs: 0, firstAnswers: 0, validFirstTry: 0, failures: {}, latency: { count: 0, totalMs: 0, maxMs: 0 }, promptTokens: 0, completionTokens: 0, costUsd: 0 }
-}
-
-/** OpenAI's strict mode needs every object closed and every property required. */
-function strictCompatible (schema: unknown): boolean {
-  if (!schema || typeof schema !== 'object') return true
-  const s = schema as { type?: unknown, properties?: Record<string, unknown>, required?: string[], additionalProperties?: unknown, items?: unknown }
-  if (s.type === 'object' || s.properties) {
-    if (s.additionalProperties !== false) return false
-    const props = Object.keys(s.properties ?? {})
-    if (!props.every((p) => s.required?.includes(p))) return false
-    if (!Object.values(s.properties ?? {}).every(strictCompatible)) return false
-  }
-  if (s.items && !strictCompatible(s.items)) return false
-  return true
 }
 
 export class LlmClient {
@@ -233,8 +133,7 @@ export class LlmClient {
   readonly #validators = new WeakMap<object, ValidateFunction>()
   readonly #ajv = new Ajv({ allErrors: true, strict: false })
   readonly #opts: LlmClientOptions
-  readonly #embGet: Statement<[string], { vector: Buffer, simulated: number }>
-  readonly #embPut: Statement<[string, string, Buffer, number]>
+  readonly #embeddings: EmbeddingCache
   readonly #shared: SharedLimits | undefined
   readonly #sharedReady: Promise<void> | undefined
   readonly #unsubscribe: (() => void) | undefined
@@ -251,8 +150,7 @@ export class LlmClient {
     this.#budget = new Budget(opts.settings.budget, this.#shared ?? this.#ledger, this.#logger, opts.onPause)
     this.#estimate = opts.estimator ?? estimateTokens
     this.#timing = opts.retryTiming ?? RETRY_TIMING
-    this.#embGet = this.#db.prepare<[string], { vector: Buffer, simulated: number }>('SELECT vector, simulated FROM llm_embeddings WHERE key = ?')
-    this.#embPut = this.#db.prepare<[string, string, Buffer, number]>('INSERT OR REPLACE INTO llm_embeddings (key, model, vector, simulated) VALUES (?, ?, ?, ?)')
+    this.#embeddings = new EmbeddingCache(this.#db)
     for (const name of opts.settings.stageNames) this.#runtime(opts.settings.stage(name).endpoint)
     if (this.#shared) {
       const shared = this.#shared
@@ -306,38 +204,7 @@ export class LlmClient {
   async preflight (o: { timeoutMs?: number, probe?: boolean } = {}): Promise<void> {
     const timeoutMs = o.timeoutMs ?? 10_000
     await this.#sharedReady
-    const checked = new Map<string, Set<string>>()
-    for (const name of this.settings.stageNames) {
-      const s = this.settings.stage(name)
-      const rt = this.#runtime(s.endpoint)
-      let models = checked.get(s.endpoint.name)
-      if (!models) {
-        try {
-          const list = await rt.openai.models.list({ timeout: timeoutMs })
-          models = new Set(list.data.map((m) => m.id))
-          for (const m of list.data) {
-            const window = contextWindowOf(m)
-            if (window !== undefined) rt.contextWindows.set(m.id, window)
-          }
-        } catch (err) {
-          const f = classifyFailure(err, s.endpoint.apiKey)
-          const setting = s.endpoint.name.startsWith('env') ? 'SYNTHQ_LLM_BASE_URL' : `llm.endpoints.${s.endpoint.name}.baseUrl`
-          if (f.kind === 'misconfigured' && f.status !== 404) {
-            throw new ConfigError(`stage ${name}: ${misconfigurationHint(f.status, { stage: name, endpoint: s.endpoint.name, baseUrl: s.endpoint.baseUrl, model: s.model, keySource: s.endpoint.apiKeySource })} (${f.reason})`)
-          }
-          if (f.kind === 'transient' || f.status === 404) {
-            throw new ConfigError(`stage ${name}: the LLM endpoint ${s.endpoint.baseUrl} (${setting}) is not reachable as an OpenAI-compatible API: ${f.reason}${f.detail ? ` — ${f.detail}` : ''}`)
-          }
-          // Some servers do not implement /models; the first real call will tell.
-          this.#logger.warn({ endpoint: s.endpoint.name, reason: f.reason }, 'LLM endpoint does not list its models; skipping the model check')
-          models = new Set()
-        }
-        checked.set(s.endpoint.name, models)
-      }
-      if (models.size > 0 && !models.has(s.model)) {
-        throw new ConfigError(`stage ${name}: model "${s.model}" is not served by ${s.endpoint.baseUrl}; it serves: ${[...models].slice(0, 20).join(', ')}. Set the model with llm.stages.${name}.model or SYNTHQ_LLM_${name.toUpperCase().replace(/-/g, '_')}_MODEL`)
-      }
-    }
+    await checkEndpoints(this.settings.stageNames.map((n) => this.settings.stage(n)), (st) => this.#runtime(st.endpoint), this.#logger, timeoutMs)
     // `auto` endpoints learn their dialect now, not from the first records' refusals.
     const auto = [...this.#endpoints.values()].filter((rt) => rt.gate.endpoint.structuredOutputs === 'auto').map((rt) => rt.gate.endpoint.name)
     if (auto.length > 0 && o.probe !== false) await this.probeStructuredOutputs({ endpoints: auto })
@@ -559,16 +426,16 @@ export class LlmClient {
   async embed (s: StageSettings, req: EmbedRequest): Promise<EmbedResult> {
     const stats = this.statsFor(s.stage)
     const rt = this.#runtime(s.endpoint)
-    const keyOf = (text: string): string => createHash('sha256').update(JSON.stringify([s.endpoint.baseUrl, s.model, req.dimensions ?? null, text])).digest('hex')
+    const keyOf = (text: string): string => EmbeddingCache.key(s.endpoint.baseUrl, s.model, req.dimensions, text)
     const vectors: Array<Float32Array | undefined> = new Array(req.texts.length)
     let simulated = isSimulatedModel(s.model)
     let cached = 0
     const missing: number[] = []
     req.texts.forEach((text, i) => {
-      const row = this.settings.cache.enabled ? this.#embGet.get(keyOf(text)) : undefined
-      if (row) {
-        vectors[i] = new Float32Array(row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.vector.byteLength))
-        simulated ||= row.simulated === 1
+      const hit = this.settings.cache.enabled ? this.#embeddings.get(keyOf(text)) : undefined
+      if (hit) {
+        vectors[i] = hit.vector
+        simulated ||= hit.simulated
         cached++
       } else missing.push(i)
     })
@@ -605,7 +472,7 @@ export class LlmClient {
           ticket.failure(f, (err as { headers?: Headers }).headers)
           stats.failures[f.reason] = (stats.failures[f.reason] ?? 0) + 1
           this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'embeddings', outcome: f.reason, seconds: (Date.now() - t0) / 1000 })
-          throw this.#failureToError(f, s, rt, where, err)
+          throw failureToError(f, s, rt, where, err, this.#logger, this.#opts.onFatal)
         }
       })
       requests += r.requests
@@ -613,7 +480,7 @@ export class LlmClient {
       batch.forEach((i, j) => {
         const v = r.value.vectors[j]!
         vectors[i] = v
-        if (this.settings.cache.enabled) this.#embPut.run(keyOf(req.texts[i]!), s.model, Buffer.from(v.buffer, v.byteOffset, v.byteLength), r.value.simulated ? 1 : 0)
+        if (this.settings.cache.enabled) this.#embeddings.put(keyOf(req.texts[i]!), s.model, v, r.value.simulated)
       })
     }
     return { vectors: vectors as Float32Array[], model: s.model, endpoint: s.endpoint.name, simulated, cached, requests }
@@ -681,13 +548,13 @@ export class LlmClient {
             f = { ...f, kind: 'rejected', overload: false }
             ticket.failure(f, (err as { headers?: Headers }).headers)
             this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'chat', outcome: 'unsupported_request_shape', seconds: (Date.now() - t0) / 1000 })
-            this.#fallBack(s, rt, dialect, f)
+            fallBack(s, rt, dialect, f, this.#logger)
             continue
           }
           ticket.failure(f, (err as { headers?: Headers }).headers)
           stats.failures[f.reason] = (stats.failures[f.reason] ?? 0) + 1
           this.#opts.observer?.request({ stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind: 'chat', outcome: f.reason, seconds: (Date.now() - t0) / 1000 })
-          throw this.#failureToError(f, s, rt, where, err)
+          throw failureToError(f, s, rt, where, err, this.#logger, this.#opts.onFatal)
         }
       }
     })
@@ -737,40 +604,6 @@ export class LlmClient {
     }
   }
 
-  /**
-   * The endpoint refused `dialect` as a request shape it does not take: every stage on it moves to
-   * the next dialect (once, however many requests were refused at the same time), and the request
-   * is tried again at once in the new one. Said once, as a warning with the server's own words.
-   */
-  #fallBack (s: StageSettings, rt: EndpointRuntime, dialect: Dialect, f: ClassifiedFailure): void {
-    const next = fallbackAfter(dialect, f.detail)
-    if (rt.dialect === dialect && next) {
-      rt.dialect = next
-      rt.dialectRefusals.push({ dialect, status: f.status, detail: f.detail })
-      this.#logger.warn({ endpoint: s.endpoint.name, from: dialect, to: next, status: f.status, detail: f.detail.slice(0, 500) },
-        `LLM endpoint ${s.endpoint.name} does not take structured outputs as ${dialect} (${f.reason}: ${f.detail.slice(0, 200)}); using ${next} from now on`)
-    }
-  }
-
-  #failureToError (f: ClassifiedFailure, s: StageSettings, rt: EndpointRuntime, where: Parameters<typeof misconfigurationHint>[1], err: unknown): Error {
-    if (f.kind === 'aborted') return new AbortError(err as Error)
-    if (f.kind === 'transient') {
-      const e = new LlmUnavailableError(`${f.reason}${f.detail ? `: ${f.detail}` : ''}`, { ...(f.status !== undefined ? { status: f.status } : {}) })
-      if (f.retryAfterMs !== undefined) Object.assign(e, { retryAfterMs: f.retryAfterMs })
-      return e
-    }
-    if (f.kind === 'misconfigured') {
-      const rejected = new LlmRejectedError(`stage ${s.stage}: ${misconfigurationHint(f.status, where)} (${f.reason}: ${f.detail})`, { endpointMisconfigured: true, ...(f.status !== undefined ? { status: f.status } : {}), context: { stage: s.stage, endpoint: s.endpoint.name } })
-      if (!rt.misconfigured) {
-        rt.misconfigured = rejected
-        this.#logger.error({ stage: s.stage, endpoint: s.endpoint.name, status: f.status }, rejected.message)
-        this.#opts.onFatal?.(rejected)
-      }
-      return new AbortError(rejected)
-    }
-    this.#logger.error({ stage: s.stage, endpoint: s.endpoint.name, status: f.status, detail: f.detail }, `stage ${s.stage}: the LLM endpoint refused the request (${f.reason})`)
-    return new AbortError(new LlmRejectedError(`stage ${s.stage}: the endpoint ${s.endpoint.name} refused the request (${f.reason}): ${f.detail}`, { ...(f.status !== undefined ? { status: f.status } : {}), context: { stage: s.stage, endpoint: s.endpoint.name } }))
-  }
 }
 
 /** What a processor holds: its stage's settings bound to the shared client. */

@@ -135,3 +135,17 @@ export function isCapabilityRefusal (status: number | undefined, detail: string)
   if ([401, 403, 404, 408, 429, 502, 503, 504].includes(status)) return false
   return SHAPE_WORDS.test(detail)
 }
+
+/** OpenAI's strict mode needs every object closed and every property required. */
+export function strictCompatible (schema: unknown): boolean {
+  if (!schema || typeof schema !== 'object') return true
+  const s = schema as { type?: unknown, properties?: Record<string, unknown>, required?: string[], additionalProperties?: unknown, items?: unknown }
+  if (s.type === 'object' || s.properties) {
+    if (s.additionalProperties !== false) return false
+    const props = Object.keys(s.properties ?? {})
+    if (!props.every((p) => s.required?.includes(p))) return false
+    if (!Object.values(s.properties ?? {}).every(strictCompatible)) return false
+  }
+  if (s.items && !strictCompatible(s.items)) return false
+  return true
+}
