@@ -3,8 +3,8 @@
  * processors (no LLM), reading the demonstrations table. It exists to show the runtime working
  * end to end on either runner; its outputs are labelled simulated.
  */
-import { demoInstruction } from '../processors/demo/demo-instruction.ts'
-import { demoSituation } from '../processors/demo/demo-situation.ts'
+import { demoInstruction } from '../processors/demo-topology/demo-instruction.ts'
+import { demoSituation } from '../processors/demo-topology/demo-situation.ts'
 import { TopologyBuilder, type Topology } from './topology.ts'
 
 export function demoTopology (): Topology {

@@ -8,9 +8,9 @@
  * recorded are those actually shown).
  */
 import { tokenizerFor, type Tokenizer, type TokenizerFamily } from '../../hygiene/tokenizer.ts'
-import type { DemonstrationRecord } from '../demonstrations/format.ts'
-import { formatDemonstration } from '../demonstrations/format.ts'
-import { PrefixReuse } from '../demonstrations/prefix-reuse.ts'
+import type { DemonstrationRecord } from '../demonstration-pool/format.ts'
+import { formatDemonstration } from '../demonstration-pool/format.ts'
+import { PrefixReuse } from '../demonstration-pool/prefix-reuse.ts'
 import type { Lineage } from '../lineage.ts'
 import { emit, type Processor } from '../processor.ts'
 import { promptRef, type QueryCompositions } from '../prompt.ts'

@@ -10,9 +10,9 @@
  * repeated the previous prompt and the diversity of demonstrations used are in `metrics()`.
  */
 import { tokenizerFor, type Tokenizer, type TokenizerFamily } from '../../hygiene/tokenizer.ts'
-import type { DemonstrationRecord } from '../demonstrations/format.ts'
-import { PrefixReuse } from '../demonstrations/prefix-reuse.ts'
-import { DemonstrationSampler } from '../demonstrations/sampler.ts'
+import type { DemonstrationRecord } from '../demonstration-pool/format.ts'
+import { PrefixReuse } from '../demonstration-pool/prefix-reuse.ts'
+import { DemonstrationSampler } from '../demonstration-pool/sampler.ts'
 import { emit, type Processor } from '../processor.ts'
 import { promptRef } from '../prompt.ts'
 import { ENVISIONING_PROMPT, type Envisioned } from './envisioning-prompt.ts'
