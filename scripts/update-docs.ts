@@ -6,9 +6,19 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { REPO_ROOT } from '../deploy/local/lib/paths.ts'
 import { topicMapMarkdown } from '../src/topics.ts'
+import { DEFAULT_PIPELINE_OPTIONS } from '../src/topologies/options.ts'
+import { TOPOLOGIES } from '../src/topologies/registry.ts'
+import { describe } from '../src/topologies/topology.ts'
+
+/** What `synthq describe <name>` prints for each of the method's topologies, as a code block. */
+function describedTopologies (): string {
+  const text = ['attribution', 'synthesis'].map((name) => `$ synthq describe ${name}\n${describe(TOPOLOGIES[name]!({ options: DEFAULT_PIPELINE_OPTIONS, searchIndex: 'unused.db', env: {} }))}`)
+  return ['```', text.join('\n\n'), '```'].join('\n')
+}
 
 export const GENERATED: Array<{ file: string, block: string, render: () => string }> = [
   { file: 'docs/architecture.md', block: 'topic-map', render: () => topicMapMarkdown() },
+  { file: 'docs/architecture.md', block: 'topologies', render: describedTopologies },
 ]
 
 export function replaceBlock (text: string, block: string, body: string): string {

@@ -44,6 +44,7 @@ get the data out
   export --out DIR       the current sample as a dataset (JSONL or Parquet) with its card
 
 set up and check
+  describe <topology>    a topology's stages, topics and tables (what reads and writes what)
   topics                 the topic map: topic, key, value schema, cleanup, writer → readers
   topics create          create the pipeline's topics on Kafka
   schemas register|check register the Avro schemas / test them against the registry

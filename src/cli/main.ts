@@ -18,7 +18,6 @@
 import { parseArgs } from 'node:util'
 import { UsageError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import type { EndpointProbe } from '../llm/client.ts'
 import { configPathFrom, defaultDbPath, prefixOf, runnerOf } from '../config/defaults.ts'
 import { COMMAND_HELP, HELP } from './help.ts'
 import { exitProcess, flushedAtExit } from './exit.ts'
@@ -27,8 +26,6 @@ import { SYNTHQ_VERSION } from '../version.ts'
 // Everything else is imported by the command that needs it: `synthq --help` or `synthq tap`
 // should not pay for loading KafkaJS, SQLite, the OpenAI client and every topology (~0.4 s).
 
-interface Options { prefix: string, partitions: number, replication: number }
-
 function positiveInt (name: string, v: string | undefined, fallback: number): number {
   if (v === undefined) return fallback
   const n = Number(v)
@@ -36,16 +33,134 @@ function positiveInt (name: string, v: string | undefined, fallback: number): nu
   return n
 }
 
-async function printTopicMap (opts: Options): Promise<void> {
-  const { topicPlan } = await import('../runtime/kafka/topic-admin.ts')
-  const { SchemaCatalog } = await import('../serde/schema-catalog.ts')
-  const rows = topicPlan({ prefix: opts.prefix }).map((p) => [p.topic, p.spec.key, p.spec.recordName, p.spec.cleanupPolicy, `${p.spec.writtenBy} → ${p.spec.readBy.join(', ')}`])
-  const header = ['topic', 'key', 'value schema', 'cleanup', 'written by → read by']
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const line = (cells: string[]): string => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i]!)).join('  ')
-  process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n')
-  SchemaCatalog.load() // parses every contract: a broken .avsc fails here, before any server is involved
-  process.stdout.write(`\n${rows.length} topics; value subjects are <topic>-value; all ${rows.length} Avro contracts in schemas/ parse.\n`)
+/** Where a command without --db keeps its embedded log. */
+interface Embedded { db: string }
+
+/**
+ * Commands with their own option parsers (and help beside their code). Their stdout is data
+ * (tap, export, status, …): their logs go to stderr. They never see --config: main.ts applied it.
+ */
+const DATA_COMMANDS: Record<string, (args: string[], embedded: Embedded) => Promise<number>> = {
+  'llm-sim': async (args) => await (await import('../llm/sim/cli.ts')).runLlmSim(args),
+  index: async (args) => await (await import('../search/cli.ts')).runIndexCommand(args),
+  tap: async (args, e) => await (await import('./tap.ts')).runTap(args, e, await stderrLogger()),
+  export: async (args, e) => await (await import('./export.ts')).runExport(args, e, await stderrLogger()),
+  sink: async (args, e) => await (await import('./export.ts')).runSinkStatus(args, e, await stderrLogger()),
+  ingest: async (args, e) => await (await import('./ingest.ts')).runIngest(args, e, await stderrLogger()),
+  dlq: async (args, e) => await (await import('./dlq.ts')).runDlq(args, e, await stderrLogger()),
+  dashboard: async (args, e) => await (await import('./dashboard.ts')).runDashboard(args, e, await stderrLogger()),
+  status: async (args, e) => await (await import('./status.ts')).runStatus(args, e, await stderrLogger()),
+}
+
+/** The options main.ts parses for the commands below (each uses those that concern it). */
+const SHARED_OPTIONS = {
+  prefix: { type: 'string' }, partitions: { type: 'string' }, replication: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  runner: { type: 'string' }, db: { type: 'string' }, 'until-idle': { type: 'boolean' }, concurrency: { type: 'string' },
+  'at-least-once': { type: 'boolean' }, 'drain-timeout': { type: 'string' }, 'no-demo-data': { type: 'boolean' },
+  config: { type: 'string' }, llm: { type: 'string' }, stage: { type: 'string', multiple: true },
+  'resample-every': { type: 'string' }, 'seed-gate': { type: 'string' }, out: { type: 'string' },
+  'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' }, 'no-metrics': { type: 'boolean' },
+} as const
+
+type SharedValues = ReturnType<typeof parseArgs<{ options: typeof SHARED_OPTIONS, allowPositionals: true }>>['values']
+
+/** What a command of the table below gets: the parsed options and a logger on stderr. */
+interface CommandContext {
+  values: SharedValues
+  positionals: string[]
+  prefix: string
+  partitions: number
+  replication: number
+  /** The config file (--config or SYNTHQ_CONFIG). */
+  config: string | undefined
+  logger: Logger
+}
+
+/** The pipeline's options: the config file's, with --resample-every and --seed-gate on top. */
+async function pipelineFrom (c: CommandContext): Promise<import('../topologies/options.ts').PipelineOptions> {
+  const { pipelineOptions } = await import('../topologies/options.ts')
+  const { values } = c
+  const pipeline = pipelineOptions(c.config, {
+    ...(values['resample-every'] ? { demonstrations: { resampleEvery: positiveInt('resample-every', values['resample-every'], 50) } } : {}),
+    ...(values['seed-gate'] !== undefined ? { seedGate: Number(values['seed-gate']) } : {}),
+  })
+  if (values['seed-gate'] !== undefined && !(Number.isInteger(pipeline.seedGate) && pipeline.seedGate! >= 0 && pipeline.seedGate! <= 7)) throw new UsageError(`--seed-gate must be an integer from 0 to 7, got "${values['seed-gate']}"`)
+  return pipeline
+}
+
+async function metricsFrom (values: SharedValues): Promise<ReturnType<typeof import('../metrics/process-endpoint.ts').metricsSettings>> {
+  const { metricsSettings } = await import('../metrics/process-endpoint.ts')
+  return metricsSettings({ host: values['metrics-host'], port: values['metrics-port'], disabled: values['no-metrics'] })
+}
+
+async function start (c: CommandContext): Promise<number> {
+  const { values } = c
+  if (values.runner && values.runner !== 'embedded') throw new UsageError('synthq start runs on the embedded runner; use synthq run attribution|synthesis --runner kafka for Kafka')
+  // Dead letters are summarised at the end; per-record warnings only when asked for.
+  const { createLogger } = await import('../log.ts')
+  const quiet = process.env.SYNTHQ_LOG_LEVEL ? c.logger : flushedAtExit(createLogger({ level: 'error' }))
+  const { startPipeline } = await import('./start.ts')
+  return await startPipeline({
+    db: values.db ?? defaultDbPath(),
+    prefix: c.prefix,
+    untilIdle: Boolean(values['until-idle']),
+    drainTimeoutMs: positiveInt('drain-timeout', values['drain-timeout'], 30) * 1000,
+    demoData: !values['no-demo-data'],
+    ...(values.out ? { datasetDir: values.out } : {}),
+    pipeline: await pipelineFrom(c),
+    metrics: await metricsFrom(values),
+    ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
+    ...(c.config ? { config: c.config } : {}),
+  }, quiet)
+}
+
+async function run (c: CommandContext): Promise<number> {
+  const { values } = c
+  const runnerKind = runnerOf(values.runner)
+  const topology = c.positionals[1]
+  const { runTopology, TOPOLOGIES } = await import('./run.ts')
+  if (!topology) throw new UsageError(`synthq run needs a topology name, e.g. synthq run demo (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
+  return await runTopology({
+    topology,
+    runner: runnerKind,
+    db: values.db ?? defaultDbPath(),
+    prefix: c.prefix,
+    ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
+    mode: values['at-least-once'] ? 'at-least-once' : 'exactly-once',
+    untilIdle: Boolean(values['until-idle']),
+    demoData: false,
+    drainTimeoutMs: positiveInt('drain-timeout', values['drain-timeout'], 30) * 1000,
+    partitions: c.partitions,
+    replication: c.replication,
+    ...(c.config ? { config: c.config } : {}),
+    ...(values.llm === 'sim' ? { llm: 'sim' as const } : {}),
+    ...(values.stage ? { stages: values.stage } : {}),
+    pipeline: await pipelineFrom(c),
+    metrics: await metricsFrom(values),
+  }, c.logger)
+}
+
+/** The commands whose options main.ts parses, by name (and sub-command: "llm check"). */
+const COMMANDS: Record<string, (c: CommandContext) => Promise<number>> = {
+  start,
+  run,
+  describe: async (c) => await (await import('./topics.ts')).describeTopology(c.positionals[1]),
+  topics: async (c) => await (await import('./topics.ts')).printTopicMap(c),
+  'topics create': async (c) => await (await import('./topics.ts')).createTopics(c, c.logger),
+  'schemas register': async (c) => await (await import('./schemas.ts')).registerSchemas(c.prefix),
+  'schemas check': async (c) => await (await import('./schemas.ts')).checkSchemas(c.prefix),
+  'llm check': async (c) => await (await import('./llm.ts')).checkLlm(c.positionals[2], c.config, c.logger),
+  'llm usage': async (c) => await (await import('./llm.ts')).printLlmUsage(c.values.db ?? defaultDbPath()),
+}
+
+/** Commands whose second word is an argument (a topology), not a sub-command. */
+const TAKES_ARGUMENT = new Set(['run', 'describe'])
+
+/** The entry of COMMANDS a command line names: "cmd sub" when there is one, else "cmd". */
+function commandOf (positionals: string[]): ((c: CommandContext) => Promise<number>) | undefined {
+  const [cmd = '', sub] = positionals
+  if (sub === undefined || TAKES_ARGUMENT.has(cmd)) return COMMANDS[cmd]
+  return COMMANDS[`${cmd} ${sub}`]
 }
 
 /** Commands whose options main.ts parses itself (the others get argv without --config). */
@@ -76,196 +191,30 @@ async function main (rawArgv: string[]): Promise<number> {
   const configPath = configPathFrom(rawArgv)
   if (configPath) (await import('../config/config-file.ts')).applyConfigFile(configPath)
   const argv = OWN_COMMANDS.has(rawArgv[0] ?? '') ? rawArgv : withoutConfigFlag(rawArgv)
-  const rest = argv.slice(1)
-  const embedded = { db: defaultDbPath() }
-  // Commands with their own option parsers. Their stdout is data (tap, export, status, …): their logs go to stderr.
-  switch (argv[0]) {
-    case 'llm-sim': return await (await import('../llm/sim/cli.ts')).runLlmSim(rest)
-    case 'index': return await (await import('../search/cli.ts')).runIndexCommand(rest)
-    case 'tap': return await (await import('./tap.ts')).runTap(rest, embedded, await stderrLogger())
-    case 'export': return await (await import('./export.ts')).runExport(rest, embedded, await stderrLogger())
-    case 'sink': return await (await import('./export.ts')).runSinkStatus(rest, embedded, await stderrLogger())
-    case 'ingest': return await (await import('./ingest.ts')).runIngest(rest, embedded, await stderrLogger())
-    case 'dlq': return await (await import('./dlq.ts')).runDlq(rest, embedded, await stderrLogger())
-    case 'dashboard': return await (await import('./dashboard.ts')).runDashboard(rest, embedded, await stderrLogger())
-    case 'status': return await (await import('./status.ts')).runStatus(rest, embedded, await stderrLogger())
-  }
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      prefix: { type: 'string' }, partitions: { type: 'string' }, replication: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      runner: { type: 'string' }, db: { type: 'string' }, 'until-idle': { type: 'boolean' }, concurrency: { type: 'string' },
-      'at-least-once': { type: 'boolean' }, 'drain-timeout': { type: 'string' }, 'no-demo-data': { type: 'boolean' },
-      config: { type: 'string' }, llm: { type: 'string' }, stage: { type: 'string', multiple: true },
-      'resample-every': { type: 'string' }, 'seed-gate': { type: 'string' }, out: { type: 'string' },
-      'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' }, 'no-metrics': { type: 'boolean' },
-    },
-  })
-  const opts: Options = {
-    prefix: prefixOf(values.prefix),
-    partitions: positiveInt('partitions', values.partitions, 6),
-    replication: positiveInt('replication', values.replication, 1),
-  }
-  const [cmd, sub] = positionals
+  const data = DATA_COMMANDS[argv[0] ?? '']
+  if (data) return await data(argv.slice(1), { db: defaultDbPath() })
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: SHARED_OPTIONS })
+  const [cmd] = positionals
   if (values.help || !cmd) {
     process.stdout.write((cmd && COMMAND_HELP[cmd]) || HELP)
     return 0
   }
+  if (values.llm !== undefined && values.llm !== 'sim') throw new UsageError(`--llm takes only "sim" (the built-in simulator); configure real endpoints with --config or SYNTHQ_LLM_* variables`)
+  const command = commandOf(positionals)
+  if (!command) {
+    process.stderr.write(`synthq: unknown command "${positionals.join(' ')}" — synthq --help lists the commands\n`)
+    return 2
+  }
   const { createLogger } = await import('../log.ts')
-  const logger = flushedAtExit(createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' }))
-  const config = values.config ?? process.env.SYNTHQ_CONFIG
-  const llmMode = values.llm
-  if (llmMode !== undefined && llmMode !== 'sim') throw new UsageError(`--llm takes only "sim" (the built-in simulator); configure real endpoints with --config or SYNTHQ_LLM_* variables`)
-  const { DEFAULT_PIPELINE_OPTIONS, pipelineOptions } = await import('../topologies/options.ts')
-  const pipeline = pipelineOptions(config, {
-    ...(values['resample-every'] ? { demonstrations: { resampleEvery: positiveInt('resample-every', values['resample-every'], 50) } } : {}),
-    ...(values['seed-gate'] !== undefined ? { seedGate: Number(values['seed-gate']) } : {}),
+  return await command({
+    values,
+    positionals,
+    prefix: prefixOf(values.prefix),
+    partitions: positiveInt('partitions', values.partitions, 6),
+    replication: positiveInt('replication', values.replication, 1),
+    config: values.config ?? process.env.SYNTHQ_CONFIG,
+    logger: flushedAtExit(createLogger({ level: process.env.SYNTHQ_LOG_LEVEL || 'warn' })),
   })
-  if (values['seed-gate'] !== undefined && !(Number.isInteger(pipeline.seedGate) && pipeline.seedGate! >= 0 && pipeline.seedGate! <= 7)) throw new UsageError(`--seed-gate must be an integer from 0 to 7, got "${values['seed-gate']}"`)
-  if (cmd === 'start') {
-    if (values.runner && values.runner !== 'embedded') throw new UsageError('synthq start runs on the embedded runner; use synthq run attribution|synthesis --runner kafka for Kafka')
-    // Dead letters are summarised at the end; per-record warnings only when asked for.
-    const quiet = process.env.SYNTHQ_LOG_LEVEL ? logger : flushedAtExit(createLogger({ level: 'error' }))
-    const [{ startPipeline }, { metricsSettings }] = await Promise.all([import('./start.ts'), import('../metrics/process-endpoint.ts')])
-    return await startPipeline({
-      db: values.db ?? defaultDbPath(),
-      prefix: opts.prefix,
-      untilIdle: Boolean(values['until-idle']),
-      drainTimeoutMs: positiveInt('drain-timeout', values['drain-timeout'], 30) * 1000,
-      demoData: !values['no-demo-data'],
-      ...(values.out ? { datasetDir: values.out } : {}),
-      pipeline,
-      metrics: metricsSettings({ host: values['metrics-host'], port: values['metrics-port'], disabled: values['no-metrics'] }),
-      ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
-      ...(config ? { config } : {}),
-    }, quiet)
-  }
-  if (cmd === 'run') {
-    const runnerKind = runnerOf(values.runner)
-    const topology = sub
-    const [{ runTopology, TOPOLOGIES }, { metricsSettings }] = await Promise.all([import('./run.ts'), import('../metrics/process-endpoint.ts')])
-    if (!topology) throw new UsageError(`synthq run needs a topology name, e.g. synthq run demo (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
-    return runTopology({
-      topology,
-      runner: runnerKind,
-      db: values.db ?? defaultDbPath(),
-      prefix: opts.prefix,
-      ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
-      mode: values['at-least-once'] ? 'at-least-once' : 'exactly-once',
-      untilIdle: Boolean(values['until-idle']),
-      demoData: false,
-      drainTimeoutMs: positiveInt('drain-timeout', values['drain-timeout'], 30) * 1000,
-      partitions: opts.partitions,
-      replication: opts.replication,
-      ...(config ? { config } : {}),
-      ...(llmMode ? { llm: llmMode } : {}),
-      ...(values.stage ? { stages: values.stage } : {}),
-      pipeline,
-      metrics: metricsSettings({ host: values['metrics-host'], port: values['metrics-port'], disabled: values['no-metrics'] }),
-    }, logger)
-  }
-  if (cmd === 'llm' && sub === 'check') {
-    const name = positionals[2]
-    const { defaultSearchIndex, TOPOLOGIES } = await import('./run.ts')
-    const { embeddingStages, llmStages } = await import('../topologies/topology.ts')
-    const { readLlmConfigFile, resolveLlmSettings } = await import('../llm/config.ts')
-    const { LlmClient } = await import('../llm/client.ts')
-    const { describeProbe } = await import('../llm/dialect-probe.ts')
-    const { isConstrained } = await import('../llm/dialects.ts')
-    const make = name ? TOPOLOGIES[name] : undefined
-    if (!make) throw new UsageError(`synthq llm check needs a topology name (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
-    const topo = make({ options: DEFAULT_PIPELINE_OPTIONS, searchIndex: defaultSearchIndex() })
-    const stages = llmStages(topo)
-    const embedding = embeddingStages(topo)
-    if (stages.length === 0) {
-      process.stdout.write(`topology ${name} has no LLM stages\n`)
-      return 0
-    }
-    const settings = resolveLlmSettings({ stages, embeddingStages: embedding, ...(config ? { file: readLlmConfigFile(config) } : {}) })
-    const client = new LlmClient({ settings, logger })
-    let probes: EndpointProbe[]
-    try {
-      await client.preflight({ probe: false })
-      // Its outcome is printed below, once (not also logged).
-      probes = await client.probeStructuredOutputs({ report: false })
-    } finally {
-      await client.close()
-    }
-    for (const st of stages) {
-      if (!settings.stageNames.includes(st)) { process.stdout.write(`${st}  no embedding model configured: lexical vectors (llm.stages.${st}.model or SYNTHQ_LLM_${st.toUpperCase().replace(/-/g, '_')}_MODEL to use one)\n`); continue }
-      const s = settings.stage(st)
-      process.stdout.write(`${st}  ${s.endpoint.name} ${s.endpoint.baseUrl}  model ${s.model}  temperature ${s.temperature}  max_tokens ${s.maxTokens}  ok\n`)
-    }
-    let failed = false
-    for (const p of probes) {
-      failed ||= p.failed
-      const how = p.failed ? 'probe FAILED' : isConstrained(p.dialect) ? 'constrained' : 'not enforced by the server: answers are checked and repaired'
-      process.stdout.write(`endpoint ${p.endpoint} ${p.baseUrl}  model ${p.model}  structured outputs: ${p.dialect} (${how}) — ${describeProbe(p)}\n`)
-    }
-    return failed ? 1 : 0
-  }
-  if (cmd === 'llm' && sub === 'usage') {
-    const { openLlmDatabase } = await import('../llm/store.ts')
-    const { UsageLedger } = await import('../llm/usage.ts')
-    const db = openLlmDatabase(values.db ?? defaultDbPath())
-    try {
-      const rows = new UsageLedger(db, new Map()).rows()
-      if (rows.length === 0) process.stdout.write('no LLM usage recorded in this database\n')
-      for (const r of rows) {
-        process.stdout.write(`${r.stage}  ${r.model}@${r.endpoint}  calls ${r.calls} (cache hits ${r.cacheHits})  requests ${r.requests}  tokens ${r.promptTokens} in / ${r.completionTokens} out${r.estimatedRequests ? ` (${r.estimatedRequests} requests estimated)` : ''}  $${r.costUsd.toFixed(4)}\n`)
-      }
-    } finally {
-      db.close()
-    }
-    return 0
-  }
-  if (cmd === 'topics' && !sub) {
-    await printTopicMap(opts)
-    return 0
-  }
-  if (cmd === 'topics' && sub === 'create') {
-    const { kafkaConnectionFromEnv } = await import('../config/connection.ts')
-    const { localInfraAddresses } = await import('../config/local-infra.ts')
-    const { createKafka } = await import('../runtime/kafka/client.ts')
-    const { ensureTopics } = await import('../runtime/kafka/topic-admin.ts')
-    const conn = kafkaConnectionFromEnv(process.env, localInfraAddresses())
-    const admin = createKafka(conn, logger).admin()
-    await admin.connect()
-    try {
-      const created = await ensureTopics(admin, { prefix: opts.prefix, partitions: opts.partitions, replicationFactor: opts.replication })
-      process.stdout.write(created.length ? `created ${created.join(', ')}\n` : 'all topics already exist\n')
-    } finally {
-      await admin.disconnect()
-    }
-    return 0
-  }
-  if (cmd === 'schemas' && (sub === 'register' || sub === 'check')) {
-    const { registryConnectionFromEnv } = await import('../config/connection.ts')
-    const { localInfraAddresses } = await import('../config/local-infra.ts')
-    const { RegistryClient } = await import('../serde/registry-client.ts')
-    const { SchemaCatalog } = await import('../serde/schema-catalog.ts')
-    const { AvroSerde } = await import('../serde/avro-serde.ts')
-    const { topicPlan } = await import('../runtime/kafka/topic-admin.ts')
-    const { valueSubject } = await import('../topics.ts')
-    const registry = new RegistryClient(registryConnectionFromEnv(process.env, localInfraAddresses()))
-    const catalog = SchemaCatalog.load()
-    const serde = new AvroSerde(registry, catalog, { prefix: opts.prefix })
-    if (sub === 'register') {
-      for (const [subject, id] of await serde.registerAll()) process.stdout.write(`${subject}  id ${id}\n`)
-      return 0
-    }
-    let bad = 0
-    for (const plan of topicPlan({ prefix: opts.prefix })) {
-      const subject = valueSubject(plan.topic)
-      const verdict = await registry.isCompatible(subject, catalog.get(plan.spec.recordName).schema)
-      if (!verdict.compatible) bad++
-      process.stdout.write(`${subject}  ${verdict.compatible ? 'compatible' : 'INCOMPATIBLE'}${verdict.messages.length ? `  ${verdict.messages.join('; ')}` : ''}\n`)
-    }
-    return bad ? 1 : 0
-  }
-  process.stderr.write(`synthq: unknown command "${positionals.join(' ')}" — synthq --help lists the commands\n`)
-  return 2
 }
 
 // `synthq topics | head` closes stdout early: that is not an error.
