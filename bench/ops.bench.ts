@@ -7,17 +7,18 @@
  *     processor (decode a synthq.Document, emit it again, encode it: the engine's own work and
  *     nothing else) runs M = 50,000 already-encoded documents (BENCH_M), one after another
  *     (await engine.run per record), with the schema registry inside an in-memory embedded log.
- *     Three engines, alternating rounds (BENCH_ROUNDS, default 7), medians reported:
- *       none     no observer (the runner started without metrics)
- *       noop     an observer whose recordDone does nothing: the engine's two performance.now()
- *                calls and the call itself
- *       metrics  a real PipelineMetrics (src/metrics/pipeline-metrics.ts) as `synthq start` makes
- *                it: labels, process metrics (event-loop delay, GC observer) on — its histogram
- *                observe per record is the whole hot-path cost; everything else is pulled at
- *                scrape time
- *     The process metrics' GC observer and event-loop monitor exist from the moment the
- *     PipelineMetrics is made, so they are on for all three rows (as in any synthq process with
- *     metrics). Then recordDone alone, timed over 1,000,000 calls.
+ *     Each record then goes through recordFinished (src/runtime/record-events.ts), as the stages
+ *     call it: the `synthq:stage:record` diagnostics channel. Three subscriber set-ups, in
+ *     alternating rounds (BENCH_ROUNDS, default 7), medians reported:
+ *       none     nobody subscribed (the runner started without metrics): one hasSubscribers read
+ *       noop     a subscriber that does nothing: the message built and published
+ *       metrics  a PipelineMetrics (src/metrics/pipeline-metrics.ts) subscribed for the round —
+ *                its histogram observe per record is the whole hot-path cost; everything else is
+ *                pulled at scrape time
+ *     A PipelineMetrics as `synthq start` makes it (labels, process metrics: event-loop delay,
+ *     GC observer) exists for the whole of (a), so those are on for all three rows (as in any
+ *     synthq process with metrics). Then a publish to the metrics alone, timed over 1,000,000
+ *     calls.
  *
  * (b) Scrape cost: `await metrics.text()` (what /metrics serves) on a PipelineMetrics like the one
  *     of `synthq start`: the 8 stages of attribution + synthesis in two runners (with processor
@@ -49,12 +50,14 @@ import { fileURLToPath } from 'node:url'
 import type { LlmClient } from '../src/llm/client.ts'
 import { createLogger } from '../src/log.ts'
 import { PipelineMetrics, type MetricsRunner } from '../src/metrics/pipeline-metrics.ts'
-import { embeddedLag, pipelineStages } from '../src/ops/lag.ts'
+import { pipelineStages } from '../src/ops/lag.ts'
+import { embeddedLag } from '../src/runtime/embedded/embedded-transport.ts'
 import { StatusCollector } from '../src/ops/status.ts'
 import { emit, type Processor } from '../src/processors/processor.ts'
 import { EmbeddedLog } from '../src/runtime/embedded/embedded-log.ts'
 import { EmbeddedRegistry } from '../src/runtime/embedded/embedded-registry.ts'
-import type { StageObserver } from '../src/runtime/observer.ts'
+import { channels, subscribe, type StageRecordMessage } from '../src/diagnostics/channels.ts'
+import { recordFinished } from '../src/runtime/record-events.ts'
 import { StageEngine, type RawRecord } from '../src/runtime/stage-engine.ts'
 import { AvroSerde } from '../src/serde/avro-serde.ts'
 import { SchemaCatalog } from '../src/serde/schema-catalog.ts'
@@ -137,52 +140,67 @@ const passThrough = (): Processor => ({
   process: (record) => emit({ topic: 'documents', key: record.key!, value: record.value }),
 })
 const spec: StageSpec = { name: 'document-hygiene', input: 'documents', outputs: ['documents'], processor: passThrough }
-const makeEngine = (observer?: StageObserver): StageEngine => new StageEngine({
-  stage: spec, serde, prefix: 'bench', runId: 'bench', logger, tables: () => { throw new Error('no tables') }, ...(observer ? { observer } : {}),
-})
+const engine = new StageEngine({ stage: spec, serde, prefix: 'bench', runId: 'bench', logger, topology: 'synthesis', tables: () => { throw new Error('no tables') } })
+await engine.init()
 
-const hotMetrics = new PipelineMetrics({ labels: { runner: 'embedded' }, info: { topology: 'synthesis', prefix: 'bench', version: SYNTHQ_VERSION }, logger })
-const engines = { none: makeEngine(), noop: makeEngine({ recordDone () {} }), metrics: makeEngine(hotMetrics) }
-type EngineName = keyof typeof engines
-const names = Object.keys(engines) as EngineName[]
-for (const e of Object.values(engines)) await e.init()
+// Made for its process metrics; its own subscription would count every round, so it is closed.
+new PipelineMetrics({ labels: { runner: 'embedded' }, info: { topology: 'synthesis', prefix: 'bench', version: SYNTHQ_VERSION }, logger }).close()
+const names = ['none', 'noop', 'metrics'] as const
+type EngineName = typeof names[number]
+/** The metrics rounds' registries: each subscribes for its round only. */
+const roundMetrics: PipelineMetrics[] = []
 const signal = new AbortController().signal
 
-async function pass (engine: StageEngine, n = M): Promise<number> {
-  const t0 = performance.now()
-  for (let i = 0; i < n; i++) {
-    const o = await engine.run(raws[i]!, signal)
-    if (o.deadLettered) throw new Error('dead-lettered')
+async function pass (mode: EngineName, n = M): Promise<number> {
+  const unsubscribe = mode === 'noop' ? subscribe('synthq:stage:record', () => {}) : undefined
+  const metrics = mode === 'metrics' ? new PipelineMetrics({ labels: { runner: 'embedded' }, processMetrics: false }) : undefined
+  if (metrics) roundMetrics.push(metrics)
+  try {
+    const t0 = performance.now()
+    for (let i = 0; i < n; i++) {
+      const started = performance.now()
+      const o = await engine.run(raws[i]!, signal)
+      if (o.deadLettered) throw new Error('dead-lettered')
+      recordFinished(engine, 'embedded', raws[i]!, o, started)
+    }
+    return n / ((performance.now() - t0) / 1000)
+  } finally {
+    unsubscribe?.()
+    metrics?.close()
   }
-  return n / ((performance.now() - t0) / 1000)
 }
 
-note(`bench: (a) ${ROUNDS} rounds of ${fmt(M)} records × ${names.length} engines…`)
+note(`bench: (a) ${ROUNDS} rounds of ${fmt(M)} records × ${names.length} subscriber set-ups…`)
 const WARMUP = Math.min(5000, M)
-for (const name of names) await pass(engines[name], WARMUP) // warm-up
+for (const name of names) await pass(name, WARMUP) // warm-up
 const rates = new Map<EngineName, number[]>(names.map((n) => [n, []]))
 const ratioMetrics: number[] = []
 const ratioNoop: number[] = []
 for (let r = 0; r < ROUNDS; r++) {
   const round = new Map<EngineName, number>()
-  for (const name of (r % 2 ? [...names].reverse() : names)) round.set(name, await pass(engines[name]))
+  for (const name of (r % 2 ? [...names].reverse() : names)) round.set(name, await pass(name))
   for (const [n, v] of round) rates.get(n)!.push(v)
   ratioMetrics.push(round.get('metrics')! / round.get('none')!)
   ratioNoop.push(round.get('noop')! / round.get('none')!)
 }
-const observed = (await hotMetrics.registry.getSingleMetric('synthq_stage_record_duration_seconds')!.get()).values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))?.value ?? 0
+const countOf = async (m: PipelineMetrics): Promise<number> => (await m.registry.getSingleMetric('synthq_stage_record_duration_seconds')!.get()).values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))?.value ?? 0
+let observed = 0
+for (const m of roundMetrics) observed += await countOf(m)
 const expected = WARMUP + ROUNDS * M
 if (observed !== expected) throw new Error(`histogram counted ${observed} records, expected ${expected}`)
 
-// recordDone alone.
+// A publish to a subscribed PipelineMetrics alone.
 const CALLS = 1_000_000
+const alone = new PipelineMetrics({ labels: { runner: 'embedded' }, processMetrics: false })
+const message: StageRecordMessage = { stage: 'document-hygiene', topology: 'synthesis', runner: 'embedded', runId: 'bench', topic: input, partition: 0, offset: '0', outcome: 'processed', outputs: 1, attempts: 1, durationMs: 0 }
 let t = performance.now()
-for (let i = 0; i < CALLS; i++) hotMetrics.recordDone('document-hygiene', 'processed', (i % 1000) * 1e-5, 1)
+for (let i = 0; i < CALLS; i++) channels.stageRecord.publish({ ...message, durationMs: (i % 1000) * 1e-2 })
 const observeNs = (performance.now() - t) * 1e6 / CALLS
+alone.close()
 t = performance.now()
 for (let i = 0; i < CALLS; i++) { performance.now(); performance.now() }
 const nowPairNs = (performance.now() - t) * 1e6 / CALLS
-for (const e of Object.values(engines)) await e.close()
+await engine.close()
 memLog.close()
 
 // --- (b) scrape cost ---------------------------------------------------------------------------
@@ -223,8 +241,11 @@ function scrapeMetrics (lagDb: EmbeddedLog | undefined): PipelineMetrics {
   let seed = 1
   const rnd = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 2 ** 32 }
   for (const s of stages) {
-    for (let i = 0; i < 20_000; i++) m.recordDone(s.stage, i % 50 === 0 ? 'dead_lettered' : 'processed', 10 ** (-3.5 + 5 * rnd()), i % 100 === 0 ? 2 : 1)
+    for (let i = 0; i < 20_000; i++) {
+      channels.stageRecord.publish({ stage: s.stage, topology: s.topology, runner: 'embedded', runId: 'bench', topic: s.input, partition: 0, offset: String(i), outcome: i % 50 === 0 ? 'deadLettered' : 'processed', outputs: 1, attempts: i % 100 === 0 ? 2 : 1, durationMs: 10 ** (-0.5 + 5 * rnd()) })
+    }
   }
+  m.close() // filled: later registries' records are not its own
   for (const s of LLM_STAGES) {
     const model = s === 'sink' ? 'sim-embed-small' : 'sim-chat-8b'
     for (let i = 0; i < 20_000; i++) {
@@ -315,12 +336,12 @@ out(`ops bench: Node ${process.version}${startSeconds !== undefined ? `; databas
 out('')
 out(`(a) StageEngine, pass-through processor, ${fmt(M)} encoded synthq.Document records (${fmt(avgBytes)} bytes avg), one at a time, ${ROUNDS} rounds alternating`)
 for (const n of names) {
-  const label = { none: 'no observer', noop: 'no-op observer', metrics: 'PipelineMetrics observer' }[n]
+  const label = { none: 'no subscriber', noop: 'no-op subscriber', metrics: 'PipelineMetrics subscribed' }[n]
   out(`    ${label.padEnd(26)} ${fmt(median(rates.get(n)!)).padStart(7)} records/s  (${fmt(1e6 / median(rates.get(n)!), 1)} µs/record; rounds ${rates.get(n)!.map((x) => fmt(x)).join(' ')})`)
 }
 out(`    ratio PipelineMetrics / none  ${median(ratioMetrics).toFixed(3)}x   (rounds ${ratioMetrics.map((x) => x.toFixed(3)).join(' ')})`)
 out(`    ratio no-op / none            ${median(ratioNoop).toFixed(3)}x   (rounds ${ratioNoop.map((x) => x.toFixed(3)).join(' ')})`)
-out(`    recordDone alone: ${fmt(observeNs)} ns per call (${fmt(CALLS)} calls); two performance.now(): ${fmt(nowPairNs)} ns`)
+out(`    publish to PipelineMetrics alone: ${fmt(observeNs)} ns per call (${fmt(CALLS)} calls); two performance.now(): ${fmt(nowPairNs)} ns`)
 out('')
 out(`(b) scrape: await metrics.text(), 8 stages (2 runners), 6 LLM stages, histograms filled; ${SCRAPES} scrapes each, alternating`)
 for (const [name, ms] of scrapeMs) {

@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util'
 import { ConfigError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { decodeOriginal, hasSelector, readDeadLetters, replayEmbedded, replayKafka, selectLetters, summarize, type DlqSelector, type ReplayOutcome, type StoredLetter } from '../ops/dlq.ts'
+import { decodeOriginal, hasSelector, readDeadLetters, replay, selectLetters, summarize, type DlqSelector, type ReplayOutcome, type StoredLetter } from '../ops/dlq.ts'
 import { jsonReplacer, parseSince, renderTable, terminalWidth } from '../ops/tap/select.ts'
 import { openSource, runnerKind } from '../ops/tap/source.ts'
 import { DEFAULT_TOPIC_PREFIX, topicName } from '../topics.ts'
@@ -142,7 +142,7 @@ export async function runDlq (argv: string[], defaults: { db: string }, logger: 
   try {
     ({ letters, undecodable } = await readDeadLetters(source, prefix, selector.since !== undefined ? { since: selector.since } : {}))
   } catch (err) {
-    source.close()
+    await source.close()
     throw err
   }
   const dlqTopic = topicName('deadLetters', prefix)
@@ -155,7 +155,7 @@ export async function runDlq (argv: string[], defaults: { db: string }, logger: 
     for (const id of selector.ids) {
       const found = [...new Set(resolveId(id))]
       if (found.length > 1) {
-        source.close()
+        await source.close()
         io.err(`synthq dlq: ${found.length} dead letters start with ${id}: ${found.join(', ')}\n`)
         return 2
       }
@@ -209,15 +209,14 @@ export async function runDlq (argv: string[], defaults: { db: string }, logger: 
     }
     // replay
     const opts = { prefix, force: Boolean(values.force), dryRun: Boolean(values['dry-run']) }
-    source.close()
-    const outcomes = runner === 'embedded' ? replayEmbedded(db, selected, opts) : await replayKafka(source.kafka!, selected, opts, logger)
+    const outcomes = await replay(source, selected, opts)
     reportReplay(outcomes, opts.dryRun, values.json === true, io)
     const missing = (selector.ids ?? []).filter((id) => !letters.some((s) => s.letter.id === id))
     for (const id of missing) io.err(`synthq dlq: no dead letter with id ${id} in ${dlqTopic}\n`)
     if (selected.length === 0) io.err(`synthq dlq: no dead letters match (of ${letters.length} in ${dlqTopic})\n`)
     return missing.length || outcomes.some((o) => o.status === 'not-replayable' || o.status === 'replayed-before') ? 3 : partial
   } finally {
-    source.close()
+    await source.close()
   }
 }
 

@@ -23,7 +23,7 @@ import type { Logger } from '../log.ts'
 import { processEndpoint, type MetricsSettings } from '../metrics/process-endpoint.ts'
 import { SYNTHQ_VERSION } from '../version.ts'
 import { REPO_DATA } from '../data-paths.ts'
-import type { createKafka } from '../runtime/kafka/client.ts'
+import type { Runner } from '../runtime/runner.ts'
 import { EmbeddedRunner } from '../runtime/embedded/embedded-runner.ts'
 import type { DeliveryMode } from '../runtime/kafka/kafka-stage.ts'
 import { SchemaCatalog } from '../serde/schema-catalog.ts'
@@ -75,8 +75,6 @@ export function demoDocuments (): Array<{ key: string, value: Record<string, unk
   })
 }
 
-type AnyRunner = { start (): Promise<void>, stop (): Promise<void>, stats (): Record<string, { processed: number, deadLettered: number, inFlight: number, queued: number }>, metrics (): Record<string, Record<string, number>> }
-
 export async function runTopology (opts: RunOptions, logger: Logger): Promise<number> {
   const make = TOPOLOGIES[opts.topology]
   if (!make) throw new ConfigError(`Unknown topology "${opts.topology}" (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
@@ -87,23 +85,21 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
   }
   const endpoint = processEndpoint(opts.metrics ?? { enabled: true, host: '127.0.0.1', port: 0 }, { runner: opts.runner }, logger, { topology: topology.name, prefix: opts.prefix, version: SYNTHQ_VERSION })
   const llm = await startLlm(llmStages(topology, opts.stages), opts, logger, embeddingStages(topology), endpoint.metrics)
-  let runner: AnyRunner
-  let connection: ReturnType<typeof kafkaConnectionFromEnv> | undefined
-  let kafkaClient: (() => ReturnType<typeof createKafka>) | undefined
+  let runner: Runner
   let embedded: EmbeddedRunner | undefined
   let where: string
   if (opts.runner === 'embedded') {
-    embedded = new EmbeddedRunner(topology, { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(llm ? { llm: llm.client } : {}), ...(opts.stages ? { stages: opts.stages } : {}), observer: endpoint.metrics })
+    embedded = new EmbeddedRunner(topology, { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(llm ? { llm: llm.client } : {}), ...(opts.stages ? { stages: opts.stages } : {}) })
     runner = embedded
     where = `the embedded runner (${opts.db})`
   } else {
     if (opts.untilIdle) throw new ConfigError('--until-idle works with the embedded runner only (a Kafka topic has no end)')
     // Imported here: an embedded run need not load KafkaJS and the registry client (~0.1 s of its start).
-    const [{ KafkaRunner }, { RegistryClient }, { AvroSerde }, { createKafka }] = await Promise.all([
-      import('../runtime/kafka/kafka-runner.ts'), import('../serde/registry-client.ts'), import('../serde/avro-serde.ts'), import('../runtime/kafka/client.ts'),
+    const [{ KafkaRunner }, { RegistryClient }, { AvroSerde }] = await Promise.all([
+      import('../runtime/kafka/kafka-runner.ts'), import('../serde/registry-client.ts'), import('../serde/avro-serde.ts'),
     ])
     const local = localInfraAddresses()
-    connection = kafkaConnectionFromEnv(process.env, local.brokers ? { brokers: local.brokers } : {})
+    const connection = kafkaConnectionFromEnv(process.env, local.brokers ? { brokers: local.brokers } : {})
     const registry = new RegistryClient(registryConnectionFromEnv(process.env, local.url ? { url: local.url } : {}))
     runner = new KafkaRunner(topology, {
       connection, serde: new AvroSerde(registry, SchemaCatalog.load(), { prefix: opts.prefix }), logger, prefix: opts.prefix, mode: opts.mode,
@@ -111,7 +107,6 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
       ...(llm ? { llm: llm.client } : {}),
       ...(opts.stages ? { stages: opts.stages } : {}),
-      observer: endpoint.metrics,
       // Another process started this topology's stateful stage (the sink) and took it over.
       onFenced: (err) => { fatal = err; out(`synthq: ${err.message} — stopping`); process.kill(process.pid, 'SIGTERM') },
       // A stage halted (an endpoint refusing the key, an outage past the retry limit): stop
@@ -123,8 +118,6 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
       ...(sessionTimeoutFromEnv() !== undefined ? { sessionTimeoutMs: sessionTimeoutFromEnv() } : {}),
     })
     where = `Kafka ${connection.brokers.join(',')} (${opts.mode})`
-    const conn = connection
-    kafkaClient = () => createKafka(conn, logger)
   }
   // SIGINT/SIGTERM drain and commit within --drain-timeout (plus a grace to disconnect); a
   // second signal exits at once. Handled from here on, before anything is started or printed as
@@ -139,9 +132,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     await runner.start()
     endpoint.metrics.addRunner(topology.name, runner)
     if (llm) endpoint.metrics.addLlm(llm.client)
-    await endpoint.start(embedded
-      ? { topologies: [topology.name], prefix: opts.prefix, runner: 'embedded', log: embedded.log, db: opts.db }
-      : { topologies: [topology.name], prefix: opts.prefix, runner: 'kafka', kafka: kafkaClient!(), brokers: connection!.brokers })
+    await endpoint.start({ topologies: [topology.name], prefix: opts.prefix, runner })
     if (endpoint.url) out(`synthq: metrics at ${endpoint.url} (synthq status, synthq dashboard)`)
   } catch (err) {
     if (!signals.stopping) {

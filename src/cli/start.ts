@@ -106,7 +106,7 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   const endpoint = processEndpoint(opts.metrics ?? { enabled: true, host: '127.0.0.1', port: 0 }, { runner: 'embedded' }, logger, { topology: 'attribution+synthesis', prefix: opts.prefix, version: SYNTHQ_VERSION })
   const llm = await startLlm([...llmStages(attribution), ...llmStages(synthesis)], { llm: 'sim', runner: 'embedded', db: opts.db, ...(opts.config ? { config: opts.config } : {}) }, logger, embeddingStages(synthesis), endpoint.metrics)
   if (!llm) throw new ConfigError('the pipeline has no LLM stages')
-  const common = { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, llm: llm.client, observer: endpoint.metrics, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) }
+  const common = { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, llm: llm.client, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) }
   const attr = new EmbeddedRunner(TOPOLOGIES.attribution!(context), common)
   const synth = new EmbeddedRunner(synthesis, common)
 
@@ -124,7 +124,7 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   endpoint.metrics.addRunner('attribution', attr)
   endpoint.metrics.addRunner('synthesis', synth)
   endpoint.metrics.addLlm(llm.client)
-  await endpoint.start({ topologies: ['attribution', 'synthesis'], prefix: opts.prefix, runner: 'embedded', log: attr.log, db: opts.db })
+  await endpoint.start({ topologies: ['attribution', 'synthesis'], prefix: opts.prefix, runner: attr })
   if (endpoint.url) out(`synthq: metrics at ${endpoint.url} — watch with: npx synthq status, npx synthq dashboard`)
   if (opts.demoData && attr.log.head(topicName('realInstructions', opts.prefix)) === 0) {
     const seeds = readFileSync(SHIPPED_SEEDS, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string, prompt: string, source: string })

@@ -15,7 +15,7 @@ import type { Logger } from '../log.ts'
 import { DEFAULT_TOPIC_PREFIX, TOPICS, topicName, type TopicName } from '../topics.ts'
 import { fitWidths, getPath, jsonReplacer, matches, parseOffsets, parseSince, parseWhere, project, renderTable, scalarText, tableLines, terminalWidth, type Filter, type RecordMeta, type StartPosition } from '../ops/tap/select.ts'
 import { openSource, resolveTopic, runnerKind } from '../ops/tap/source.ts'
-import type { TapRecord } from '../ops/tap/read.ts'
+import type { TapRecord } from '../runtime/transport.ts'
 
 export const TAP_HELP = `synthq tap <topic> — print a topic's records, decoded from Avro (JSON lines, a table or a count)
 
@@ -194,7 +194,7 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
   const follow = Boolean(values.follow || values.latest)
   const source = openSource({ runner: values.runner ?? 'embedded', db: values.db ?? defaults.db, prefix }, logger)
   const logical = TOPICS.find((t) => topicName(t.name, prefix) === topic)!.name
-  const tableColumns = !values.table ? [] : fields ?? [...(source.runner === 'kafka' ? ['@partition'] : []), '@offset', ...TABLE_COLUMNS[logical]]
+  const tableColumns = !values.table ? [] : fields ?? [...(source.kind === 'kafka' ? ['@partition'] : []), '@offset', ...TABLE_COLUMNS[logical]]
   const width = terminalWidth()
   // A followed table cannot wait for every row to size its columns: they share the width.
   const fixed = (c: string): boolean => c === '@offset' || c === '@partition'
@@ -240,12 +240,12 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
   try {
     // Following, stderr says from where (stdout stays data only).
     const onStart = (starts: ReadonlyArray<{ partition: number, offset: number }>): void => {
-      if (follow) process.stderr.write(`synthq tap: following ${topic} from ${starts.length ? starts.map((s) => (source.runner === 'kafka' ? `${s.partition}:${s.offset}` : `offset ${s.offset}`)).join(' ') : 'the named partitions (none)'} (Ctrl-C to stop)\n`)
+      if (follow) process.stderr.write(`synthq tap: following ${topic} from ${starts.length ? starts.map((s) => (source.kind === 'kafka' ? `${s.partition}:${s.offset}` : `offset ${s.offset}`)).join(' ') : 'the named partitions (none)'} (Ctrl-C to stop)\n`)
     }
     if (limit > 0) await source.read({ topic, start, follow, onStart, signal: stop.signal }, onRecord)
   } finally {
     stop.dispose()
-    source.close()
+    await source.close()
   }
   if (stop.piped()) return 0
   if (values.count) await out(`${matched}\n`)

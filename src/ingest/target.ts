@@ -1,29 +1,11 @@
 /**
- * Where ingested records go. Every target writes in batches and reports, per batch, which keys
- * it did not write because the topic already holds them — so deduplication is decided where
- * the data is (the database, the topic), not by a local file that another machine cannot see.
+ * Where ingested records go: the targets themselves are transport implementations
+ * (src/runtime/embedded/ingest-target.ts, src/runtime/kafka/ingest-target.ts) behind the
+ * runtime's seam; the dry run, which writes nothing, is ingest's own.
  */
-export interface KeyedValue {
-  key: string
-  value: unknown
-}
+import type { BatchResult, IngestTarget, KeyedValue } from '../runtime/transport.ts'
 
-export interface BatchResult {
-  written: number
-  /** Keys already in the topic (or earlier in this run) and therefore not written. */
-  duplicates: string[]
-}
-
-export interface IngestTarget {
-  /** The Kafka (or embedded) topic name. */
-  readonly topic: string
-  /** Where the topic lives, for the summary (never credentials). */
-  readonly where: string
-  /** What dedup means on this target, for the summary. */
-  readonly dedupNote: string
-  write (records: readonly KeyedValue[]): Promise<BatchResult>
-  close (): Promise<void>
-}
+export type { BatchResult, IngestTarget, KeyedValue }
 
 /** --dry-run: nothing is written; duplicates are only those within this run. */
 export class DryRunTarget implements IngestTarget {

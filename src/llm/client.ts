@@ -38,6 +38,7 @@ import { EmbeddingCache } from './embedding-cache.ts'
 import { failureToError, fallBack, type EndpointVerdicts } from './failure-mapping.ts'
 import { EndpointGate, type GateStats, type RateClock, type Ticket } from './endpoint-gate.ts'
 import { classifyFailure, LlmOutputError, LlmRejectedError, LlmUnavailableError } from './errors.ts'
+import { publishLlmRequest } from '../diagnostics/channels.ts'
 import { extractJson, InvalidOutputError } from './json-output.ts'
 import { isSimulatedModel, schemaName, SIMULATOR_FINGERPRINT } from './protocol.ts'
 import { checkEndpoints } from './preflight.ts'
@@ -356,6 +357,31 @@ export class LlmClient {
 
   /** @internal One logical JSON call for `stage` (see StageLlm.json). */
   async json<T> (s: StageSettings, req: JsonRequest<T>): Promise<JsonResult<T>> {
+    return await this.#published(s, 'chat', async () => await this.#json(s, req), (r) => r)
+  }
+
+  /** Runs one logical call and tells `synthq:llm:request` subscribers how it ended (src/diagnostics). */
+  async #published<R> (s: StageSettings, kind: 'chat' | 'embeddings', call: () => Promise<R>, seen: (r: R) => { cached: boolean, requests: number, promptTokens: number, completionTokens: number, simulated: boolean }): Promise<R> {
+    const t0 = Date.now()
+    const base = { stage: s.stage, model: s.model, endpoint: s.endpoint.name, kind }
+    try {
+      const r = await call()
+      publishLlmRequest(() => {
+        const v = seen(r)
+        return { ...base, status: v.cached ? 'cached' : 'ok', attempts: v.requests, latencyMs: Date.now() - t0, promptTokens: v.promptTokens, completionTokens: v.completionTokens, simulated: v.simulated }
+      })
+      return r
+    } catch (err) {
+      // The error's class, not its message: a message may quote the server or name its URL.
+      publishLlmRequest(() => {
+        const e = err as { name?: string, attempts?: number, context?: { attempts?: number } }
+        return { ...base, status: 'failed', error: e.name ?? 'Error', attempts: e.attempts ?? e.context?.attempts ?? 0, latencyMs: Date.now() - t0, promptTokens: 0, completionTokens: 0, simulated: isSimulatedModel(s.model) }
+      })
+      throw err
+    }
+  }
+
+  async #json<T> (s: StageSettings, req: JsonRequest<T>): Promise<JsonResult<T>> {
     const stats = this.statsFor(s.stage)
     stats.calls++
     const rt = this.#runtime(s.endpoint)
@@ -424,6 +450,10 @@ export class LlmClient {
 
   /** @internal Embeddings for `texts` (see StageLlm.embed): cached per text, batched, retried like chat calls. */
   async embed (s: StageSettings, req: EmbedRequest): Promise<EmbedResult> {
+    return await this.#published(s, 'embeddings', async () => await this.#embed(s, req), (r) => ({ cached: r.requests === 0, requests: r.requests, promptTokens: 0, completionTokens: 0, simulated: r.simulated }))
+  }
+
+  async #embed (s: StageSettings, req: EmbedRequest): Promise<EmbedResult> {
     const stats = this.statsFor(s.stage)
     const rt = this.#runtime(s.endpoint)
     const keyOf = (text: string): string => EmbeddingCache.key(s.endpoint.baseUrl, s.model, req.dimensions, text)

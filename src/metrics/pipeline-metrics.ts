@@ -3,22 +3,24 @@
  * histograms, the LLM client's requests, latencies, tokens and cache, the sink's sample, and
  * Node's process metrics. docs/metrics.md lists every series; deploy/grafana/ charts them.
  *
- * Two ways figures arrive. Events that carry a duration (a record finished, an LLM request
- * answered) are pushed through {@link StageObserver} / {@link LlmObserver} into histograms.
- * Everything else — counts the runners and the LLM client already keep — is pulled when
- * Prometheus scrapes, so the hot path pays nothing for it: counters advance by the difference
- * since the last scrape, gauges take the current value.
+ * Two ways figures arrive. Events that carry a duration are pushed into histograms: a record
+ * finished comes from the `synthq:stage:record` diagnostics channel (src/diagnostics/), an LLM
+ * request answered through the LLM client's {@link LlmObserver}. Everything else — counts the
+ * runners and the LLM client already keep — is pulled when Prometheus scrapes, so the hot path
+ * pays nothing for it: counters advance by the difference since the last scrape, gauges take
+ * the current value. docs/diagnostics.md says which figures stay pulled and why.
+ *
+ * The channel is process-wide: the metrics count the records of every runner in the process
+ * (one registry per process, as `synthq run` and `synthq start` make it). close() unsubscribes.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { subscribe, type StageRecordMessage } from '../diagnostics/channels.ts'
 import type { LlmClient, LlmObserver, LlmRequestEvent } from '../llm/client.ts'
 import type { Logger } from '../log.ts'
-import type { StageObserver } from '../runtime/observer.ts'
+import type { Runner } from '../runtime/runner.ts'
 
-/** What a runner offers the metrics (both runners have these). */
-export interface MetricsRunner {
-  stats (): Record<string, { processed: number, deadLettered: number, inFlight: number, queued: number, skipped?: number }>
-  metrics (): Record<string, Record<string, number>>
-}
+/** What the metrics pull from a runner on every scrape. */
+export type MetricsRunner = Pick<Runner, 'stats' | 'metrics'>
 
 /** Records of an input topic a stage has not yet committed. */
 export interface StageLag { stage: string, topic: string, lag: number }
@@ -53,7 +55,7 @@ async function withTimeout<T> (p: Promise<T>, ms: number): Promise<T> {
 /** Failure reasons become a label: keep it to the reason's name ("connection failed (ECONNRESET)" → "connection failed"). */
 const reasonLabel = (r: string): string => r.replace(/\s*\(.*\)$/, '').slice(0, 40)
 
-export class PipelineMetrics implements StageObserver, LlmObserver {
+export class PipelineMetrics implements LlmObserver {
   readonly registry = new Registry()
   readonly #runners: Array<{ topology: string, runner: MetricsRunner }> = []
   readonly #llm: LlmClient[] = []
@@ -65,6 +67,7 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
   readonly #retries: Counter<'stage'>
   readonly #llmSeconds: Histogram<'stage' | 'model' | 'kind'>
   readonly #llmRequests: Counter<'stage' | 'model' | 'endpoint' | 'outcome'>
+  readonly #unsubscribe: () => void
 
   constructor (o: PipelineMetricsOptions = {}) {
     if (o.labels) this.registry.setDefaultLabels(o.labels)
@@ -74,6 +77,7 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
     this.#retries = new Counter({ name: 'synthq_stage_retries_total', help: 'Retried attempts of records after transient failures', labelNames: ['stage'], registers: r })
     this.#llmSeconds = new Histogram({ name: 'synthq_llm_request_duration_seconds', help: 'LLM HTTP request latency (answered requests)', labelNames: ['stage', 'model', 'kind'], buckets: LLM_BUCKETS, registers: r })
     this.#llmRequests = new Counter({ name: 'synthq_llm_requests_total', help: 'LLM HTTP requests by outcome (ok or the failure reason)', labelNames: ['stage', 'model', 'endpoint', 'outcome'], registers: r })
+    this.#unsubscribe = subscribe('synthq:stage:record', (m) => this.#recordDone(m))
 
     const pullCounter = (key: string, metric: Counter<string>, labels: Record<string, string>, value: number): void => {
       const id = `${key}\u0000${JSON.stringify(labels)}`
@@ -241,9 +245,20 @@ export class PipelineMetrics implements StageObserver, LlmObserver {
     this.#lag = source
   }
 
-  recordDone (stage: string, outcome: 'processed' | 'dead_lettered', seconds: number, attempts: number): void {
-    this.#recordSeconds.observe({ stage, outcome }, seconds)
-    if (attempts > 1) this.#retries.inc({ stage }, attempts - 1)
+  /**
+   * A record finished (synthq:stage:record). Skipped records took no time, and a stateful
+   * stage's records have only their batch's time: neither is a record duration. A filtered
+   * record (no outputs) is `processed` here, as in synthq_stage_records_total.
+   */
+  #recordDone (m: StageRecordMessage): void {
+    if (m.outcome === 'skipped' || m.batchSize !== undefined) return
+    this.#recordSeconds.observe({ stage: m.stage, outcome: m.outcome === 'deadLettered' ? 'dead_lettered' : 'processed' }, m.durationMs / 1000)
+    if (m.attempts > 1) this.#retries.inc({ stage: m.stage }, m.attempts - 1)
+  }
+
+  /** Stops listening to the diagnostics channels (the registry keeps what it has). */
+  close (): void {
+    this.#unsubscribe()
   }
 
   request (e: LlmRequestEvent): void {

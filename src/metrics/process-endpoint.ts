@@ -1,14 +1,15 @@
 /**
  * One place where a `synthq run` / `synthq start` process sets up its observability: the
- * metrics registry its runners and LLM client report to, the /metrics endpoint, the lag
+ * metrics registry its runners and LLM client report to, the debug logs of the diagnostics
+ * channels (src/diagnostics/), the /metrics endpoint, the lag
  * figures (read from where the runner keeps positions) and the announcement in the run
  * directory that `synthq status` and `synthq dashboard` read.
  */
+import { logDiagnostics } from '../diagnostics/log-subscriber.ts'
 import type { Logger } from '../log.ts'
 import { announce } from '../ops/discovery.ts'
-import { embeddedLag, kafkaLag, pipelineStages } from '../ops/lag.ts'
-import type { EmbeddedLog } from '../runtime/embedded/embedded-log.ts'
-import type { Kafka } from 'kafkajs'
+import { pipelineStages } from '../ops/lag.ts'
+import type { Runner } from '../runtime/runner.ts'
 import { ConfigError } from '../errors.ts'
 import { startMetricsServer } from './metrics-server.ts'
 import { PipelineMetrics } from './pipeline-metrics.ts'
@@ -33,40 +34,39 @@ export interface ProcessEndpoint {
   metrics: PipelineMetrics
   /** Where the endpoint listens (after start). */
   url: string | undefined
-  start (o: { topologies: string[], prefix: string, runner: 'embedded', log: EmbeddedLog, db: string } | { topologies: string[], prefix: string, runner: 'kafka', kafka: Kafka, brokers: string[] }): Promise<void>
+  /** Lag comes from where `runner` keeps its positions; the announcement names where its topics are. */
+  start (o: { topologies: string[], prefix: string, runner: Runner }): Promise<void>
   close (): Promise<void>
 }
 
 export function processEndpoint (settings: MetricsSettings, labels: Record<string, string>, logger: Logger, info?: Record<string, string>): ProcessEndpoint {
   const metrics = new PipelineMetrics({ labels, logger, ...(info ? { info } : {}) })
+  // The process's debug logs of records, commits and Kafka client events (nothing at info level).
+  const unlog = logDiagnostics(logger)
   let close: (() => Promise<void>) | undefined
   const endpoint: ProcessEndpoint = {
     metrics,
     url: undefined,
     async start (o) {
       const stages = pipelineStages(o.prefix, o.topologies.filter((t) => t !== 'demo'))
-      if (o.runner === 'embedded') {
-        metrics.setLagSource(async () => embeddedLag(o.log, stages).map((l) => ({ stage: l.stage, topic: l.input, lag: l.lag })))
-      } else {
-        const admin = o.kafka.admin()
-        let connected: Promise<void> | undefined
-        metrics.setLagSource(async () => {
-          await (connected ??= admin.connect())
-          return (await kafkaLag(admin, stages)).map((l) => ({ stage: l.stage, topic: l.input, lag: l.lag }))
-        })
-        close = async () => { if (connected) await admin.disconnect().catch(() => {}) }
-      }
+      const lag = o.runner.lagReader()
+      metrics.setLagSource(async () => (await lag.lag(stages)).map((l) => ({ stage: l.stage, topic: l.input, lag: l.lag })))
+      close = async () => { await lag.close().catch(() => {}) }
       if (!settings.enabled) return
       const server = await startMetricsServer(metrics, { host: settings.host, port: settings.port, logger })
       endpoint.url = server.url
       const unannounce = announce({
-        pid: process.pid, metricsUrl: server.url, topology: o.topologies.join('+'), runner: o.runner, prefix: o.prefix, startedAt: Date.now(),
-        ...(o.runner === 'embedded' ? { db: o.db } : { brokers: o.brokers }),
+        pid: process.pid, metricsUrl: server.url, topology: o.topologies.join('+'), runner: o.runner.kind, prefix: o.prefix, startedAt: Date.now(),
+        ...o.runner.location,
       })
-      const closeAdmin = close
-      close = async () => { unannounce(); await server.close(); await closeAdmin?.() }
+      const closeLag = close
+      close = async () => { unannounce(); await server.close(); await closeLag() }
     },
-    async close () { await close?.() },
+    async close () {
+      metrics.close()
+      unlog()
+      await close?.()
+    },
   }
   return endpoint
 }

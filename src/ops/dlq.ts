@@ -4,7 +4,8 @@
  * written back to the topic the stage reads, so the stage processes the record again once the
  * cause (a model, a prompt, an endpoint) is fixed.
  *
- * A dead letter is replayed once unless forced. Where that is remembered:
+ * A dead letter is replayed once unless forced. Where that is remembered (each runner's
+ * transport does it: src/runtime/embedded/embedded-transport.ts, src/runtime/kafka/kafka-transport.ts):
  *
  * - Embedded: a `dlq_replays` table in the same SQLite database, written in the same
  *   transaction as the appended record (topic, offset, dead-letter id). The embedded log has no
@@ -16,17 +17,13 @@
  *   two replays started at the same instant can both write (the scan and the writes are not one
  *   transaction).
  */
-import type { Kafka } from 'kafkajs'
 import { ConfigError } from '../errors.ts'
-import type { Logger } from '../log.ts'
-import { EmbeddedLog } from '../runtime/embedded/embedded-log.ts'
+import { REPLAY_HEADER, type ReplayItem, type Transport } from '../runtime/transport.ts'
 import type { AvroSerde } from '../serde/avro-serde.ts'
 import { TOPICS, topicName } from '../topics.ts'
-import { readKafka, type PartitionRange } from './tap/read.ts'
 import type { TopicSource } from './tap/source.ts'
 
-/** The header (Kafka) or ledger entry (embedded) naming the dead letter a record replays. */
-export const REPLAY_HEADER = 'synthq-replay-of'
+export { REPLAY_HEADER }
 
 /** A synthq.DeadLetter as decoded (schemas/dead-letter.avsc). */
 export interface DeadLetter {
@@ -158,114 +155,26 @@ function unreplayable (l: DeadLetter, prefix: string): string | undefined {
   return undefined
 }
 
-function compactedOf (prefix: string): (topic: string) => boolean {
-  const compacted = new Set(TOPICS.filter((t) => t.cleanupPolicy === 'compact').map((t) => topicName(t.name, prefix)))
-  return (t) => compacted.has(t)
-}
-
-const LEDGER_SCHEMA = `
-  CREATE TABLE IF NOT EXISTS dlq_replays (topic TEXT NOT NULL, offset INTEGER NOT NULL, dead_letter_id TEXT NOT NULL,
-    stage TEXT NOT NULL, replayed_at INTEGER NOT NULL, PRIMARY KEY (topic, offset)) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS dlq_replays_by_letter ON dlq_replays (dead_letter_id);
-`
-
 /**
- * Replays on the embedded runner: each letter's key and value appended to its source topic and
- * recorded in `dlq_replays`, in one transaction (so a letter is recorded exactly when its record
- * is in the log).
+ * Writes each letter's key and value back to the topic its stage reads, through the transport:
+ * at most once per letter unless forced (see the top of this file), nothing at all on a dry run.
  */
-export function replayEmbedded (dbPath: string, letters: readonly StoredLetter[], o: ReplayOptions): ReplayOutcome[] {
-  const log = new EmbeddedLog(dbPath, { compacted: compactedOf(o.prefix) })
-  try {
-    log.db.exec(LEDGER_SCHEMA)
-    const previous = log.db.prepare<[string], { topic: string, offset: number }>('SELECT topic, offset FROM dlq_replays WHERE dead_letter_id = ? ORDER BY replayed_at DESC LIMIT 1')
-    const record = log.db.prepare('INSERT INTO dlq_replays (topic, offset, dead_letter_id, stage, replayed_at) VALUES (?, ?, ?, ?, ?)')
-    const out: ReplayOutcome[] = []
-    for (const { letter: l } of letters) {
-      const base = { id: l.id, stage: l.stage, topic: l.source_topic }
-      const why = unreplayable(l, o.prefix)
-      if (why) { out.push({ ...base, status: 'not-replayable', reason: why }); continue }
-      out.push(log.db.transaction((): ReplayOutcome => {
-        const before = o.force ? undefined : previous.get(l.id)
-        if (before) return { ...base, status: 'replayed-before', partition: 0, offset: before.offset, reason: `replayed before to ${before.topic} offset ${before.offset}` }
-        const offset = log.head(l.source_topic)
-        if (o.dryRun) return { ...base, status: 'would-replay', partition: 0 }
-        log.append([{ topic: l.source_topic, key: l.key === null ? (null as unknown as string) : l.key.toString('utf8'), value: l.value }])
-        record.run(l.source_topic, offset, l.id, l.stage, Date.now())
-        return { ...base, status: 'replayed', partition: 0, offset }
-      }).immediate())
-    }
-    return out
-  } finally {
-    log.close()
-  }
-}
-
-/**
- * Replays on Kafka: each letter's key, value and original headers, plus `synthq-replay-of`,
- * written to the partition it was read from. Letters already replayed (found by scanning the
- * source partitions for the header) are refused unless forced.
- */
-export async function replayKafka (kafka: Kafka, letters: readonly StoredLetter[], o: ReplayOptions, logger: Logger): Promise<ReplayOutcome[]> {
+export async function replay (transport: Transport, letters: readonly StoredLetter[], o: ReplayOptions): Promise<ReplayOutcome[]> {
   const out: ReplayOutcome[] = []
-  const todo: DeadLetter[] = []
-  const admin = kafka.admin()
-  const partitions = new Map<string, Array<{ partition: number, low: number, high: number }>>()
-  await admin.connect()
-  try {
-    const existing = new Set(await admin.listTopics())
-    for (const { letter: l } of letters) {
-      const base = { id: l.id, stage: l.stage, topic: l.source_topic }
-      const why = unreplayable(l, o.prefix) ?? (existing.has(l.source_topic) ? undefined : `its source topic ${l.source_topic} does not exist on this cluster`)
-      if (why) { out.push({ ...base, status: 'not-replayable', reason: why }); continue }
-      if (!partitions.has(l.source_topic)) partitions.set(l.source_topic, (await admin.fetchTopicOffsets(l.source_topic)).map((x) => ({ partition: x.partition, low: Number(x.low), high: Number(x.high) })))
-      todo.push(l)
-    }
-  } finally {
-    await admin.disconnect()
+  const items: ReplayItem[] = []
+  const stageOf = new Map<string, string>()
+  for (const { letter: l } of letters) {
+    const why = unreplayable(l, o.prefix)
+    if (why) { out.push({ id: l.id, stage: l.stage, topic: l.source_topic, status: 'not-replayable', reason: why }); continue }
+    stageOf.set(l.id, l.stage)
+    items.push({ id: l.id, stage: l.stage, topic: l.source_topic, partition: l.source_partition, offset: l.source_offset, key: l.key, value: l.value!, headers: l.headers })
   }
-  const partitionOf = (l: DeadLetter): number | undefined => {
-    const p = l.source_partition
-    return p !== null && partitions.get(l.source_topic)!.some((x) => x.partition === p) ? p : undefined
-  }
-  // Earlier replays: scan each source partition from the earliest letter's offset for the header.
-  const replayedAt = new Map<string, { partition: number, offset: number }>()
-  if (!o.force) {
-    for (const [topic, parts] of partitions) {
-      const mine = todo.filter((l) => l.source_topic === topic)
-      const ranges: PartitionRange[] = parts.map((x) => {
-        const froms = mine.filter((l) => partitionOf(l) === x.partition || partitionOf(l) === undefined).map((l) => (partitionOf(l) === undefined || l.source_offset === null ? x.low : l.source_offset + 1))
-        return { partition: x.partition, start: froms.length ? Math.max(x.low, Math.min(...froms)) : Infinity, end: x.high }
-      })
-      await readKafka(kafka, { topic, start: { kind: 'beginning' }, follow: false }, ranges, (r) => {
-        const of = r.headers[REPLAY_HEADER]
-        if (of !== undefined) replayedAt.set(of, { partition: r.partition, offset: r.offset })
-      }, logger)
-    }
-  }
-  const send: DeadLetter[] = []
-  for (const l of todo) {
-    const base = { id: l.id, stage: l.stage, topic: l.source_topic }
-    const before = replayedAt.get(l.id)
-    if (before) out.push({ ...base, status: 'replayed-before', ...before, reason: `replayed before to ${l.source_topic} partition ${before.partition} offset ${before.offset}` })
-    else if (o.dryRun) out.push({ ...base, status: 'would-replay', ...(partitionOf(l) !== undefined ? { partition: partitionOf(l)! } : {}) })
-    else send.push(l)
-  }
-  if (send.length === 0) return out
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
-  await producer.connect()
-  try {
-    for (const l of send) {
-      const partition = partitionOf(l)
-      const [meta] = await producer.send({
-        topic: l.source_topic,
-        acks: -1,
-        messages: [{ key: l.key, value: l.value, ...(partition !== undefined ? { partition } : {}), headers: { ...l.headers, [REPLAY_HEADER]: l.id } }],
-      })
-      out.push({ id: l.id, stage: l.stage, topic: l.source_topic, status: 'replayed', partition: meta!.partition, offset: Number(meta!.baseOffset) })
-    }
-  } finally {
-    await producer.disconnect()
+  for (const r of await transport.replay(items, { force: o.force, dryRun: o.dryRun })) {
+    const base = { id: r.id, stage: stageOf.get(r.id)!, topic: r.topic }
+    const at = { ...(r.partition !== undefined ? { partition: r.partition } : {}), ...(r.offset !== undefined ? { offset: r.offset } : {}) }
+    if (r.status === 'no-topic') out.push({ ...base, status: 'not-replayable', reason: `its source topic ${r.topic} does not exist on this cluster` })
+    else if (r.status === 'replayed-before') out.push({ ...base, status: 'replayed-before', ...at, reason: `replayed before to ${r.where ?? r.topic}` })
+    else out.push({ ...base, status: r.status, ...at })
   }
   return out
 }

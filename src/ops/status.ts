@@ -10,34 +10,26 @@
  * `metricsUrls`); throughput is the difference between two collects, so the first snapshot of
  * a collector has none (`synthq status` samples twice, `--window` apart).
  *
- * A collector keeps its database handle, Kafka clients and read positions between collects:
- * dead letters and the newest instructions are read incrementally, and the sink's report is
- * recomputed only when a new checkpoint appears.
+ * A collector keeps its transport (src/runtime/transport.ts: the database or the Kafka
+ * clients) and read positions between collects: dead letters and the newest instructions are
+ * read incrementally, and the sink's report is recomputed only when a new checkpoint appears.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Admin, Kafka } from 'kafkajs'
 import { request } from 'undici'
-import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../config/connection.ts'
-import { localInfraAddresses } from '../config/local-infra.ts'
 import { ConfigError } from '../errors.ts'
 import { openLlmDatabase, type LlmDatabase } from '../llm/store.ts'
 import { UsageLedger, type UsageRow } from '../llm/usage.ts'
 import type { Logger } from '../log.ts'
 import { histogramQuantile, parseExposition, sumOf, type Sample } from '../metrics/exposition.ts'
-import { EmbeddedLog } from '../runtime/embedded/embedded-log.ts'
-import { EmbeddedRegistry } from '../runtime/embedded/embedded-registry.ts'
-import { createKafka } from '../runtime/kafka/client.ts'
-import { readTopicToEnd } from '../runtime/kafka/read-topic.ts'
-import { TopicTail, type TailRecord } from '../runtime/kafka/topic-tail.ts'
-import { AvroSerde } from '../serde/avro-serde.ts'
-import { RegistryClient } from '../serde/registry-client.ts'
-import { SchemaCatalog } from '../serde/schema-catalog.ts'
+import { openTransport } from '../runtime/open-transport.ts'
+import type { Tail, TailRecord, Transport } from '../runtime/transport.ts'
+import type { AvroSerde } from '../serde/avro-serde.ts'
 import { sinkReport, type SinkReport } from '../sink/report.ts'
 import { readSinkContents } from '../sink/sample-store.ts'
-import { TOPICS, topicName } from '../topics.ts'
+import { topicName } from '../topics.ts'
 import { defaultRunDir, discover } from './discovery.ts'
-import { embeddedLag, inputEnds, kafkaLag, pipelineStages, RecordCensus, type PartitionEnds, type PipelineStage, type StageLagFigures } from './lag.ts'
+import { pipelineStages, type PipelineStage, type StageLagFigures } from './lag.ts'
 import type { HealthCheck, LatestInstruction, ProcessStatus, StageStatus, StatusSnapshot } from './status-model.ts'
 
 export interface StatusCollectorOptions {
@@ -54,13 +46,15 @@ export interface StatusCollectorOptions {
   runDir?: string
   /** Kafka: the LLM database of this machine's processes (default .synthq/llm/llm.db when it exists). */
   llmDb?: string
-  /** Kafka: re-read the sink's checkpoint at most this often (default 10 s). */
+  /** Re-read the sink's checkpoint, when its topic changed, at most this often (default: Kafka 10 s, embedded at once). */
   sinkRefreshMs?: number
   /** Kafka: offsets of each input partition read back to tell records from transaction markers (default CENSUS_WINDOW). */
   censusWindow?: number
-  /** Kafka: clients to use (default: from SYNTHQ_KAFKA_* / SYNTHQ_REGISTRY_* or the local infrastructure). */
-  kafka?: Kafka
-  serde?: AvroSerde
+  /**
+   * Where the topics are (default: the database `db`, or Kafka and the registry from
+   * SYNTHQ_KAFKA_* / SYNTHQ_REGISTRY_* or the local infrastructure). Closed with the collector.
+   */
+  transport?: Transport
 }
 
 /** A stage dead-letters more than this share of what it commits: unhealthy (judged from 20 records on). */
@@ -86,21 +80,15 @@ export class StatusCollector {
   readonly #o: StatusCollectorOptions
   readonly #logger: Logger
   readonly #stages: PipelineStage[]
-  #log: EmbeddedLog | undefined
-  #serde: AvroSerde | undefined
-  #kafka: Kafka | undefined
-  #admin: Admin | undefined
-  #tails: TopicTail[] = []
-  /** Kafka: which offsets of the input topics hold no record (markers), so lag and done count records. */
-  #census: RecordCensus | undefined
-  #censusReached = false
+  #transport: Transport | undefined
+  /** The dead letters, and the newest scored instructions. */
+  #tails: Tail[] = []
   #llmDb: LlmDatabase | undefined
   /** Previous scrape per metrics URL, for throughput. */
   #previous = new Map<string, Scrape>()
   readonly #deadLetters = new Map<string, Map<string, number>>()
-  #dlqCursor = 0
   #latest: LatestInstruction[] = []
-  #sink: { key: string, report: SinkReport | null, at: number } | undefined
+  #sink: { key: string, size: number, report: SinkReport | null, at: number } | undefined
   #started = false
   readonly #pendingDecodes: Array<Promise<void>> = []
 
@@ -123,31 +111,21 @@ export class StatusCollector {
 
   async #open (): Promise<void> {
     const o = this.#o
-    if (o.runner === 'embedded') {
-      if (!o.db || !existsSync(o.db)) throw new ConfigError(`no synthq database at ${o.db ?? '(none given)'}: run \`npm start\` (or synthq run … ) first, or pass --db FILE`)
-      this.#log = new EmbeddedLog(o.db)
-      this.#serde = new AvroSerde(new EmbeddedRegistry(this.#log.db, o.db), SchemaCatalog.load(), { prefix: o.prefix })
-      this.#llmDb = openLlmDatabase(o.db)
-      return
-    }
-    const local = localInfraAddresses()
-    this.#kafka = o.kafka ?? createKafka(kafkaConnectionFromEnv(process.env, local.brokers ? { brokers: local.brokers } : {}), this.#logger)
-    this.#serde = o.serde ?? new AvroSerde(new RegistryClient(registryConnectionFromEnv(process.env, local.url ? { url: local.url } : {})), SchemaCatalog.load(), { prefix: o.prefix })
-    this.#admin = this.#kafka.admin()
-    await this.#admin.connect()
-    const llmDb = o.llmDb ?? join(process.cwd(), '.synthq', 'llm', 'llm.db')
-    if (existsSync(llmDb)) this.#llmDb = openLlmDatabase(llmDb)
-    const serde = this.#serde
+    if (o.runner === 'embedded' && !o.transport && (!o.db || !existsSync(o.db))) throw new ConfigError(`no synthq database at ${o.db ?? '(none given)'}: run \`npm start\` (or synthq run … ) first, or pass --db FILE`)
+    const transport = this.#transport = o.transport ?? openTransport({ runner: o.runner, db: o.db ?? '', prefix: o.prefix, ...(o.censusWindow === undefined ? {} : { censusWindow: o.censusWindow }) }, this.#logger)
+    // The LLM usage ledger: on the embedded runner in the pipeline's database; on Kafka in this machine's.
+    const llmDb = o.runner === 'embedded' ? o.db : o.llmDb ?? join(process.cwd(), '.synthq', 'llm', 'llm.db')
+    if (llmDb && (o.runner === 'embedded' || existsSync(llmDb))) this.#llmDb = openLlmDatabase(llmDb)
+    const serde = transport.serde
     const dlq = topicName('deadLetters', o.prefix)
     const scored = topicName('scoredInstructions', o.prefix)
-    const latest = o.latest ?? 20
-    const tails = [
-      new TopicTail(this.#kafka, dlq, (r) => { this.#pendingDecodes.push(this.#countDeadLetter(serde, dlq, r.value)) }),
-      new TopicTail(this.#kafka, scored, (r) => { this.#pendingDecodes.push(this.#addLatest(serde, scored, r)) }, { fromEnd: latest }),
-    ]
-    this.#tails = tails
-    await Promise.all(tails.map(async (t) => await t.start()))
-    await Promise.all(tails.map(async (t) => await t.waitCaughtUp()))
+    const started = await Promise.allSettled([
+      transport.tail(dlq, (r) => { this.#pendingDecodes.push(this.#countDeadLetter(serde, dlq, r.value)) }),
+      transport.tail(scored, (r) => { this.#pendingDecodes.push(this.#addLatest(serde, scored, r)) }, { fromEnd: o.latest ?? 20 }),
+    ])
+    for (const t of started) if (t.status === 'fulfilled') this.#tails.push(t.value)
+    for (const t of started) if (t.status === 'rejected') throw t.reason
+    await Promise.all(this.#tails.map(async (t) => await t.waitCaughtUp()))
   }
 
   async #countDeadLetter (serde: AvroSerde, topic: string, value: Buffer | null): Promise<void> {
@@ -189,24 +167,13 @@ export class StatusCollector {
     const o = this.#o
     const at = Date.now()
     const [processes, scrapes] = await this.#scrape()
-    let lags: StageLagFigures[]
-    let topics: Array<{ topic: string, records: number }>
-    if (this.#log) {
-      const log = this.#log
-      await this.#readEmbeddedIncrements(log)
-      lags = embeddedLag(log, this.#stages)
-      topics = log.topics().filter((t) => t.topic.startsWith(`${o.prefix}.`))
-    } else {
-      const ends = await inputEnds(this.#admin!, this.#stages.map((s) => s.input))
-      const census = await this.#censusFor(ends)
-      // The first read takes the census's group join and its window; later ones only what is new.
-      if (await census.reach(ends, this.#censusReached ? 5_000 : 60_000)) this.#censusReached = true
-      lags = await kafkaLag(this.#admin!, this.#stages, census, { ends })
-      topics = await this.#kafkaTopicSizes()
-    }
+    const transport = this.#transport!
+    await Promise.all(this.#tails.map(async (t) => await t.poll()))
+    const lags: StageLagFigures[] = await transport.lag(this.#stages, { census: true })
+    const topics = await transport.topicSizes(o.prefix)
     await Promise.all(this.#pendingDecodes.splice(0))
     const usage = this.#llmDb ? new UsageLedger(this.#llmDb, new Map()).rows() : []
-    const report = await this.#sinkReport()
+    const report = await this.#sinkReport(topics)
 
     const live = scrapes.filter((s) => s.current)
     const stages: StageStatus[] = lags.map((l) => this.#stageStatus(l, live, usage, processes))
@@ -326,80 +293,28 @@ export class StatusCollector {
     }
   }
 
-  /** Embedded: dead letters since the last collect, and the newest scored instructions. */
-  async #readEmbeddedIncrements (log: EmbeddedLog): Promise<void> {
-    const serde = this.#serde!
-    const dlq = topicName('deadLetters', this.#o.prefix)
-    for (;;) {
-      const rows = log.read(dlq, this.#dlqCursor, 1000)
-      if (rows.length === 0) break
-      for (const r of rows) await this.#countDeadLetter(serde, dlq, r.value)
-      this.#dlqCursor = rows[rows.length - 1]!.offset + 1
-    }
-    const scored = topicName('scoredInstructions', this.#o.prefix)
-    const n = this.#o.latest ?? 20
-    this.#latest = []
-    for (const r of log.read(scored, Math.max(0, log.head(scored) - n), n)) await this.#addLatest(serde, scored, r)
-  }
-
-  /** The census of the input topics, started again when an input topic appeared since. */
-  async #censusFor (ends: Map<string, PartitionEnds[]>): Promise<RecordCensus> {
-    if (this.#census && [...ends.keys()].every((t) => this.#census!.topics.has(t))) return this.#census
-    await this.#census?.close()
-    const census = this.#census = new RecordCensus(this.#kafka!, this.#o.censusWindow === undefined ? {} : { window: this.#o.censusWindow })
-    this.#censusReached = false
-    await census.start(ends)
-    return census
-  }
-
-  async #kafkaTopicSizes (): Promise<Array<{ topic: string, records: number }>> {
-    const admin = this.#admin!
-    const existing = new Set(await admin.listTopics())
-    const out: Array<{ topic: string, records: number }> = []
-    for (const t of TOPICS) {
-      const topic = topicName(t.name, this.#o.prefix)
-      if (!existing.has(topic)) continue
-      const offsets = await admin.fetchTopicOffsets(topic)
-      // Transaction markers the census has seen are not records.
-      out.push({ topic, records: offsets.reduce((n, p) => n + Number(p.high) - Number(p.low) - (this.#census?.nonRecords(topic, p.partition, Number(p.low), Number(p.high)) ?? 0), 0) })
-    }
-    return out
-  }
-
   /** The sink's report from its newest checkpoint (recomputed only when a new one is there). */
-  async #sinkReport (): Promise<SinkReport | null> {
-    const prefix = this.#o.prefix
-    const serde = this.#serde!
-    if (this.#log) {
-      const log = this.#log
-      const stateTopic = topicName('sinkState', prefix)
-      const key = `${log.head(stateTopic)}`
-      if (this.#sink?.key === key) return this.#sink.report
-      const state = [...log.scan(stateTopic)]
-      const contents = await readSinkContents(serde, prefix, [], state)
-      const report = contents.state ? sinkReport(contents.state) : null
-      this.#sink = { key, report, at: Date.now() }
-      return report
-    }
-    if (this.#sink && Date.now() - this.#sink.at < (this.#o.sinkRefreshMs ?? 10_000)) return this.#sink.report
-    const state = await readTopicToEnd(this.#kafka!, topicName('sinkState', prefix))
-    const contents = await readSinkContents(serde, prefix, [], state)
+  async #sinkReport (topics: ReadonlyArray<{ topic: string, records: number }>): Promise<SinkReport | null> {
+    const o = this.#o
+    const stateTopic = topicName('sinkState', o.prefix)
+    // A new checkpoint grows the state topic; on Kafka reading it costs a consumer group's join, so not more often than every 10 s.
+    const size = topics.find((t) => t.topic === stateTopic)?.records ?? 0
+    const refreshMs = o.sinkRefreshMs ?? (o.runner === 'kafka' ? 10_000 : 0)
+    if (this.#sink && (this.#sink.size === size || Date.now() - this.#sink.at < refreshMs)) return this.#sink.report
+    const state = await this.#transport!.readToEnd(stateTopic)
+    const contents = await readSinkContents(this.#transport!.serde, o.prefix, [], state)
     const key = `${contents.generation ?? 'none'}`
     const report = this.#sink?.key === key ? this.#sink.report : (contents.state ? sinkReport(contents.state) : null)
-    this.#sink = { key, report, at: Date.now() }
+    this.#sink = { key, size, report, at: Date.now() }
     return report
   }
 
   async close (): Promise<void> {
     await Promise.all(this.#tails.map(async (t) => await t.close()))
-    await this.#census?.close()
-    this.#census = undefined
-    await this.#admin?.disconnect().catch(() => {})
-    this.#log?.close()
+    await this.#transport?.close()
     this.#llmDb?.close()
     this.#tails = []
-    this.#admin = undefined
-    this.#log = undefined
+    this.#transport = undefined
     this.#llmDb = undefined
     this.#started = false
   }

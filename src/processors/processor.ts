@@ -1,9 +1,9 @@
 /**
  * The processor contract: a small typed unit that turns one decoded input record into zero or
- * more output records, or a rejection with a reason. A processor never sees Kafka, Avro, SQLite
- * or offsets — the runtime decodes its input, validates and encodes its outputs, retries it,
- * dead-letters what fails and commits what succeeds. The same processor runs unchanged on the
- * Kafka runner and the embedded runner.
+ * more output records, or a rejection with a reason. A processor never sees Kafka, Avro or
+ * SQLite, and a record's offset is for lineage and logs, never for logic — the runtime decodes
+ * its input, validates and encodes its outputs, retries it, dead-letters what fails and commits
+ * what succeeds. The same processor runs unchanged on the Kafka runner and the embedded runner.
  *
  * Modelled on Kafka Streams' Processor API (init / process / close, a context as the only way
  * out), with the result returned instead of forwarded so the runtime can commit a record's

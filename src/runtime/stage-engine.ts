@@ -14,8 +14,8 @@ import type { InputRecord, Processor, ProcessorContext, ProcessResult, TableView
 import type { AvroSerde } from '../serde/avro-serde.ts'
 import type { StageSpec, Topology } from '../topologies/topology.ts'
 import { topicName, topicSpec, type TopicName } from '../topics.ts'
-import type { StageObserver } from './observer.ts'
 import { DEFAULT_RETRY, NotRetried, RetriesExhausted, withRetry, type RetryPolicy } from './retry.ts'
+import { inTurn } from './turns.ts'
 
 /** A record as the transport holds it: bytes and position. */
 export interface RawRecord {
@@ -72,7 +72,8 @@ export interface StageEngineOptions {
   retry?: RetryPolicy
   now?: () => number
   llm?: LlmClient
-  observer?: StageObserver
+  /** The topology the stage belongs to, as diagnostics name it. */
+  topology?: string
 }
 
 export interface Failure {
@@ -86,9 +87,10 @@ export interface Failure {
 export class StageEngine {
   readonly stage: StageSpec
   readonly inputTopic: string
+  readonly topology: string
+  readonly runId: string
   readonly #serde: AvroSerde
   readonly #prefix: string
-  readonly #runId: string
   readonly #logger: Logger
   readonly #tables: (name: TopicName) => TableView
   readonly #retry: RetryPolicy
@@ -96,13 +98,13 @@ export class StageEngine {
   readonly #processor: Processor
   readonly #dlqTopic: string
   readonly #llm: StageLlm | undefined
-  readonly #observer: StageObserver | undefined
 
   constructor (opts: StageEngineOptions) {
     this.stage = opts.stage
     this.#serde = opts.serde
     this.#prefix = opts.prefix
-    this.#runId = opts.runId
+    this.runId = opts.runId
+    this.topology = opts.topology ?? ''
     this.#logger = opts.logger.child({ stage: opts.stage.name })
     this.#tables = opts.tables
     this.#retry = opts.retry ?? DEFAULT_RETRY
@@ -111,14 +113,13 @@ export class StageEngine {
     this.inputTopic = topicName(opts.stage.input, opts.prefix)
     this.#dlqTopic = topicName('deadLetters', opts.prefix)
     this.#llm = opts.stage.llm && opts.llm ? opts.llm.stage(opts.stage.name) : undefined
-    this.#observer = opts.observer
   }
 
   #context (signal: AbortSignal): ProcessorContext {
     const declared = new Set(this.stage.tables ?? [])
     return {
       stage: this.stage.name,
-      runId: this.#runId,
+      runId: this.runId,
       logger: this.#logger,
       now: this.#now,
       signal,
@@ -132,7 +133,7 @@ export class StageEngine {
         return this.#tables(name) as TableView<V>
       },
       lineage: (inputs: InputRecord | InputRecord[], opts: LineageOptions = {}) =>
-        buildLineage(this.stage.name, this.#runId, (r) => topicName(r.topic, this.#prefix), Array.isArray(inputs) ? inputs : [inputs], opts, this.#now()),
+        buildLineage(this.stage.name, this.runId, (r) => topicName(r.topic, this.#prefix), Array.isArray(inputs) ? inputs : [inputs], opts, this.#now()),
     }
   }
 
@@ -156,14 +157,6 @@ export class StageEngine {
    * with {@link StageHaltedError} when the stage must stop without an outcome for it.
    */
   async run (raw: RawRecord, signal: AbortSignal): Promise<Outcome> {
-    if (!this.#observer) return await this.#run(raw, signal)
-    const t0 = performance.now()
-    const outcome = await this.#run(raw, signal)
-    this.#observer.recordDone(this.stage.name, outcome.deadLettered ? 'dead_lettered' : 'processed', (performance.now() - t0) / 1000, outcome.attempts)
-    return outcome
-  }
-
-  async #run (raw: RawRecord, signal: AbortSignal): Promise<Outcome> {
     let value: unknown
     try {
       value = await this.#serde.decode(this.inputTopic, raw.value)
@@ -182,7 +175,8 @@ export class StageEngine {
     let attempts: number
     let result: ProcessResult
     try {
-      ({ attempts, value: result } = await withRetry(async () => await this.#processor.process(record, this.#context(signal)), this.#retry, signal))
+      // In turns: a CPU-bound processor's backlog must not hold back the next stage's requests (turns.ts).
+      ({ attempts, value: result } = await withRetry(async () => await inTurn(() => this.#processor.process(record, this.#context(signal))), this.#retry, signal))
     } catch (err) {
       if (signal.aborted) throw err
       const cause = err instanceof NotRetried || err instanceof RetriesExhausted ? (err as Error).cause ?? err : err
@@ -217,7 +211,7 @@ export class StageEngine {
   }
 
   async #deadLetter (raw: RawRecord, f: Failure): Promise<Outcome> {
-    return { outputs: [await deadLetterOf(raw, f, { stage: this.stage.name, inputTopic: this.inputTopic, dlqTopic: this.#dlqTopic, runId: this.#runId, now: this.#now(), serde: this.#serde, logger: this.#logger })], deadLettered: true, attempts: f.attempts }
+    return { outputs: [await deadLetterOf(raw, f, { stage: this.stage.name, inputTopic: this.inputTopic, dlqTopic: this.#dlqTopic, runId: this.runId, now: this.#now(), serde: this.#serde, logger: this.#logger })], deadLettered: true, attempts: f.attempts }
   }
 }
 
@@ -268,8 +262,6 @@ export interface EngineSetup {
   stages?: string[]
   /** The process's LLM client, for stages that declare `llm: true`. */
   llm?: LlmClient
-  /** Told of every record's outcome (the process's metrics). */
-  observer?: StageObserver
 }
 
 /**
@@ -284,7 +276,7 @@ export async function createEngines (topology: Topology, tables: ReadonlyMap<Top
   }
   const engines: StageEngine[] = []
   for (const spec of topology.stages.filter((s) => !o.stages || o.stages.includes(s.name))) {
-    const engine = new StageEngine({ stage: spec, serde: o.serde, prefix: o.prefix, runId: o.runId, logger: o.logger, tables: table, ...(o.retry ? { retry: o.retry } : {}), ...(o.llm ? { llm: o.llm } : {}), ...(o.observer ? { observer: o.observer } : {}) })
+    const engine = new StageEngine({ stage: spec, serde: o.serde, prefix: o.prefix, runId: o.runId, logger: o.logger, tables: table, topology: topology.name, ...(o.retry ? { retry: o.retry } : {}), ...(o.llm ? { llm: o.llm } : {}) })
     await engine.init()
     engines.push(engine)
   }

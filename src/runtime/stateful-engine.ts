@@ -15,6 +15,7 @@
  * checkpoint and rewinds the offsets, so re-reading the input redoes exactly what was lost.
  */
 import { createHash } from 'node:crypto'
+import { channels, type RunnerName } from '../diagnostics/channels.ts'
 import { ConfigError, SynthqError } from '../errors.ts'
 import type { LlmClient, StageLlm } from '../llm/client.ts'
 import type { Logger } from '../log.ts'
@@ -24,7 +25,11 @@ import type { StatefulContext, StatefulProcessor } from '../processors/stateful.
 import type { AvroSerde } from '../serde/avro-serde.ts'
 import type { StatefulStageSpec } from '../topologies/topology.ts'
 import { topicName, topicSpec, type TopicName } from '../topics.ts'
+import { pickCheckpoint, type CheckpointPart } from './checkpoint.ts'
 import { deadLetterOf, failureOf, type EncodedRecord, type RawRecord } from './stage-engine.ts'
+
+/** The checkpoint format lives in checkpoint.ts; its type is still named here for existing importers. */
+export type { CheckpointPart }
 
 export interface StatefulEngineOptions {
   stage: StatefulStageSpec
@@ -36,19 +41,26 @@ export interface StatefulEngineOptions {
   tables?: (name: TopicName) => TableView
   now?: () => number
   maxPartBytes?: number
+  /** Who runs the stage, as `synthq:stage:record` names it. */
+  runner?: RunnerName
+  topology?: string
 }
 
-/** The value of a state-topic record (synthq.SinkCheckpoint). */
-export interface CheckpointPart {
-  stage: string
+/** A stateful stage's figures, on either runner. */
+export interface StatefulStageStats {
+  processed: number
+  deadLettered: number
+  /** A batch is being processed (0 or 1). */
+  inFlight: number
+  /** Input records not read yet. */
+  queued: number
+  checkpoints: number
+  rollbacks: number
+  /** Checkpoint transactions aborted by fault injection (Kafka, tests only). */
+  abortedCheckpoints?: number
   generation: number
-  part: number
-  parts: number
-  sha256: string
-  data: Buffer
-  offsets: Array<{ partition: number, offset: number }>
-  run_id: string
-  written_at: number
+  uncheckpointed: number
+  pendingOutputs: number
 }
 
 /** How a runner paces a stateful stage: the stage's settings over the defaults. */
@@ -206,6 +218,9 @@ export class StatefulEngine {
    * skipped (already in the state). Throws when the processor fails: call rollback() then.
    */
   async process (raws: readonly RawRecord[], signal?: AbortSignal): Promise<number> {
+    const startedAt = performance.now()
+    // Records dead-lettered, kept only while someone listens to synthq:stage:record.
+    const letters = channels.stageRecord.hasSubscribers ? new Set<RawRecord>() : undefined
     const decoded: InputRecord[] = []
     const taken: RawRecord[] = []
     for (const raw of raws) {
@@ -219,6 +234,7 @@ export class StatefulEngine {
         if (err instanceof SynthqError && err.retriable) throw err
         this.#pendingLog.push(await this.#letter(raw, failureOf(err, 1)))
         this.deadLettered++
+        letters?.add(raw)
         continue
       }
       decoded.push({ topic: this.stage.input, key: raw.key?.toString('utf8') ?? null, value, partition: raw.partition, offset: raw.offset, timestamp: raw.timestamp })
@@ -231,11 +247,29 @@ export class StatefulEngine {
         const raw = taken.find((t) => t.partition === r.record.partition && t.offset === r.record.offset)!
         this.#pendingLog.push(await this.#letter(raw, { errorClass: r.errorClass ?? 'Rejected', code: null, message: r.reason, attempts: 1 }))
         this.deadLettered++
+        letters?.add(raw)
       }
     }
     for (const raw of taken) this.#next.set(raw.partition, Number(raw.offset) + 1)
     this.#sinceCheckpoint += taken.length
+    if (letters) this.#publishRecords(taken, letters, performance.now() - startedAt)
     return taken.length
+  }
+
+  /**
+   * `synthq:stage:record` for a batch: a batch's outputs are not attributed to its records, so
+   * a record is processed (outputs 0) or dead-lettered, and its duration is the batch's.
+   */
+  #publishRecords (taken: readonly RawRecord[], letters: ReadonlySet<RawRecord>, durationMs: number): void {
+    if (!channels.stageRecord.hasSubscribers) return
+    for (const raw of taken) {
+      const dead = letters.has(raw)
+      channels.stageRecord.publish({
+        stage: this.stage.name, topology: this.#o.topology ?? '', runner: this.#o.runner ?? 'embedded', runId: this.#o.runId,
+        topic: this.inputTopic, partition: raw.partition, offset: raw.offset,
+        outcome: dead ? 'deadLettered' : 'processed', outputs: dead ? 1 : 0, attempts: 1, durationMs, batchSize: taken.length,
+      })
+    }
   }
 
   /** Time-driven work while input is idle. */
@@ -281,7 +315,7 @@ export class StatefulEngine {
    * then call committed(); on failure call rollback() or retry checkpoint().
    */
   async checkpoint (): Promise<{ records: EncodedRecord[], offsets: Map<number, number> }> {
-    const state = this.#processor.snapshot()
+    const state = await this.#processor.snapshot()
     const offsets = new Map([...this.#committed.offsets, ...this.#next])
     const generation = this.#committed.generation + 1
     const sha256 = createHash('sha256').update(state).digest('hex')
@@ -307,23 +341,4 @@ export class StatefulEngine {
     this.#pendingLog = []
     this.#sinceCheckpoint = 0
   }
-}
-
-/** The newest generation whose parts are all there and whose bytes match its SHA-256. */
-export function pickCheckpoint (parts: readonly CheckpointPart[]): { generation: number, state: Buffer, offsets: Map<number, number>, parts: number } | null {
-  const byGen = new Map<number, CheckpointPart[]>()
-  for (const p of parts) {
-    let list = byGen.get(p.generation)
-    if (!list) byGen.set(p.generation, list = [])
-    list.push(p)
-  }
-  for (const gen of [...byGen.keys()].sort((a, b) => b - a)) {
-    const list = byGen.get(gen)!.sort((a, b) => a.part - b.part)
-    const n = list[0]!.parts
-    if (list.length !== n || list.some((p, i) => p.part !== i || p.parts !== n || p.sha256 !== list[0]!.sha256)) continue
-    const state = Buffer.concat(list.map((p) => p.data))
-    if (createHash('sha256').update(state).digest('hex') !== list[0]!.sha256) continue
-    return { generation: gen, state, offsets: new Map(list[0]!.offsets.map((o) => [o.partition, Number(o.offset)])), parts: n }
-  }
-  return null
 }

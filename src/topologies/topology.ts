@@ -5,8 +5,8 @@
  *
  *   const t = new TopologyBuilder('synthesis')
  *     .table('demonstrations')
- *     .stage({ name: 'situation-generation', input: 'documents', outputs: ['situations'],
- *              tables: ['demonstrations'], processor: () => new SituationGeneration(config) })
+ *     .stage({ name: 'situation-envisioning', input: 'cleanDocuments', outputs: ['situations'],
+ *              tables: ['demonstrations'], llm: true, processor: () => situationEnvisioning(options) })
  *     .build()
  *   console.log(describe(t))
  */

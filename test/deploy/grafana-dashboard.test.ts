@@ -20,6 +20,7 @@ import { REPO_ROOT } from '../../deploy/local/lib/paths.ts'
 import type { LlmClient } from '../../src/llm/client.ts'
 import { createLogger } from '../../src/log.ts'
 import { parseExposition, type Sample } from '../../src/metrics/exposition.ts'
+import { channels } from '../../src/diagnostics/channels.ts'
 import { PipelineMetrics } from '../../src/metrics/pipeline-metrics.ts'
 import { pipelineStages } from '../../src/ops/lag.ts'
 import { buildLineage } from '../../src/processors/lineage.ts'
@@ -107,10 +108,12 @@ async function exposition (): Promise<string> {
   }
   m.addLlm(llm as unknown as LlmClient)
   m.setLagSource(async () => stages.map((s) => ({ stage: s.stage, topic: s.input, lag: 7 })))
-  for (const s of stages) {
-    m.recordDone(s.stage, 'processed', 0.2, 2)
-    m.recordDone(s.stage, 'dead_lettered', 3, 4)
+  for (const s of stages) { // records finish as the runners say so: on the synthq:stage:record channel
+    const record = { stage: s.stage, topology: s.topology, runner: 'kafka', runId: 'dashboard-test', topic: s.input, partition: 0, outputs: 1 } as const
+    channels.stageRecord.publish({ ...record, offset: '0', outcome: 'processed', attempts: 2, durationMs: 200 })
+    channels.stageRecord.publish({ ...record, offset: '1', outcome: 'deadLettered', attempts: 4, durationMs: 3000 })
   }
+  m.close()
   for (const s of llmStages) {
     const kind = s.stage === 'sink' ? 'embeddings' : 'chat'
     m.request({ stage: s.stage, model: 'sim-chat-8b', endpoint: 'sim', kind, outcome: 'ok', seconds: 0.4 })

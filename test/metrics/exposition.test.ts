@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { histogramQuantile, parseExposition, sumOf } from '../../src/metrics/exposition.ts'
+import { channels } from '../../src/diagnostics/channels.ts'
 import { PipelineMetrics } from '../../src/metrics/pipeline-metrics.ts'
 
 test('parses samples with escaped label values, +Inf and timestamps', () => {
@@ -45,7 +46,13 @@ test('pulled counters advance by differences between scrapes; gauges follow the 
   const m = new PipelineMetrics({ processMetrics: false })
   const stats = { scoring: { processed: 5, deadLettered: 1, inFlight: 3, queued: 2, skipped: 0 } }
   m.addRunner('synthesis', { stats: () => stats, metrics: () => ({ scoring: { total_6: 4, nan: Number.NaN } }) })
-  m.recordDone('scoring', 'processed', 0.2, 3)
+  const record = { stage: 'scoring', topology: 'synthesis', runner: 'embedded', runId: 'r', topic: 'synthq.instructions.synthesized', partition: 0, offset: '7', outputs: 1 } as const
+  channels.stageRecord.publish({ ...record, outcome: 'processed', attempts: 3, durationMs: 200 })
+  // Not record durations: a skipped record, and a stateful stage's record (its batch's time).
+  channels.stageRecord.publish({ ...record, outcome: 'skipped', outputs: 0, attempts: 0, durationMs: 0 })
+  channels.stageRecord.publish({ ...record, outcome: 'processed', attempts: 1, durationMs: 50, batchSize: 10 })
+  m.close()
+  channels.stageRecord.publish({ ...record, outcome: 'filtered', attempts: 2, durationMs: 1 })
   let s = parseExposition(await m.text())
   assert.equal(sumOf(s, 'synthq_stage_records_total', { stage: 'scoring', outcome: 'processed' }), 5)
   assert.equal(sumOf(s, 'synthq_stage_in_flight', { stage: 'scoring' }), 3)
@@ -56,7 +63,8 @@ test('pulled counters advance by differences between scrapes; gauges follow the 
   s = parseExposition(await m.text())
   assert.equal(sumOf(s, 'synthq_stage_records_total', { stage: 'scoring', outcome: 'processed' }), 12, 'a scrape later: the runner’s total, not a sum of totals')
   assert.equal(sumOf(s, 'synthq_stage_in_flight', { stage: 'scoring' }), 0)
-  assert.equal(sumOf(s, 'synthq_stage_record_duration_seconds_count', { stage: 'scoring' }), 1)
+  assert.equal(sumOf(s, 'synthq_stage_record_duration_seconds_count', { stage: 'scoring' }), 1, 'one record duration; nothing after close()')
+  assert.equal(sumOf(s, 'synthq_stage_record_duration_seconds_sum', { stage: 'scoring', outcome: 'processed' }), 0.2)
 })
 
 test('a lag source that fails or hangs costs the lag series only: the scrape still answers, the last figures stay', async () => {

@@ -53,7 +53,7 @@ before(async () => {
   endpoint = processEndpoint({ enabled: true, host: '127.0.0.1', port: 0 }, { runner: 'embedded' }, logger)
   const settings = resolveLlmSettings({ stages: [...llmStages(attribution), ...llmStages(synthesis)], embeddingStages: embeddingStages(synthesis), fallbackEndpoint: { name: 'sim', baseUrl: sim.url, apiKeySource: 'none', noAuth: true, structuredOutputs: 'json_schema', maxConcurrency: 64, initialConcurrency: 16, adaptiveConcurrency: true }, fallbackModel: 'sim-chat-8b', fallbackEmbeddingModel: 'sim-embed-small' })
   llm = new LlmClient({ settings, logger, dbPath: db, observer: endpoint.metrics })
-  const common = { path: db, logger, prefix, llm, observer: endpoint.metrics }
+  const common = { path: db, logger, prefix, llm }
   attr = new EmbeddedRunner(attribution, common)
   synth = new EmbeddedRunner(synthesis, common)
   await attr.start()
@@ -62,7 +62,7 @@ before(async () => {
   endpoint.metrics.addRunner('synthesis', synth)
   endpoint.metrics.addLlm(llm)
   process.env.SYNTHQ_RUN_DIR = runDir
-  await endpoint.start({ topologies: ['attribution', 'synthesis'], prefix, runner: 'embedded', log: attr.log, db })
+  await endpoint.start({ topologies: ['attribution', 'synthesis'], prefix, runner: attr })
 
   const seeds = readFileSync(join(REPO_DATA, 'seeds', 'oasst-prompts-en.jsonl'), 'utf8').trim().split('\n').slice(0, 30).map((l) => JSON.parse(l) as { id: string, prompt: string, source: string })
   await attr.produce('realInstructions', seeds.map((s) => ({ key: s.id, value: { id: s.id, prompt: s.prompt, source: s.source, metadata: {}, ingested_at: Date.now() } })))

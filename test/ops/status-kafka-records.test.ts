@@ -11,6 +11,7 @@ import { StatusCollector } from '../../src/ops/status.ts'
 import type { StatusSnapshot } from '../../src/ops/status-model.ts'
 import { createKafka } from '../../src/runtime/kafka/client.ts'
 import { KafkaRunner } from '../../src/runtime/kafka/kafka-runner.ts'
+import { KafkaTransport } from '../../src/runtime/kafka/kafka-transport.ts'
 import { ensureTopics } from '../../src/runtime/kafka/topic-admin.ts'
 import { AvroSerde } from '../../src/serde/avro-serde.ts'
 import { RegistryClient } from '../../src/serde/registry-client.ts'
@@ -82,7 +83,7 @@ test('an idle exactly-once pipeline after N inputs shows lag 0 and done N for ev
     await sleep(200)
   }
 
-  const c = new StatusCollector({ runner: 'kafka', prefix, topologies: ['demo'], runDir, kafka, serde, latest: 5 }, testLogger())
+  const c = new StatusCollector({ runner: 'kafka', prefix, topologies: ['demo'], runDir, transport: new KafkaTransport({ kafka, serde, logger: testLogger() }), latest: 5 }, testLogger())
   try {
     // The stages' last commits become visible a moment after their outputs: poll until both
     // show nothing waiting (with offsets counted as records they never would: markers remain).

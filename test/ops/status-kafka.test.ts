@@ -11,6 +11,7 @@ import { processEndpoint, type ProcessEndpoint } from '../../src/metrics/process
 import { StatusCollector } from '../../src/ops/status.ts'
 import { createKafka } from '../../src/runtime/kafka/client.ts'
 import { KafkaRunner } from '../../src/runtime/kafka/kafka-runner.ts'
+import { KafkaTransport } from '../../src/runtime/kafka/kafka-transport.ts'
 import { ensureTopics } from '../../src/runtime/kafka/topic-admin.ts'
 import { AvroSerde } from '../../src/serde/avro-serde.ts'
 import { RegistryClient } from '../../src/serde/registry-client.ts'
@@ -32,7 +33,7 @@ let runner: KafkaRunner | undefined
 let endpoint: ProcessEndpoint
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-const collector = (): StatusCollector => new StatusCollector({ runner: 'kafka', prefix, topologies: ['demo'], runDir, kafka, serde, latest: 5 }, testLogger())
+const collector = (): StatusCollector => new StatusCollector({ runner: 'kafka', prefix, topologies: ['demo'], runDir, transport: new KafkaTransport({ kafka, serde, logger: testLogger() }), latest: 5 }, testLogger())
 
 async function documents (n: number, from = 0): Promise<Array<{ key: string, value: Buffer }>> {
   const topic = topicName('documents', prefix)
@@ -49,10 +50,10 @@ before(async () => {
   await producer.connect()
   process.env.SYNTHQ_RUN_DIR = runDir
   endpoint = processEndpoint({ enabled: true, host: '127.0.0.1', port: 0 }, { runner: 'kafka' }, testLogger())
-  runner = new KafkaRunner(demoTopology(), { connection: { brokers: infra.bootstrap, clientId: 'status-run' }, serde, logger: testLogger(), prefix, topics: { partitions: 2 }, commitIntervalMs: 20, observer: endpoint.metrics })
+  runner = new KafkaRunner(demoTopology(), { connection: { brokers: infra.bootstrap, clientId: 'status-run' }, serde, logger: testLogger(), prefix, topics: { partitions: 2 }, commitIntervalMs: 20 })
   await runner.start()
   endpoint.metrics.addRunner('demo', runner)
-  await endpoint.start({ topologies: ['demo'], prefix, runner: 'kafka', kafka, brokers: infra.bootstrap })
+  await endpoint.start({ topologies: ['demo'], prefix, runner })
 })
 
 after(async () => {

@@ -289,7 +289,7 @@ test('while KafkaJS restarts its consumer (pause, resume and seek refuse), parti
   }
   const kafka = {
     consumer: () => consumer,
-    producer: () => ({ connect: async () => {}, disconnect: async () => {}, sendBatch: async () => {} }),
+    producer: () => ({ events: {}, on: () => () => {}, connect: async () => {}, disconnect: async () => {}, sendBatch: async () => {} }),
     admin: () => ({ connect: async () => {}, disconnect: async () => {}, fetchOffsets: async () => [{ topic: 'in', partitions: [{ partition: 0, offset: '-1', metadata: null }] }] }),
   } as unknown as Kafka
   const engine = { inputTopic: 'in', stage: { name: 'fake' }, run: async () => ({ outputs: [], deadLettered: false, attempts: 1 }) } as unknown as StageEngine

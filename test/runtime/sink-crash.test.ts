@@ -19,7 +19,7 @@ import { EmbeddedRegistry } from '../../src/runtime/embedded/embedded-registry.t
 import { createKafka } from '../../src/runtime/kafka/client.ts'
 import { readTopicToEnd } from '../../src/runtime/kafka/read-topic.ts'
 import { ensureTopics } from '../../src/runtime/kafka/topic-admin.ts'
-import { pickCheckpoint, type CheckpointPart } from '../../src/runtime/stateful-engine.ts'
+import { pickCheckpoint, type CheckpointPart } from '../../src/runtime/checkpoint.ts'
 import { AvroSerde } from '../../src/serde/avro-serde.ts'
 import { RegistryClient } from '../../src/serde/registry-client.ts'
 import { SchemaCatalog } from '../../src/serde/schema-catalog.ts'

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { pickCheckpoint, type CheckpointPart } from '../../src/runtime/stateful-engine.ts'
+import { pickCheckpoint, type CheckpointPart } from '../../src/runtime/checkpoint.ts'
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 

@@ -4,14 +4,10 @@
  * topic.
  */
 import { ConfigError } from '../../errors.ts'
+import type { StartPosition } from '../../runtime/transport.ts'
 
-/** Where a read starts. */
-export type StartPosition =
-  | { kind: 'beginning' }
-  | { kind: 'latest' }
-  /** `all`: every partition not listed in `partitions`. */
-  | { kind: 'offset', all?: number, partitions: Map<number, number> }
-  | { kind: 'time', at: number }
+// Where a read starts: the transport's term.
+export type { StartPosition }
 
 /** What tap knows of a record besides its decoded value: paths starting with `@` reach it. */
 export interface RecordMeta {
@@ -55,11 +51,6 @@ export function parseOffsets (specs: readonly string[]): StartPosition & { kind:
     }
   }
   return out
-}
-
-/** The start offset of one partition for an offset position, or undefined to skip it. */
-export function offsetFor (pos: StartPosition & { kind: 'offset' }, partition: number): number | undefined {
-  return pos.partitions.get(partition) ?? pos.all
 }
 
 export interface Filter {

@@ -18,8 +18,9 @@
  * (`durability: 'full'` closes that too, at a cost per record).
  */
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { ConfigError } from '../../errors.ts'
 import type { EncodedRecord } from '../stage-engine.ts'
 
 export interface LogRecord {
@@ -33,7 +34,15 @@ export interface EmbeddedLogOptions {
   durability?: 'normal' | 'full'
   /** Topics compacted on write (see above). */
   compacted?: (topic: string) => boolean
+  /**
+   * Open an existing database read-only (tap, dlq): nothing is created or written, and a file
+   * that is not a synthq database with topics is refused with a ConfigError.
+   */
+  readOnly?: boolean
 }
+
+/** Tables a database must have to be read as a synthq embedded log. */
+const LOG_TABLES = ['records', 'topics', 'schemas', 'subject_versions']
 
 export class EmbeddedLog {
   readonly path: string
@@ -44,12 +53,8 @@ export class EmbeddedLog {
 
   constructor (path: string, opts: EmbeddedLogOptions = {}) {
     this.path = path
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
-    this.db = new Database(path)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma(`synchronous = ${opts.durability === 'full' ? 'FULL' : 'NORMAL'}`)
-    this.db.pragma('busy_timeout = 10000')
-    this.db.exec(`
+    this.db = opts.readOnly ? openReadOnly(path) : openWritable(path, opts)
+    if (!opts.readOnly) this.db.exec(`
       CREATE TABLE IF NOT EXISTS records (
         topic TEXT NOT NULL, offset INTEGER NOT NULL, key TEXT, value BLOB, timestamp INTEGER NOT NULL,
         PRIMARY KEY (topic, offset)) WITHOUT ROWID;
@@ -169,6 +174,28 @@ export class EmbeddedLog {
   }
 
   close (): void {
-    this.db.close()
+    if (this.db.open) this.db.close()
   }
+}
+
+function openWritable (path: string, opts: EmbeddedLogOptions): Database.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.pragma(`synchronous = ${opts.durability === 'full' ? 'FULL' : 'NORMAL'}`)
+  db.pragma('busy_timeout = 10000')
+  return db
+}
+
+function openReadOnly (path: string): Database.Database {
+  if (path !== ':memory:' && !existsSync(path)) throw new ConfigError(`no embedded database at ${path} (run npm start or synthq run first, or pass --db)`)
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  db.pragma('busy_timeout = 10000')
+  const tables = new Set(db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name))
+  const missing = LOG_TABLES.filter((t) => !tables.has(t))
+  if (missing.length) {
+    db.close()
+    throw new ConfigError(`${path} is not a synthq embedded database with topics (no ${missing.join(', ')} table): run npm start or synthq run first, or pass --db`)
+  }
+  return db
 }

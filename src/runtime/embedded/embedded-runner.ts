@@ -14,14 +14,16 @@ import { SchemaCatalog } from '../../serde/schema-catalog.ts'
 import type { Topology } from '../../topologies/topology.ts'
 import { DEFAULT_TOPIC_PREFIX, TOPICS, topicName, type TopicName } from '../../topics.ts'
 import type { RetryPolicy } from '../retry.ts'
-import type { StageObserver } from '../observer.ts'
 import { createEngines, type StageEngine } from '../stage-engine.ts'
-import { StatefulEngine } from '../stateful-engine.ts'
+import { StatefulEngine, type StatefulStageStats } from '../stateful-engine.ts'
 import { EmbeddedLog } from './embedded-log.ts'
 import { EmbeddedRegistry } from './embedded-registry.ts'
 import { EmbeddedStage, type EmbeddedStageStats } from './embedded-stage.ts'
-import { EmbeddedStatefulStage, type StatefulStageStats } from './embedded-stateful-stage.ts'
+import { EmbeddedStatefulStage } from './embedded-stateful-stage.ts'
 import { EmbeddedTable } from './embedded-table.ts'
+import { embeddedLag } from './embedded-transport.ts'
+import type { LagReader } from '../transport.ts'
+import type { Runner, RunnerLocation } from '../runner.ts'
 import { stageConcurrency } from '../stage-concurrency.ts'
 
 export interface EmbeddedRunnerOptions {
@@ -39,11 +41,10 @@ export interface EmbeddedRunnerOptions {
   stages?: string[]
   /** The LLM client for stages declared with `llm: true` (the caller owns and closes it). */
   llm?: LlmClient
-  /** Told of every record's outcome (the process's metrics, src/metrics/). */
-  observer?: StageObserver
 }
 
-export class EmbeddedRunner {
+export class EmbeddedRunner implements Runner {
+  readonly kind = 'embedded'
   readonly topology: Topology
   readonly runId: string
   readonly log: EmbeddedLog
@@ -78,7 +79,7 @@ export class EmbeddedRunner {
     this.#throwIfStopping()
     // Stateful stages first: a state that cannot be restored stops the start before anything runs.
     for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
-      const engine = new StatefulEngine({ stage: spec, serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
+      const engine = new StatefulEngine({ stage: spec, serde: this.serde, prefix: this.prefix, runId: this.runId, logger, runner: 'embedded', topology: this.topology.name, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
       await engine.init()
       const stage = new EmbeddedStatefulStage({ log: this.log, engine, consumer: `${this.prefix}.${spec.name}`, pollMs: this.#o.pollMs ?? 100, logger })
       this.#stateful.push({ engine, stage })
@@ -91,7 +92,7 @@ export class EmbeddedRunner {
       await t.start(this.#o.pollMs ?? 100)
       this.#throwIfStopping()
     }
-    const engines = await createEngines(this.topology, this.#tables, { serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}), ...(this.#o.observer ? { observer: this.#o.observer } : {}) })
+    const engines = await createEngines(this.topology, this.#tables, { serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
     for (const engine of engines) {
       const spec = engine.stage
       this.#engines.push(engine)
@@ -137,6 +138,15 @@ export class EmbeddedRunner {
   /** Each stage's processor figures (see Processor.metrics). */
   metrics (): Record<string, Record<string, number>> {
     return Object.fromEntries([...this.#engines, ...this.#stateful.map((s) => s.engine)].map((e) => [e.stage.name, e.metrics()]))
+  }
+
+  get location (): RunnerLocation {
+    return { db: this.#o.path }
+  }
+
+  /** Lag from the log's positions (the log is the runner's: stop() closes it). */
+  lagReader (): LagReader {
+    return { lag: async (stages) => embeddedLag(this.log, stages), close: async () => {} }
   }
 
   stats (): Record<string, EmbeddedStageStats | StatefulStageStats> {

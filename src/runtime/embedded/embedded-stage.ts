@@ -5,6 +5,8 @@
  */
 import type { Logger } from '../../log.ts'
 import { PartitionProgress } from '../offset-tracker.ts'
+import { recordFinished } from '../record-events.ts'
+import { runUntilDone } from '../retry.ts'
 import { Scheduler, sharedAbortController, withDeadline } from '../scheduler.ts'
 import { StageHaltedError, type RawRecord, type StageEngine } from '../stage-engine.ts'
 import type { EmbeddedLog } from './embedded-log.ts'
@@ -29,7 +31,6 @@ export interface EmbeddedStageStats {
 }
 
 const LANE = 'p0'
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 export class EmbeddedStage {
   readonly #o: EmbeddedStageOptions
@@ -73,7 +74,11 @@ export class EmbeddedStage {
     const rows = this.#o.log.read(this.#topic, this.#nextFetch, Math.min(room, 500))
     for (const row of rows) {
       this.#nextFetch = row.offset + 1
-      if (this.#progress.admit(row.offset) === 'skip') { this.stats.skipped++; continue }
+      if (this.#progress.admit(row.offset) === 'skip') {
+        this.stats.skipped++
+        recordFinished(this.#o.engine, 'embedded', { partition: 0, offset: String(row.offset) }, undefined)
+        continue
+      }
       const raw: RawRecord = { key: row.key === null ? null : Buffer.from(row.key, 'utf8'), value: row.value, partition: 0, offset: String(row.offset), timestamp: row.timestamp }
       this.#scheduler.push(LANE, () => this.#work(raw, row.offset))
     }
@@ -81,32 +86,32 @@ export class EmbeddedStage {
   }
 
   async #work (raw: RawRecord, offset: number): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      if (this.#abort.signal.aborted) return
-      try {
-        const outcome = await this.#o.engine.run(raw, this.#abort.signal)
-        if (this.#abort.signal.aborted) return // abandoned at shutdown: the database may be closing
-        this.#o.log.complete(this.#o.consumer, this.#topic, offset, outcome.outputs)
-        this.#progress.complete(offset)
-        if (outcome.deadLettered) this.stats.deadLettered++
-        else this.stats.processed++
-        if (++this.#sinceAdvance >= 64) this.#advance()
-        this.#fetch()
-        return
-      } catch (err) {
-        if (this.#abort.signal.aborted) return
-        if (err instanceof StageHaltedError) {
-          // Left uncommitted: the stage takes nothing more; the run stops (the LLM client's
-          // onFatal says why) and the record is processed again by the next run.
-          if (!this.#halted) this.#logger.error({ err: err.message }, 'stage halted: no more records are taken and nothing unfinished is committed')
-          this.#halted = true
-          return
-        }
-        const wait = Math.min(30_000, 200 * 2 ** Math.min(attempt, 8))
-        this.#logger.error({ offset, err: (err as Error).message, retryInMs: wait }, 'infrastructure error while processing; retrying the record')
-        await sleep(wait)
-      }
-    }
+    const aborted = (): boolean => this.#abort.signal.aborted
+    const startedAt = performance.now()
+    const outcome = await runUntilDone(async () => await this.#o.engine.run(raw, this.#abort.signal), {
+      mayStart: () => !aborted(),
+      // Abandoned at shutdown: the database may be closing.
+      mayKeep: () => !aborted(),
+      aborted,
+      halts: (err) => {
+        if (!(err instanceof StageHaltedError)) return false
+        // Left uncommitted: the stage takes nothing more; the run stops (the LLM client's
+        // onFatal says why) and the record is processed again by the next run.
+        if (!this.#halted) this.#logger.error({ err: err.message }, 'stage halted: no more records are taken and nothing unfinished is committed')
+        this.#halted = true
+        return true
+      },
+      logger: this.#logger,
+      record: { offset },
+    })
+    if (!outcome) return
+    this.#o.log.complete(this.#o.consumer, this.#topic, offset, outcome.outputs)
+    this.#progress.complete(offset)
+    if (outcome.deadLettered) this.stats.deadLettered++
+    else this.stats.processed++
+    recordFinished(this.#o.engine, 'embedded', raw, outcome, startedAt)
+    if (++this.#sinceAdvance >= 64) this.#advance()
+    this.#fetch()
   }
 
   /** Folds consumed marks into the committed offset (they are already durable either way). */

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../../log.ts'
 import type { RawRecord } from '../stage-engine.ts'
-import { pacingOf, type StatefulEngine, type StatefulPacing } from '../stateful-engine.ts'
+import { pacingOf, type StatefulEngine, type StatefulPacing, type StatefulStageStats } from '../stateful-engine.ts'
 import type { EmbeddedLog } from './embedded-log.ts'
 
 export interface EmbeddedStatefulStageOptions {
@@ -16,22 +16,6 @@ export interface EmbeddedStatefulStageOptions {
   consumer: string
   pollMs: number
   logger: Logger
-}
-
-export interface StatefulStageStats {
-  processed: number
-  deadLettered: number
-  /** A batch is being processed (0 or 1). */
-  inFlight: number
-  /** Input records not read yet. */
-  queued: number
-  checkpoints: number
-  rollbacks: number
-  /** Checkpoint transactions aborted by fault injection (Kafka, tests only). */
-  abortedCheckpoints?: number
-  generation: number
-  uncheckpointed: number
-  pendingOutputs: number
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

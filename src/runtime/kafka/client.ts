@@ -1,12 +1,14 @@
 /**
  * Builds KafkaJS clients from a {@link KafkaConnection}. This folder is the only place that
- * knows KafkaJS: processors and topologies never see it.
+ * knows KafkaJS (an ESLint rule enforces it): everything else reaches Kafka through the
+ * runtime's transport seam (../transport.ts) or a runner (../runner.ts).
  */
 import kafkajs, { type KafkaConfig, type LogEntry, type Producer, type SASLOptions } from 'kafkajs'
 import type { KafkaConnection } from '../../config/connection.ts'
 import { readPem } from '../../config/connection.ts'
 import type { Logger } from '../../log.ts'
 import { registerCodecs } from './codecs.ts'
+import { bridgeProducer, type ClientOwner } from './kafka-diagnostics.ts'
 import { packageRequire } from '../../package-root.ts'
 import { isRetriable } from '../retry.ts'
 
@@ -76,8 +78,10 @@ export function createKafka (conn: KafkaConnection, logger?: Logger, tuning?: Ka
  * transaction(), not at connect(), so until then a zombie with the same id could still commit:
  * an empty transaction, begun and aborted, does the initialisation now.
  */
-export async function connectFencing (kafka: InstanceType<typeof Kafka>, transactionalId: string, transactionTimeout = 60_000): Promise<Producer> {
-  const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout })
+export async function connectFencing (kafka: InstanceType<typeof Kafka>, transactionalId: string, o: { transactionTimeout?: number, bridge?: ClientOwner } = {}): Promise<Producer> {
+  const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: o.transactionTimeout ?? 60_000 })
+  // A stage's producers report on synthq:kafka:client (attached before connect, to see it).
+  if (o.bridge) bridgeProducer(producer, { ...o.bridge, transactionalId })
   await producer.connect()
   try {
     const tx = await producer.transaction()

@@ -14,15 +14,16 @@ import type { Topology } from '../../topologies/topology.ts'
 import { SynthqError } from '../../errors.ts'
 import { DEFAULT_TOPIC_PREFIX, topicName, type TopicName } from '../../topics.ts'
 import type { RetryPolicy } from '../retry.ts'
-import type { StageObserver } from '../observer.ts'
 import { createEngines, type StageEngine } from '../stage-engine.ts'
-import { StatefulEngine } from '../stateful-engine.ts'
-import type { StatefulStageStats } from '../embedded/embedded-stateful-stage.ts'
+import { StatefulEngine, type StatefulStageStats } from '../stateful-engine.ts'
+import type { LagReader } from '../transport.ts'
+import type { Runner, RunnerLocation } from '../runner.ts'
 import { KafkaStatefulStage } from './kafka-stateful-stage.ts'
 import { createKafka } from './client.ts'
 import { retryWhileUnreachable } from './retry-unreachable.ts'
 import { KafkaStage, type DeliveryMode, type StageFaults, type StageStats } from './kafka-stage.ts'
 import { KafkaTable } from './kafka-table.ts'
+import { KafkaTransport } from './kafka-transport.ts'
 import { ensureTopics, type TopicLayout } from './topic-admin.ts'
 import { stageConcurrency } from '../stage-concurrency.ts'
 
@@ -49,8 +50,6 @@ export interface KafkaRunnerOptions {
   stages?: string[]
   /** The LLM client for stages declared with `llm: true` (the caller owns and closes it). */
   llm?: LlmClient
-  /** Told of every record's outcome (the process's metrics, src/metrics/). */
-  observer?: StageObserver
   /** Tests only: abort this share of transactions at random, the stages' and the stateful stages' checkpoints (see KafkaStage, KafkaStatefulStage). */
   abortRate?: number
   /** A stateful stage was fenced by another instance of it (it has stopped). */
@@ -73,7 +72,8 @@ export interface KafkaRunnerOptions {
   faults?: StageFaults
 }
 
-export class KafkaRunner {
+export class KafkaRunner implements Runner {
+  readonly kind = 'kafka'
   readonly topology: Topology
   readonly runId: string
   readonly #o: KafkaRunnerOptions
@@ -131,7 +131,7 @@ export class KafkaRunner {
     this.#throwIfStopping()
     // Stateful stages first: a state that cannot be restored stops the start before anything runs.
     for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
-      const engine = new StatefulEngine({ stage: spec, serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
+      const engine = new StatefulEngine({ stage: spec, serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, runner: 'kafka', topology: this.topology.name, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
       await engine.init()
       const stage = new KafkaStatefulStage({ kafka: this.#kafka, engine, groupId: `${this.#prefix}.${spec.name}`, sessionTimeoutMs: this.#o.sessionTimeoutMs ?? 30_000, logger, ...(this.#o.onFenced ? { onFenced: this.#o.onFenced } : {}), ...(this.#o.abortRate ? { abortRate: this.#o.abortRate } : {}) })
       this.#stateful.push({ engine, stage })
@@ -144,7 +144,7 @@ export class KafkaRunner {
       await t.start()
       this.#throwIfStopping()
     }
-    const engines = await createEngines(this.topology, this.#tables, { serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}), ...(this.#o.observer ? { observer: this.#o.observer } : {}) })
+    const engines = await createEngines(this.topology, this.#tables, { serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
     for (const engine of engines) {
       const spec = engine.stage
       this.#engines.push(engine)
@@ -178,6 +178,15 @@ export class KafkaRunner {
   /** Each stage's processor figures (see Processor.metrics). */
   metrics (): Record<string, Record<string, number>> {
     return Object.fromEntries([...this.#engines, ...this.#stateful.map((s) => s.engine)].map((e) => [e.stage.name, e.metrics()]))
+  }
+
+  get location (): RunnerLocation {
+    return { brokers: this.#o.connection.brokers }
+  }
+
+  /** Lag from the stages' consumer groups, through an admin client of the reader's own. */
+  lagReader (): LagReader {
+    return new KafkaTransport({ kafka: this.#kafka, serde: this.#o.serde, logger: this.#o.logger })
   }
 
   stats (): Record<string, StageStats | StatefulStageStats> {

@@ -28,7 +28,11 @@ import { SynthqError } from '../../errors.ts'
 import type { Logger } from '../../log.ts'
 import { PartitionProgress, METADATA_INTAKE_LIMIT, decodeCompleted } from '../offset-tracker.ts'
 import { Scheduler, sharedAbortController, withDeadline } from '../scheduler.ts'
+import { runUntilDone } from '../retry.ts'
+import { recordFinished } from '../record-events.ts'
+import { channels, publish, type AbortReason } from '../../diagnostics/channels.ts'
 import { connectFencing } from './client.ts'
+import { bridgeConsumer, bridgeProducer, publishRebalance } from './kafka-diagnostics.ts'
 import { StageHaltedError, type EncodedRecord, type RawRecord, type StageEngine } from '../stage-engine.ts'
 
 export type DeliveryMode = 'exactly-once' | 'at-least-once'
@@ -162,6 +166,7 @@ export class KafkaStage {
     const { kafka, groupId } = this.#o
     if (this.#o.mode === 'at-least-once') {
       this.#plainProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+      bridgeProducer(this.#plainProducer, { stage: this.#o.engine.stage.name, group: groupId })
       await this.#plainProducer.connect()
     }
     // Small fetches: a partition is paused only after a fetch lands, so one fetch per partition is
@@ -170,7 +175,8 @@ export class KafkaStage {
     // sleeps that long when every partition of a broker is paused, as a partition is while it starts.
     const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 500, maxBytesPerPartition: 256 * 1024, maxBytes: 4 * 1024 * 1024, sessionTimeout: this.#o.sessionTimeoutMs, rebalanceTimeout: Math.max(10_000, 2 * this.#o.sessionTimeoutMs), heartbeatInterval: Math.max(500, Math.floor(this.#o.sessionTimeoutMs / 10)) })
     this.#consumer = consumer
-    consumer.on(consumer.events.GROUP_JOIN, (e) => this.#onAssignment((e.payload.memberAssignment[this.#topic] ?? []) as number[]))
+    bridgeConsumer(consumer, { stage: this.#o.engine.stage.name, group: groupId })
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.#onAssignment((e.payload.memberAssignment[this.#topic] ?? []) as number[], e.payload.memberId))
     // A consumer that crashed for good fetches nothing more: a silent stall unless said and acted on.
     consumer.on(consumer.events.CRASH, (e) => {
       const { error, restart } = e.payload as { error: Error, restart: boolean }
@@ -191,7 +197,11 @@ export class KafkaStage {
         if (isStale()) return
         for (const m of batch.messages) {
           const offset = Number(m.offset)
-          if (state.progress.admit(offset) === 'skip') { this.stats.skipped++; continue }
+          if (state.progress.admit(offset) === 'skip') {
+            this.stats.skipped++
+            recordFinished(this.#o.engine, 'kafka', { partition: batch.partition, offset: m.offset }, undefined)
+            continue
+          }
           const raw: RawRecord = {
             key: m.key,
             value: m.value,
@@ -218,7 +228,8 @@ export class KafkaStage {
    * a partition's pause across rebalances, so an assigned partition this stage holds no paused
    * state for is resumed — else a partition that came back would never be fetched again.
    */
-  #onAssignment (partitions: number[]): void {
+  #onAssignment (partitions: number[], memberId: string): void {
+    publishRebalance({ stage: this.#o.engine.stage.name, group: this.#o.groupId, topic: this.#topic, memberId }, this.#assigned, partitions)
     this.#assigned = new Set(partitions)
     for (const p of [...this.#partitions.keys()]) if (!this.#assigned.has(p)) this.#release(p, 'rebalance')
     if (this.#stopping || this.#halted) { this.#consumerCall('pause', []); return }
@@ -287,41 +298,37 @@ export class KafkaStage {
   }
 
   async #newProducer (partition: number): Promise<Producer> {
-    return await connectFencing(this.#o.kafka, `${this.#o.groupId}.${this.#topic}.${partition}`)
+    const transactionalId = `${this.#o.groupId}.${this.#topic}.${partition}`
+    return await connectFencing(this.#o.kafka, transactionalId, { bridge: { stage: this.#o.engine.stage.name, group: this.#o.groupId } })
   }
 
   async #work (state: PartitionState, raw: RawRecord, offset: number, size: number): Promise<void> {
     state.queuedBytes -= size
-    const started = Date.now()
     try {
-      for (let attempt = 0; ; attempt++) {
-        if (state.phase !== 'running' || this.#halted) return
-        try {
-          const outcome = await this.#o.engine.run(raw, state.abort.signal)
-          if (state.phase !== 'running') return
-          state.outputs.set(offset, outcome.outputs)
-          state.progress.complete(offset)
-          if (outcome.deadLettered) this.stats.deadLettered++
-          else this.stats.processed++
-          this.#scheduleCommit(state)
-          return
-        } catch (err) {
-          if (state.abort.signal.aborted) return
-          if (err instanceof StageHaltedError) { this.#halt(err.reason); return }
-          // Not the record's fault (e.g. the registry is down): wait and try the record again —
-          // for a while. Past the limit the stage stops rather than block its partition unseen.
-          const limit = this.#o.infraRetryLimitMs ?? 300_000
-          const position = `${this.#topic}-${state.partition}-${offset}`
-          if (Date.now() - started > limit) {
-            this.#halt(new SynthqError('SYNTHQ_INFRA_UNAVAILABLE', `stage ${this.#o.engine.stage.name}: record ${position} kept failing for ${Math.round(limit / 1000)} s for a reason that is not its own (${(err as Error).message}); stopping without committing it`, { cause: err, context: { record: position } }))
-            return
-          }
-          this.stats.infraRetries++
-          const wait = Math.min(30_000, 200 * 2 ** Math.min(attempt, 8))
-          this.#logger.error({ record: position, err: (err as Error).message, retryInMs: wait }, 'infrastructure error while processing; retrying the record')
-          await sleep(wait)
-        }
-      }
+      const position = `${this.#topic}-${state.partition}-${offset}`
+      const startedAt = performance.now()
+      const outcome = await runUntilDone(async () => await this.#o.engine.run(raw, state.abort.signal), {
+        mayStart: () => state.phase === 'running' && !this.#halted,
+        mayKeep: () => state.phase === 'running',
+        aborted: () => state.abort.signal.aborted,
+        halts: (err) => {
+          if (!(err instanceof StageHaltedError)) return false
+          this.#halt(err.reason)
+          return true
+        },
+        logger: this.#logger,
+        record: { record: position },
+        limitMs: this.#o.infraRetryLimitMs ?? 300_000,
+        onGiveUp: (err, limit) => this.#halt(new SynthqError('SYNTHQ_INFRA_UNAVAILABLE', `stage ${this.#o.engine.stage.name}: record ${position} kept failing for ${Math.round(limit / 1000)} s for a reason that is not its own (${(err as Error).message}); stopping without committing it`, { cause: err, context: { record: position } })),
+        onRetry: () => { this.stats.infraRetries++ },
+      })
+      if (!outcome) return
+      state.outputs.set(offset, outcome.outputs)
+      state.progress.complete(offset)
+      if (outcome.deadLettered) this.stats.deadLettered++
+      else this.stats.processed++
+      recordFinished(this.#o.engine, 'kafka', raw, outcome, startedAt)
+      this.#scheduleCommit(state)
     } finally {
       this.#bufferedBytes -= size
       this.#applyBackpressure()
@@ -371,6 +378,7 @@ export class KafkaStage {
     // types omit the field.
     const offsets = { topics: [{ topic: this.#topic, partitions: [{ partition: state.partition, offset: String(plan.offset), metadata: plan.metadata }] }] } as unknown as Offsets
     const t = this.#callTimeout
+    const startedAt = performance.now()
     try {
       if (this.#o.mode === 'exactly-once') {
         const producer = state.producer!
@@ -381,6 +389,7 @@ export class KafkaStage {
           if (this.#o.abortRate && Math.random() < this.#o.abortRate) {
             await bounded(tx.abort(), t, 'aborting the transaction')
             this.stats.abortedCommits++
+            this.#publishAbort(state, 'injected')
             this.#scheduleCommit(state) // the outputs are kept and go out in the next transaction
             return
           }
@@ -401,6 +410,7 @@ export class KafkaStage {
       }
     } catch (err) {
       this.stats.abortedCommits++
+      this.#publishAbort(state, isFencedError(err) ? 'fenced' : 'failed', err as Error)
       if (state.phase !== 'running') return
       if (isFencedError(err)) {
         // Usually the partition has moved and the rebalance that says so is on its way; if it
@@ -418,7 +428,18 @@ export class KafkaStage {
     state.progress.committedPlan(plan)
     for (const o of plan.include) state.outputs.delete(o)
     this.stats.commits++
+    publish(channels.kafkaCommit, () => ({
+      stage: this.#o.engine.stage.name, group: this.#o.groupId, topic: this.#topic, kind: 'records' as const, transactional: this.#o.mode === 'exactly-once',
+      partitions: [{ partition: state.partition, offset: String(plan.offset) }], records: plan.include.length, outputs: records.length, durationMs: performance.now() - startedAt,
+    }))
     this.#scheduler.pump() // a partition blocked on metadata size may start again
+  }
+
+  #publishAbort (state: PartitionState, reason: AbortReason, err?: Error): void {
+    publish(channels.kafkaAbort, () => ({
+      stage: this.#o.engine.stage.name, group: this.#o.groupId, topic: this.#topic, kind: 'records' as const, transactional: this.#o.mode === 'exactly-once',
+      partitions: [state.partition], reason, ...(err ? { error: err.message } : {}),
+    }))
   }
 
   /**

@@ -20,9 +20,10 @@ import type { Consumer, Kafka, Offsets, Producer } from 'kafkajs'
 import { SynthqError } from '../../errors.ts'
 import type { Logger } from '../../log.ts'
 import type { RawRecord } from '../stage-engine.ts'
-import { pacingOf, type StatefulEngine, type StatefulPacing } from '../stateful-engine.ts'
-import type { StatefulStageStats } from '../embedded/embedded-stateful-stage.ts'
+import { pacingOf, type StatefulEngine, type StatefulPacing, type StatefulStageStats } from '../stateful-engine.ts'
+import { channels, publish, type AbortReason } from '../../diagnostics/channels.ts'
 import { connectFencing } from './client.ts'
+import { bridgeConsumer, publishRebalance } from './kafka-diagnostics.ts'
 import { readTopicToEnd } from './read-topic.ts'
 
 export interface KafkaStatefulStageOptions {
@@ -60,6 +61,8 @@ export class KafkaStatefulStage {
   #lastInput = 0
   #busy = false
   #memberId: string | undefined
+  /** Partitions of the input the group gave this member at its last join (for diagnostics). */
+  #assigned: ReadonlySet<number> = new Set()
   readonly stats = { processed: 0, checkpoints: 0, rollbacks: 0, abortedCheckpoints: 0 }
 
   constructor (o: KafkaStatefulStageOptions) {
@@ -71,7 +74,7 @@ export class KafkaStatefulStage {
   async start (): Promise<void> {
     const { kafka, engine, groupId } = this.#o
     // Fence any earlier instance before reading the state it may still be writing.
-    this.#producer = await connectFencing(kafka, `${groupId}.state`)
+    this.#producer = await connectFencing(kafka, `${groupId}.state`, { bridge: { stage: engine.stage.name, group: groupId } })
     const records = await readTopicToEnd(kafka, engine.stateTopic)
     await engine.restore(records)
     await this.#startConsumer()
@@ -82,8 +85,12 @@ export class KafkaStatefulStage {
     const { kafka, engine, groupId, sessionTimeoutMs } = this.#o
     const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 500, maxBytesPerPartition: 1024 * 1024, sessionTimeout: sessionTimeoutMs, rebalanceTimeout: Math.max(10_000, 2 * sessionTimeoutMs), heartbeatInterval: Math.max(500, Math.floor(sessionTimeoutMs / 10)) })
     this.#consumer = consumer
+    bridgeConsumer(consumer, { stage: engine.stage.name, group: groupId })
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.#memberId = e.payload.memberId
+      const partitions = (e.payload.memberAssignment[engine.inputTopic] ?? []) as number[]
+      publishRebalance({ stage: engine.stage.name, group: groupId, topic: engine.inputTopic, memberId: e.payload.memberId }, this.#assigned, partitions)
+      this.#assigned = new Set(partitions)
       this.#logger.info({ partitions: e.payload.memberAssignment[engine.inputTopic] ?? [] }, 'partitions assigned')
       // A rebalance may mean another instance of this stage has started (and fenced this one),
       // and a member with no partitions would never find out by committing. A checkpoint now —
@@ -178,6 +185,8 @@ export class KafkaStatefulStage {
       list.push({ key: r.key, value: r.value })
     }
     const partitions = [...offsets].map(([partition, offset]) => ({ partition, offset: String(offset) }))
+    const inputs = engine.uncheckpointed
+    const startedAt = performance.now()
     const tx = await producer.transaction()
     try {
       if (byTopic.size) await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), acks: -1 })
@@ -185,11 +194,13 @@ export class KafkaStatefulStage {
       if (this.#o.abortRate && Math.random() < this.#o.abortRate) {
         await tx.abort()
         this.stats.abortedCheckpoints++
+        this.#publishAbort(partitions, 'injected')
         return // not committed(): the engine keeps everything pending for the next checkpoint
       }
       await tx.commit()
     } catch (err) {
       await tx.abort().catch(() => {})
+      this.#publishAbort(partitions, isFenced(err) ? 'fenced' : 'failed', err as Error)
       // A commit error of unknown cause while another member is in the group: a newer instance
       // (it joins the group right after fencing us) — re-initialising the id would fence it back.
       const fencedForSure = isFenced(err)
@@ -206,12 +217,18 @@ export class KafkaStatefulStage {
       // Fate unknown: a fresh producer with the same id aborts whatever was open; the state is
       // rolled back so the records since the last checkpoint are read and written again.
       await producer.disconnect().catch(() => {})
-      this.#producer = await connectFencing(this.#o.kafka, `${groupId}.state`)
+      this.#producer = await connectFencing(this.#o.kafka, `${groupId}.state`, { bridge: { stage: engine.stage.name, group: groupId } })
       throw err
     }
     engine.committed()
     this.stats.checkpoints++
+    publish(channels.kafkaCommit, () => ({ stage: engine.stage.name, group: groupId, topic: engine.inputTopic, kind: 'checkpoint' as const, transactional: true, partitions, records: inputs, outputs: records.length, durationMs: performance.now() - startedAt }))
     this.#lastCheckpoint = Date.now()
+  }
+
+  #publishAbort (partitions: Array<{ partition: number }>, reason: AbortReason, err?: Error): void {
+    const { engine, groupId } = this.#o
+    publish(channels.kafkaAbort, () => ({ stage: engine.stage.name, group: groupId, topic: engine.inputTopic, kind: 'checkpoint' as const, transactional: true, partitions: partitions.map((p) => p.partition), reason, ...(err ? { error: err.message } : {}) }))
   }
 
   async #othersInGroup (): Promise<boolean> {

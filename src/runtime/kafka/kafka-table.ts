@@ -10,6 +10,7 @@ import type { Logger } from '../../log.ts'
 import type { AvroSerde } from '../../serde/avro-serde.ts'
 import { withDeadline } from '../scheduler.ts'
 import { MemoryTable } from '../tables.ts'
+import { bridgeConsumer } from './kafka-diagnostics.ts'
 
 export class KafkaTable {
   readonly table = new MemoryTable()
@@ -36,8 +37,10 @@ export class KafkaTable {
     const admin = this.#kafka.admin()
     await admin.connect()
     const ends = await admin.fetchTopicOffsets(this.topic).finally(() => admin.disconnect())
-    const consumer = this.#kafka.consumer({ groupId: `synthq-table-${this.topic}-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 500 })
+    const groupId = `synthq-table-${this.topic}-${randomUUID()}`
+    const consumer = this.#kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 500 })
     this.#consumer = consumer
+    bridgeConsumer(consumer, { table: this.topic, group: groupId })
     await consumer.connect()
     await consumer.subscribe({ topic: this.topic, fromBeginning: true })
     const caughtUp = (): boolean => ends.every((e) => Number(e.high) <= Number(e.low) || (this.#position.get(e.partition) ?? 0) >= Number(e.high))

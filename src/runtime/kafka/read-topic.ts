@@ -12,14 +12,10 @@
  * its state is safe without: fencing (InitProducerId) waits for the previous owner's markers.
  */
 import type { Kafka } from 'kafkajs'
+import type { TopicRecord } from '../transport.ts'
 import { TopicTail } from './topic-tail.ts'
 
-export interface TopicRecord {
-  partition: number
-  offset: number
-  key: string | null
-  value: Buffer | null
-}
+export type { TopicRecord }
 
 /** A topic that does not exist yet reads as empty. */
 export async function readTopicToEnd (kafka: Kafka, topic: string, timeoutMs = 120_000): Promise<TopicRecord[]> {

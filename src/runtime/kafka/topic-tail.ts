@@ -8,8 +8,9 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Consumer, Kafka } from 'kafkajs'
+import type { TailRecord } from '../transport.ts'
 
-export interface TailRecord { partition: number, offset: number, key: string | null, value: Buffer | null, timestamp: number }
+export type { TailRecord }
 
 export class TopicTail {
   readonly topic: string

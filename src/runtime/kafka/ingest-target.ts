@@ -5,7 +5,7 @@
  *    initialised first. That fences any other `synthq ingest` into the same topic (its next
  *    commit fails and it stops) and waits for its open transaction to finish, so what the topic
  *    holds is settled before step 2.
- * 2. The topic's keys are read once (src/ingest/kafka-topic-keys.ts).
+ * 2. The topic's keys are read once (topic-keys.ts).
  * 3. Each batch is one transaction (idempotent producer, acks=all); keys already in the topic
  *    or earlier in the run are skipped. A run that dies mid-way leaves whole batches; running it
  *    again reads their keys and adds the rest.
@@ -16,15 +16,15 @@
  * Records keyed by id go to the partition of their key (KafkaJS's default, murmur2 as Java's).
  */
 import type { Kafka, Producer } from 'kafkajs'
-import type { KafkaConnection } from '../config/connection.ts'
-import { ConfigError, SynthqError } from '../errors.ts'
-import type { Logger } from '../log.ts'
-import { connectFencing, createKafka } from '../runtime/kafka/client.ts'
-import { createTopicsAndWait, topicPlan } from '../runtime/kafka/topic-admin.ts'
-import type { AvroSerde } from '../serde/avro-serde.ts'
-import type { TopicName } from '../topics.ts'
-import { readTopicKeys } from './kafka-topic-keys.ts'
-import type { BatchResult, IngestTarget, KeyedValue } from './target.ts'
+import type { KafkaConnection } from '../../config/connection.ts'
+import { ConfigError, SynthqError } from '../../errors.ts'
+import type { Logger } from '../../log.ts'
+import type { AvroSerde } from '../../serde/avro-serde.ts'
+import type { TopicName } from '../../topics.ts'
+import type { BatchResult, IngestTarget, KeyedValue } from '../transport.ts'
+import { connectFencing, createKafka } from './client.ts'
+import { createTopicsAndWait, topicPlan } from './topic-admin.ts'
+import { readTopicKeys } from './topic-keys.ts'
 
 export interface KafkaTargetOptions {
   connection: KafkaConnection

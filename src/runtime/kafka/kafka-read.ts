@@ -1,116 +1,18 @@
 /**
- * Reading a topic's raw records for `synthq tap` and `synthq dlq` without disturbing the
- * pipeline.
- *
- * Embedded: the SQLite log is opened read-only and queried directly; no consumer position is
- * read or written. `follow` polls for records other processes append.
- *
- * Kafka: KafkaJS has no assign(), so the reader joins a throwaway consumer group of its own
- * (`synthq-tap-<topic>-<pid>-<random>`), seeks each partition to its start, never commits, and
- * deletes the group when it ends (also after Ctrl-C). The pipeline's groups (`<prefix>.<stage>`)
- * are never touched. Records are read committed (read_committed), as the pipeline's stages read.
+ * Reading a topic's raw records on Kafka for `synthq tap` and `synthq dlq` without disturbing
+ * the pipeline. KafkaJS has no assign(), so the reader joins a throwaway consumer group of its
+ * own (`synthq-tap-<topic>-<pid>-<random>`), seeks each partition to its start, never commits,
+ * and deletes the group when it ends (also after Ctrl-C). The pipeline's groups
+ * (`<prefix>.<stage>`) are never touched. Records are read committed (read_committed), as the
+ * pipeline's stages read.
  */
-import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import type { Kafka } from 'kafkajs'
 import { ConfigError } from '../../errors.ts'
 import type { Logger } from '../../log.ts'
-import { offsetFor, type StartPosition } from './select.ts'
+import { offsetFor, type OnRecord, type ReadOptions } from '../transport.ts'
 
-export interface TapRecord {
-  topic: string
-  partition: number
-  offset: number
-  timestamp: number
-  key: string | null
-  value: Buffer | null
-  headers: Record<string, string>
-}
-
-export interface ReadOptions {
-  topic: string
-  start: StartPosition
-  /** Keep reading new records until `signal` aborts; else stop at the end as of the start. */
-  follow: boolean
-  signal?: AbortSignal
-  /** Embedded follow: how often to look for new records (default 200 ms). */
-  pollMs?: number
-  /** Called once the start offsets are fixed (records written from then on will be read). */
-  onStart?: (starts: ReadonlyArray<{ partition: number, offset: number }>) => void
-}
-
-/** Called for each record in offset order per partition; returning 'stop' ends the read. */
-export type OnRecord = (r: TapRecord) => Promise<void | 'stop'> | void | 'stop'
-
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve) => {
-  if (signal?.aborted) return resolve()
-  const t = setTimeout(() => { signal?.removeEventListener('abort', done); resolve() }, ms)
-  const done = (): void => { clearTimeout(t); resolve() }
-  signal?.addEventListener('abort', done, { once: true })
-})
-
-/** The embedded database opened read-only (it must exist). */
-export function openEmbeddedReadOnly (path: string): Database.Database {
-  if (path !== ':memory:' && !existsSync(path)) throw new ConfigError(`no embedded database at ${path} (run npm start or synthq run first, or pass --db)`)
-  const db = new Database(path, { readonly: true, fileMustExist: true })
-  db.pragma('busy_timeout = 10000')
-  const tables = new Set(db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name))
-  const missing = ['records', 'topics', 'schemas', 'subject_versions'].filter((t) => !tables.has(t))
-  if (missing.length) {
-    db.close()
-    throw new ConfigError(`${path} is not a synthq embedded database with topics (no ${missing.join(', ')} table): run npm start or synthq run first, or pass --db`)
-  }
-  return db
-}
-
-/** The replays `synthq dlq replay` recorded in the embedded database (it has no record headers). */
-function replayLookup (db: Database.Database): (topic: string, offset: number) => string | undefined {
-  const exists = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'dlq_replays'").get()!.n > 0
-  if (!exists) return () => undefined
-  const stmt = db.prepare<[string, number], { dead_letter_id: string }>('SELECT dead_letter_id FROM dlq_replays WHERE topic = ? AND offset = ?')
-  return (topic, offset) => stmt.get(topic, offset)?.dead_letter_id
-}
-
-/** Reads `o.topic` from the embedded database `db` (one partition, 0). */
-export async function readEmbedded (db: Database.Database, o: ReadOptions, onRecord: OnRecord): Promise<void> {
-  const head = db.prepare<[string], { next_offset: number }>('SELECT next_offset FROM topics WHERE topic = ?')
-  const read = db.prepare<[string, number, number], { offset: number, key: string | null, value: Buffer | null, timestamp: number }>('SELECT offset, key, value, timestamp FROM records WHERE topic = ? AND offset >= ? ORDER BY offset LIMIT ?')
-  const replayOf = replayLookup(db)
-  const headNow = (): number => head.get(o.topic)?.next_offset ?? 0
-  let from: number
-  switch (o.start.kind) {
-    case 'beginning': from = 0; break
-    case 'latest': from = headNow(); break
-    case 'offset': {
-      for (const p of o.start.partitions.keys()) if (p !== 0) throw new ConfigError(`--offset ${p}:N: the embedded log has one partition, 0`)
-      from = offsetFor(o.start, 0) ?? 0
-      break
-    }
-    case 'time': {
-      const row = db.prepare<[string, number], { offset: number | null }>('SELECT MIN(offset) AS offset FROM records WHERE topic = ? AND timestamp >= ?').get(o.topic, o.start.at)
-      from = row?.offset ?? headNow()
-      break
-    }
-  }
-  const end = o.follow ? Infinity : headNow()
-  o.onStart?.([{ partition: 0, offset: from }])
-  while (!o.signal?.aborted) {
-    const rows = from < end ? read.all(o.topic, from, Math.min(500, end - from)) : []
-    for (const r of rows) {
-      if (r.offset >= end) return
-      from = r.offset + 1
-      const replay = replayOf(o.topic, r.offset)
-      if (await onRecord({ topic: o.topic, partition: 0, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: replay ? { 'synthq-replay-of': replay } : {} }) === 'stop') return
-      if (o.signal?.aborted) return
-    }
-    if (rows.length === 0) {
-      if (!o.follow) return
-      // Compacted topics have gaps: skip to the head when nothing is left below it.
-      await sleep(o.pollMs ?? 200, o.signal)
-    }
-  }
-}
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 export interface PartitionRange {
   partition: number

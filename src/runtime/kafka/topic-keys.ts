@@ -1,6 +1,6 @@
 /**
  * The keys of a Kafka topic, read once from the beginning to the end offsets as of the call
- * (committed records only). Like src/runtime/kafka/read-topic.ts, but it keeps the keys and
+ * (committed records only), for `synthq ingest`'s dedup. Like read-topic.ts, but it keeps the keys and
  * drops the values as they arrive: a documents topic of millions of records would not fit in
  * memory as bytes, its keys do (tens of bytes each).
  *

@@ -15,11 +15,11 @@
  * as the pipeline writes them, so a `synthq run` process on the same database (which polls the
  * log) picks them up without a restart.
  */
-import { EmbeddedLog } from '../runtime/embedded/embedded-log.ts'
-import { EmbeddedRegistry } from '../runtime/embedded/embedded-registry.ts'
-import { AvroSerde } from '../serde/avro-serde.ts'
-import { SchemaCatalog } from '../serde/schema-catalog.ts'
-import type { BatchResult, IngestTarget, KeyedValue } from './target.ts'
+import { AvroSerde } from '../../serde/avro-serde.ts'
+import { SchemaCatalog } from '../../serde/schema-catalog.ts'
+import type { BatchResult, IngestTarget, KeyedValue } from '../transport.ts'
+import { EmbeddedLog } from './embedded-log.ts'
+import { EmbeddedRegistry } from './embedded-registry.ts'
 
 export interface EmbeddedTargetOptions {
   db: string
