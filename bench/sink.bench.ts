@@ -56,13 +56,13 @@ import { embed as simEmbed } from '../src/llm/sim/embeddings.ts'
 import { startLlmSim } from '../src/llm/sim/server.ts'
 import { STOPWORDS } from '../src/llm/sim/text.ts'
 import { createLogger } from '../src/log.ts'
-import { buildLineage, type Lineage } from '../src/processors/lineage.ts'
+import type { Lineage } from '../src/processors/lineage.ts'
 import type { InputRecord, ProcessorContext } from '../src/processors/processor.ts'
 import { DEFAULT_SINK_OPTIONS, readSinkState, topicBalancedSink, type ScoredInstructionValue, type SinkOptions, type TopicBalancedSink } from '../src/processors/sink/topic-balanced-sink.ts'
-import type { StatefulContext } from '../src/processors/stateful.ts'
 import { BloomFilter } from '../src/sink/dedup/index.ts'
 import { vendiScore } from '../src/sink/diversity/index.ts'
-import { LexicalVectorizer } from '../src/sink/topics/index.ts'
+import { LexicalVectorizer } from '../src/sink/clusters/index.ts'
+import { sinkBenchContext, statefulOf } from './_sink-context.ts'
 
 type Config = 'http' | 'http+cache' | 'precomputed' | 'lexical'
 
@@ -234,16 +234,8 @@ class TimedLlm extends StageLlm {
   }
 }
 
-/** A context like the stateful engine's (src/runtime/stateful-engine.ts): a fresh signal per batch. */
-function context (llm: StageLlm | undefined): ProcessorContext {
-  return {
-    stage: 'sink', runId: 'bench', logger, now: Date.now, signal: new AbortController().signal,
-    llm: () => { if (!llm) throw new Error('no LLM'); return llm },
-    table: () => { throw new Error('no tables') },
-    lineage: (inputs, opts = {}) => buildLineage('sink', 'bench', (r) => `synthq.${r.topic}`, Array.isArray(inputs) ? inputs : [inputs], opts, Date.now()),
-  }
-}
-const stateful = (ctx: ProcessorContext): StatefulContext => { const { signal: _s, ...rest } = ctx; return rest }
+const context = (llm?: StageLlm): ProcessorContext => sinkBenchContext(logger, llm)
+const stateful = statefulOf
 
 // --- runs ----------------------------------------------------------------------------------
 
@@ -280,7 +272,7 @@ async function run (k: number, records: number, seconds: number, config: Config)
   const held = heap() - h0
   const m = sink.metrics()
   const t1 = performance.now()
-  const snap = sink.snapshot()
+  const snap = await sink.snapshot()
   const snapMs = performance.now() - t1
   const again = topicBalancedSink(options)
   await again.init(stateful(context(llm)))

@@ -1,5 +1,5 @@
 /**
- * Topic quality of the sink's online topic model (src/sink/topics) on real text, with real
+ * Topic quality of the sink's online topic model (src/sink/clusters) on real text, with real
  * embeddings beside the simulator's and the lexical fallback: 900 shipped documents (600 C4 web
  * pages, 200 math and 100 physics Stack Exchange questions, interleaved), embedded through an
  * OpenAI-compatible /v1/embeddings with the `openai` client — the path the sink uses — and
@@ -25,10 +25,10 @@ import OpenAI from 'openai'
 import { REPO_DATA } from '../src/data-paths.ts'
 import { startLlmSim } from '../src/llm/sim/server.ts'
 import { vendiScore } from '../src/sink/diversity/vendi.ts'
-import { LexicalVectorizer } from '../src/sink/topics/lexical.ts'
-import { OnlineTopicModel, type OnlineTopicOptions } from '../src/sink/topics/online-clustering.ts'
-import { clusteringQuality } from '../src/sink/topics/quality.ts'
-import { assignStream, loadCorpus, loremPages } from '../test/sink/topics/corpus.ts'
+import { LexicalVectorizer } from '../src/sink/clusters/lexical.ts'
+import { OnlineTopicModel, type OnlineTopicOptions } from '../src/sink/clusters/online-clustering.ts'
+import { clusteringQuality } from '../src/sink/clusters/quality.ts'
+import { assignStream, loadCorpus, loremPages } from '../test/sink/clusters/corpus.ts'
 
 const out = (s: string): void => { process.stdout.write(s + '\n') }
 const HERE = dirname(fileURLToPath(import.meta.url))

@@ -28,7 +28,9 @@ const tmp = `${out}.tmp-${process.pid}`
 rmSync(tmp, { recursive: true, force: true })
 const t0 = Date.now()
 await build({
-  entryPoints: { main: join(root, 'src', 'cli', 'main.ts') },
+  // vendi-worker: the sink's worker thread for the Vendi score; it needs a file of its own to be
+  // started from (src/sink/diversity/vendi-thread.ts finds it at dist/cli/vendi-worker.mjs).
+  entryPoints: { main: join(root, 'src', 'cli', 'main.ts'), 'vendi-worker': join(root, 'src', 'sink', 'diversity', 'vendi-worker.ts') },
   outdir: tmp,
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',

@@ -45,8 +45,8 @@ export interface StatefulProcessor<In = unknown> {
   punctuate? (now: number, ctx: StatefulContext): OutputRecord[]
   /** End of input (a bounded run): release whatever is held back waiting for more records. */
   flush? (ctx: StatefulContext): OutputRecord[]
-  /** The whole state, as bytes for the checkpoint. */
-  snapshot (): Buffer
+  /** The whole state, as bytes for the checkpoint (a promise: compression may run off the event loop). */
+  snapshot (): Buffer | Promise<Buffer>
   close? (): void | Promise<void>
   metrics? (): Record<string, number>
 }

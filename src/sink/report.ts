@@ -13,11 +13,11 @@
  *   generator keeps saying the same things, and the reservoir fills with them).
  * Both wait for enough data (100 scored instructions; a peak measured on a full probe).
  */
-import type { SinkState } from '../processors/sink/topic-balanced-sink.ts'
+import type { SinkState } from '../processors/sink/state-codec.ts'
 import { topicEntropy, vendiScore } from './diversity/index.ts'
 import { TopicBalancedReservoir } from './reservoir/index.ts'
 import { ScalableBloomFilter } from './dedup/index.ts'
-import { TopicLabeler } from './topics/index.ts'
+import { TopicLabeler } from './clusters/index.ts'
 
 export interface HealthCheck {
   name: 'filter_rejection' | 'diversity_collapse'

@@ -6,12 +6,13 @@
  * already evicted; `missing` counts members whose row was not read (a checkpoint committed
  * between the two reads).
  */
-import { readSinkState, type SampleRowValue, type SinkState } from '../processors/sink/topic-balanced-sink.ts'
-import { pickCheckpoint, type CheckpointPart } from '../runtime/stateful-engine.ts'
+import { readSinkState, type SinkState } from '../processors/sink/state-codec.ts'
+import type { SampleRowValue } from '../processors/sink/types.ts'
+import { pickCheckpoint, type CheckpointPart } from '../runtime/checkpoint.ts'
 import type { AvroSerde } from '../serde/avro-serde.ts'
 import { topicName } from '../topics.ts'
 import type { DatasetRow } from './export/dataset.ts'
-import { TopicLabeler } from './topics/index.ts'
+import { TopicLabeler } from './clusters/index.ts'
 
 export interface RawKeyed { key: string | null, value: Buffer | null }
 

@@ -80,7 +80,7 @@ export async function referenceState (inputs: SinkInput[]): Promise<SinkState> {
   sink.restore(null, ctx)
   const records: InputRecord[] = inputs.flatMap((r, i) => r.value ? [{ topic: 'scoredInstructions', key: r.key, value: r.value, partition: 0, offset: String(i), timestamp: 0 }] : [])
   for (let i = 0; i < records.length; i += 100) await sink.processBatch(records.slice(i, i + 100) as Array<InputRecord<ScoredInstructionValue>>, { ...ctx, signal: new AbortController().signal })
-  return JSON.parse(gunzipSync(sink.snapshot()).toString('utf8')) as SinkState
+  return JSON.parse(gunzipSync(await sink.snapshot()).toString('utf8')) as SinkState
 }
 
 /** The parts of a state that input decides (not run ids or clocks). */

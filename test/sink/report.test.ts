@@ -63,7 +63,7 @@ async function run (inputs: readonly unknown[], options: Partial<SinkOptions>): 
   const records = inputs.map((v, i) => ({ topic: 'scoredInstructions', key: `k${i}`, value: v, partition: 0, offset: String(i), timestamp: 1_764_028_800_000 + i }) as InputRecord<ScoredInstructionValue>)
   for (let i = 0; i < records.length; i += 50) await sink.processBatch(records.slice(i, i + 50), { ...ctx, signal: new AbortController().signal })
   sink.flush(ctx)
-  return readSinkState(sink.snapshot())
+  return readSinkState(await sink.snapshot())
 }
 
 const topics = (o: Partial<SinkOptions['topics']> = {}): SinkOptions['topics'] => ({ warmup: 40, maxTopics: 32, maxWarmupMs: 1e12, newTopicThreshold: 'auto', ...o })

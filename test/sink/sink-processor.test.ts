@@ -22,7 +22,7 @@ import { buildLineage } from '../../src/processors/lineage.ts'
 import type { InputRecord, OutputRecord, ProcessorContext } from '../../src/processors/processor.ts'
 import { TopicBalancedSink, type SampleRowValue, type ScoredInstructionValue, type SinkOptions, type SinkState } from '../../src/processors/sink/topic-balanced-sink.ts'
 import type { StatefulContext } from '../../src/processors/stateful.ts'
-import { LEXICAL_NOTICE } from '../../src/sink/topics/index.ts'
+import { LEXICAL_NOTICE } from '../../src/sink/clusters/index.ts'
 import { SAMPLES } from '../fixtures/records.ts'
 import { testTmpDir } from '../helpers/env.ts'
 import { THEMES, VERBS } from '../fixtures/instruction-themes.ts'
@@ -291,7 +291,7 @@ describe('warm-up', () => {
   it('the warm-up deadline survives a checkpoint', async () => {
     const a = sink({ topics: { ...topics, maxWarmupMs: 10_000 } })
     await feed(a, kept(10), 10)
-    const b = sink({ topics: { ...topics, maxWarmupMs: 10_000 } }, context(), a.snapshot())
+    const b = sink({ topics: { ...topics, maxWarmupMs: 10_000 } }, context(), await a.snapshot())
     assert.equal(b.metrics().warmupBuffered, 10)
     assert.deepEqual(b.punctuate(T0 + 9_999, stateful(context())), [])
     assert.equal(upserts(b.punctuate(T0 + 10_000, stateful(context()))).length, 10)
@@ -313,7 +313,7 @@ describe('reservoir outputs', () => {
       assert.equal(upserts(outs).length, m.admitted)
       assert.equal(tombstones(outs).length, m.evicted)
       assert.ok((m.evicted ?? 0) > 0)
-      assert.deepEqual([...live].sort(), members(parse(s.snapshot())), 'the sample topic holds exactly the reservoir')
+      assert.deepEqual([...live].sort(), members(parse(await s.snapshot())), 'the sample topic holds exactly the reservoir')
       if (policy === 'top') {
         const scores = upserts(outs).filter((o) => live.has(o.key)).map((o) => o.value!.total)
         assert.ok(Math.min(...scores) >= 6, `top policy keeps high totals, got ${scores.join(',')}`)
@@ -331,7 +331,7 @@ describe('checkpoints', () => {
     const s = sink(OPTIONS)
     const outputs = await feed(s, RECORDS, B)
     outputs.push(...s.flush(stateful(context())))
-    return { outputs, state: parse(s.snapshot()) }
+    return { outputs, state: parse(await s.snapshot()) }
   }
 
   /** Outputs without their topic labels (the test below checks those separately). */
@@ -340,11 +340,11 @@ describe('checkpoints', () => {
   async function resumed (cut: number): Promise<{ before: OutputRecord[], after: OutputRecord[], snap: Buffer, final: Buffer, sink: TopicBalancedSink }> {
     const a = sink(OPTIONS)
     const before = await feed(a, RECORDS.slice(0, cut), B)
-    const snap = a.snapshot()
+    const snap = await a.snapshot()
     const b = sink(OPTIONS, context(), snap)
     const after = await feed(b, RECORDS.slice(cut), B)
     after.push(...b.flush(stateful(context())))
-    return { before, after, snap, final: b.snapshot(), sink: b }
+    return { before, after, snap, final: await b.snapshot(), sink: b }
   }
 
   const CUTS = [0, 1, 10, 39, 43, 44, 45, 61, 100, 177, 250, 359, 360]
@@ -358,7 +358,7 @@ describe('checkpoints', () => {
     t.diagnostic(`reference: ${upserts(ref.outputs).length} upserts, ${tombstones(ref.outputs).length} tombstones, counters ${JSON.stringify(ref.state.counters)}`)
     for (const cut of CUTS) {
       const r = await resumed(cut)
-      assert.deepEqual(parse(sink(OPTIONS, context(), r.snap).snapshot()), parse(r.snap), `cut ${cut}: restore → snapshot changes the state`)
+      assert.deepEqual(parse(await sink(OPTIONS, context(), r.snap).snapshot()), parse(r.snap), `cut ${cut}: restore → snapshot changes the state`)
       assert.deepEqual(parse(r.final), ref.state, `cut ${cut}: final state differs`)
       assert.ok(r.final.equals(gzipSync(JSON.stringify(ref.state), { level: 1 })), `cut ${cut}: final snapshot bytes differ`)
       assert.deepEqual(unlabelled([...r.before, ...r.after]), unlabelled(ref.outputs), `cut ${cut}: outputs differ`)
@@ -383,7 +383,7 @@ describe('checkpoints', () => {
       const s = sink(OPTIONS)
       const outputs = await feed(s, RECORDS, batch)
       outputs.push(...s.flush(stateful(context())))
-      assert.deepEqual(parse(s.snapshot()), ref.state, `batch ${batch}: final state differs`)
+      assert.deepEqual(parse(await s.snapshot()), ref.state, `batch ${batch}: final state differs`)
       assert.deepEqual(outputs, ref.outputs, `batch ${batch}: outputs differ`)
     }
   })
@@ -391,7 +391,7 @@ describe('checkpoints', () => {
   it('restore refuses a checkpoint made with another policy or seed (ConfigError naming the field), or not a sink checkpoint', async () => {
     const a = sink({ ...OPTIONS, topics: { warmup: 5, maxTopics: 8, maxWarmupMs: 60_000, newTopicThreshold: 'auto' } })
     await feed(a, kept(20), 20)
-    const snap = a.snapshot()
+    const snap = await a.snapshot()
     const ctx = stateful(context())
     assert.throws(() => new TopicBalancedSink({ ...OPTIONS, vectors: 'lexical', dedup: SMALL_DEDUP, policy: 'uniform' }).restore(snap, ctx), (err: unknown) => err instanceof ConfigError && /policy/.test(err.message) && !/seed/.test(err.message))
     assert.throws(() => new TopicBalancedSink({ ...OPTIONS, vectors: 'lexical', dedup: SMALL_DEDUP, seed: 12 }).restore(snap, ctx), (err: unknown) => err instanceof ConfigError && /seed/.test(err.message))
@@ -406,10 +406,10 @@ describe('checkpoints', () => {
     const live = new Set<string>()
     apply(live, outs)
     assert.equal(live.size, 30)
-    const snap = a.snapshot()
+    const snap = await a.snapshot()
     const b = sink({ ...OPTIONS, k: 10 }, context(), snap)
     assert.equal(b.metrics().kept, 10)
-    const after = parse(b.snapshot())
+    const after = parse(await b.snapshot())
     assert.equal(after.options.k, 10)
     // The tombstones go out with the first batch, even one whose records are all dropped.
     const first = await b.processBatch([input(value(0), 0)], context()) // a duplicate id
@@ -421,13 +421,13 @@ describe('checkpoints', () => {
     const second = await b.processBatch(kept(5, 200), context())
     assert.ok(tombstones(second.outputs).length <= upserts(second.outputs).length, 'no tombstones left over from the resize')
     apply(live, second.outputs)
-    assert.deepEqual([...live].sort(), members(parse(b.snapshot())))
+    assert.deepEqual([...live].sort(), members(parse(await b.snapshot())))
   })
 
   it('a resize is counted: admitted − evicted = kept after a smaller K', async () => {
     const a = sink({ ...OPTIONS, k: 30 })
     await feed(a, kept(200), 25)
-    const b = sink({ ...OPTIONS, k: 10 }, context(), a.snapshot())
+    const b = sink({ ...OPTIONS, k: 10 }, context(), await a.snapshot())
     await b.processBatch([], context())
     const m = b.metrics()
     assert.equal(m.admitted! - m.evicted!, m.kept)
@@ -436,7 +436,7 @@ describe('checkpoints', () => {
   it('a shrink at restore followed by end of input (no new batch): flush releases the tombstones before the shrunk state is checkpointed', async () => {
     const a = sink({ ...OPTIONS, k: 30 })
     await feed(a, kept(200), 25)
-    const b = sink({ ...OPTIONS, k: 10 }, context(), a.snapshot())
+    const b = sink({ ...OPTIONS, k: 10 }, context(), await a.snapshot())
     const out = b.flush(stateful(context()))
     assert.equal(tombstones(out).length, 20)
   })
@@ -444,7 +444,7 @@ describe('checkpoints', () => {
   it('restore(null) after a shrinking restore starts empty: no stale tombstones', async () => {
     const a = sink({ ...OPTIONS, k: 30 })
     await feed(a, kept(200), 25)
-    const b = sink({ ...OPTIONS, k: 10 }, context(), a.snapshot())
+    const b = sink({ ...OPTIONS, k: 10 }, context(), await a.snapshot())
     b.restore(null, stateful(context()))
     const r = await b.processBatch([], context())
     assert.deepEqual(r.outputs, [])
@@ -463,10 +463,10 @@ describe('default options', () => {
     const ctx = context()
     s.restore(null, stateful(ctx))
     assert.deepEqual(await feed(s, kept(30), 30, ctx), [])
-    const snap = s.snapshot()
+    const snap = await s.snapshot()
     const b = new TopicBalancedSink({ vectors: 'lexical' })
     b.restore(snap, stateful(ctx))
-    assert.ok(b.snapshot().equals(snap))
+    assert.ok((await b.snapshot()).equals(snap))
     assert.equal(b.metrics().warmupBuffered, 30)
   })
 
@@ -504,7 +504,7 @@ describe('vectors', () => {
       const live = new Set<string>()
       apply(live, outs)
       assert.equal(live.size, 8)
-      const state = parse(s.snapshot())
+      const state = parse(await s.snapshot())
       assert.equal(state.vectors, 'sim/sim-embed-small')
       assert.equal(state.simulatedVectors, true)
       assert.equal(state.lexical, null)
@@ -543,7 +543,7 @@ describe('vector source', () => {
     lexical.init(stateful(ctx))
     lexical.restore(null, stateful(ctx))
     await feed(lexical, kept(5), 5, ctx)
-    const snap = lexical.snapshot()
+    const snap = await lexical.snapshot()
     const fake = { settings: { endpoint: { name: 'gpu' }, model: 'bge-small' } } as unknown as StageLlm
     const withModel = context({ llm: () => fake })
     const embedding = new TopicBalancedSink({ vectors: 'auto', dedup: { capacity: 10_000, falsePositiveRate: 1e-4 } })

@@ -8,12 +8,14 @@
  * The paper keeps instructions scoring ≥ 3 of 7, clusters them into topics and keeps the
  * highest-scoring ones within each topic; the sink does that continuously with a
  * topic-balanced reservoir (src/sink/reservoir) over topics from online clustering
- * (src/sink/topics). Every drop is counted by reason (metrics(), the checkpoint, `synthq
+ * (src/sink/clusters). Every drop is counted by reason (metrics(), the checkpoint, `synthq
  * status`); records it cannot read at all are rejected to the dead-letter topic.
  *
  * A stateful processor (see ../stateful.ts): the reservoir, the topic model, the duplicate
  * filter, the counters and the instructions waiting for warm-up to end are one snapshot,
- * checkpointed with the input offsets, so a crash neither loses nor double-counts input.
+ * checkpointed with the input offsets, so a crash neither loses nor double-counts input. The
+ * snapshot's format is state-codec.ts's; the Vendi probe (a worker thread measures it, off this
+ * event loop) is diversity-probe.ts's; options and record types are in types.ts.
  * Deterministic for a seed and an input order: no clock in any decision except the warm-up
  * deadline, which only a punctuation (idle input) applies.
  *
@@ -23,119 +25,33 @@
  *           topics: { warmup: 500, maxTopics: 256, maxWarmupMs: 60000 },
  *           dedup: { capacity: 1000000, falsePositiveRate: 0.00001 } }   # first slice; it grows
  */
-import { gunzipSync, gzipSync } from 'node:zlib'
-import { ConfigError, RecordInvalidError } from '../../errors.ts'
+import type { Worker } from 'node:worker_threads'
+import { ConfigError } from '../../errors.ts'
 import { LlmOutputError, LlmRejectedError } from '../../llm/errors.ts'
 import type { EmbedResult, StageLlm } from '../../llm/client.ts'
-import { ScalableBloomFilter, textKey, type ScalableBloomSnapshot } from '../../sink/dedup/index.ts'
-import { vendiScore } from '../../sink/diversity/index.ts'
-import { TopicBalancedReservoir, type Policy, type ReservoirSnapshot } from '../../sink/reservoir/index.ts'
-import { hash32 } from '../../sink/reservoir/hash.ts'
-import { LEXICAL_NOTICE, LexicalVectorizer, OnlineTopicModel, TopicLabeler, type Assignment, type LexicalSnapshot, type OnlineTopicSnapshot, type TopicLabelerSnapshot } from '../../sink/topics/index.ts'
-import type { Lineage } from '../lineage.ts'
+import { ScalableBloomFilter, textKey } from '../../sink/dedup/index.ts'
+import { TopicBalancedReservoir } from '../../sink/reservoir/index.ts'
+import { LEXICAL_NOTICE, LexicalVectorizer, OnlineTopicModel, TopicLabeler, type Assignment } from '../../sink/clusters/index.ts'
 import type { InputRecord, OutputRecord, ProcessorContext } from '../processor.ts'
 import type { BatchResult, RejectedRecord, StatefulContext, StatefulProcessor } from '../stateful.ts'
+import { DiversityProbe, type VendiMode } from './diversity-probe.ts'
+import { decodeF32, encodeF32, encodeSinkState, readSinkState, SINK_STATE_FORMAT, type SinkState } from './state-codec.ts'
+import { DEFAULT_SINK_OPTIONS, type PendingRow, type SampleRowValue, type ScoredInstructionValue, type SinkCounters, type SinkOptions } from './types.ts'
 
-export type VectorSource = 'auto' | 'embeddings' | 'lexical'
+// The sink's public names, from the modules that now hold them (importers keep one path).
+export { readSinkState, type SinkState } from './state-codec.ts'
+export { DEFAULT_SINK_OPTIONS, type DropReason, type SampleRowValue, type ScoredInstructionValue, type SinkCounters, type SinkOptions, type VectorSource } from './types.ts'
+export type { VendiMode } from './diversity-probe.ts'
 
-export interface SinkOptions {
-  /** Total sample size K. */
-  k: number
-  /** Within a topic: uniform reservoir, weighted by score, or the top scores (the paper's). */
-  policy: Policy
-  seed: number
-  /** Totals below this are dropped (the paper: 3 of 7). */
-  minScore: number
-  /** auto: the stage's embedding endpoint when it has one, else lexical vectors (and a warning). */
-  vectors: VectorSource
-  topics: { warmup: number, maxTopics: number, maxWarmupMs: number, newTopicThreshold: number | 'auto' }
-  dedup: { capacity: number, falsePositiveRate: number }
-  /** Words in a topic label. */
-  labelWords: number
-  /** Sample vectors kept for the Vendi score (a seeded subset of the sample). */
-  diversityProbe: number
+/** How the sink runs, as opposed to what it keeps (SinkOptions): not part of the checkpoint. */
+export interface SinkRuntimeOptions {
+  /** Where the Vendi score is computed: a worker thread (default) or in line, blocking (the old way; benchmarks). */
+  vendi?: VendiMode
+  /** A Vendi measurement not answered within this many ms is skipped (default 120 s). */
+  vendiTimeoutMs?: number
+  /** Starts the Vendi worker (tests inject failing ones). */
+  spawnVendiWorker?: () => Worker
 }
-
-export const DEFAULT_SINK_OPTIONS: SinkOptions = {
-  k: 100_000,
-  policy: 'top',
-  seed: 20250604,
-  minScore: 3,
-  vectors: 'auto',
-  topics: { warmup: 500, maxTopics: 256, maxWarmupMs: 60_000, newTopicThreshold: 'auto' },
-  // A scalable filter: its first slice holds 1M items (two per instruction: id and text) in
-  // 3 MB; it grows by slices of twice the capacity, keeping the whole under 1e-5.
-  dedup: { capacity: 1_000_000, falsePositiveRate: 1e-5 },
-  labelWords: 4,
-  diversityProbe: 1_000,
-}
-
-/** The scored instruction as the sink reads it (synthq.ScoredInstruction). */
-export interface ScoredInstructionValue {
-  id: string
-  instruction: string
-  situation_id: string
-  document: { id: string, url: string | null, title: string | null, corpus: string | null }
-  scene: string
-  query_compositions: Record<string, string>
-  criteria: Record<string, { analysis: string, score: number }>
-  total: number
-  lineage: Lineage
-}
-
-/** What the sample topic holds (synthq.SampleRow). */
-export interface SampleRowValue extends Omit<ScoredInstructionValue, 'lineage'> {
-  topic: number
-  topic_label: string
-  topic_similarity: number
-  vectors: string
-  admitted_at: number
-  lineage: Lineage
-}
-
-export type DropReason = 'below_min_score' | 'duplicate_id' | 'duplicate_text'
-
-export interface SinkCounters {
-  /** Scored instructions read (each input record once). */
-  seen: number
-  dropped: Record<DropReason, number>
-  /** Offered to the reservoir (passed filter and dedup, topic assigned). */
-  offered: number
-  admitted: number
-  evicted: number
-  /** Records dead-lettered (unreadable, or no vector could be made). */
-  rejected: number
-  /** Valid scored instructions seen, by total 0–7 (absent in checkpoints older than this count). */
-  byTotal?: number[]
-}
-
-/** The checkpointed state (gzip-compressed JSON). */
-export interface SinkState {
-  format: 'synthq.sink/1'
-  options: SinkOptions
-  vectors: string | null
-  counters: SinkCounters
-  reservoir: ReservoirSnapshot<null>
-  topics: OnlineTopicSnapshot
-  labels: TopicLabelerSnapshot
-  lexical: LexicalSnapshot | null
-  dedup: ScalableBloomSnapshot
-  /** Rows waiting for warm-up to end: id → row (topic fields not yet set). */
-  pending: Array<[string, PendingRow]>
-  /** Sample members in the diversity probe: id → base64 float32 vector. */
-  probe: Array<[string, string]>
-  /** Probe vectors of rows still waiting for warm-up. */
-  pendingProbe: Array<[string, string]>
-  /** Highest Vendi score measured on the probe (collapse check), and the latest. */
-  peakVendi: number
-  lastVendi: number | null
-  simulatedVectors: boolean
-  /** The label cache rows are stamped from, and placements since it was refreshed. */
-  labelCache: Array<[number, string]>
-  sinceLabels: number
-}
-
-type PendingRow = Omit<SampleRowValue, 'topic' | 'topic_label' | 'topic_similarity'>
 
 const LABEL_REFRESH = 500
 /** The Vendi score is measured every this many offers (deterministic: part of the state). */
@@ -151,9 +67,7 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
   #lexical: LexicalVectorizer | null = null
   #dedup!: ScalableBloomFilter
   #pending = new Map<string, PendingRow>()
-  #probe = new Map<string, Float32Array>()
-  #peakVendi = 0
-  #lastVendi: number | null = null
+  readonly #probe: DiversityProbe
   #simulatedVectors = false
   /** What vectors come from: "endpoint/model", "lexical", or null before the first batch. */
   #vectors: string | null = null
@@ -161,9 +75,13 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
   #labels = new Map<number, string>()
   #sinceLabels = 0
 
-  constructor (options: Partial<SinkOptions> = {}) {
+  constructor (options: Partial<SinkOptions> = {}, runtime: SinkRuntimeOptions = {}) {
     this.options = { ...DEFAULT_SINK_OPTIONS, ...options, topics: { ...DEFAULT_SINK_OPTIONS.topics, ...options.topics }, dedup: { ...DEFAULT_SINK_OPTIONS.dedup, ...options.dedup } }
     checkOptions(this.options)
+    this.#probe = new DiversityProbe({
+      capacity: this.options.diversityProbe, seed: this.options.seed, mode: runtime.vendi ?? 'worker',
+      ...(runtime.vendiTimeoutMs !== undefined ? { timeoutMs: runtime.vendiTimeoutMs } : {}), ...(runtime.spawnVendiWorker ? { spawn: runtime.spawnVendiWorker } : {}),
+    })
     this.#fresh()
   }
 
@@ -176,10 +94,7 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
     this.#lexical = null
     this.#dedup = new ScalableBloomFilter(o.dedup)
     this.#pending.clear()
-    this.#probe.clear()
-    this.#probeMax = undefined
-    this.#peakVendi = 0
-    this.#lastVendi = null
+    this.#probe.reset()
     this.#simulatedVectors = false
     this.#probeVector.clear()
     this.#vectors = null
@@ -189,6 +104,7 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
   }
 
   init (ctx: StatefulContext): void {
+    this.#probe.logger = ctx.logger
     if (this.options.vectors === 'lexical') return
     try {
       this.#llm = ctx.llm()
@@ -200,9 +116,9 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
 
   restore (state: Buffer | null, ctx: StatefulContext): void {
     this.#fresh()
+    this.#probe.logger ??= ctx.logger
     if (state === null) return
-    const s = JSON.parse(gunzipSync(state).toString('utf8')) as SinkState
-    if (s?.format !== 'synthq.sink/1') throw new RecordInvalidError(`sink checkpoint: unknown format ${String(s?.format)}`, ['format'])
+    const s = readSinkState(state)
     for (const field of ['policy', 'seed'] as const) {
       if (s.options[field] !== this.options[field]) {
         throw new ConfigError(`sink: the saved sample was built with ${field} ${String(s.options[field])}, the configuration says ${String(this.options[field])}; use the same ${field}, or a new topic prefix to start a new sample`)
@@ -225,14 +141,11 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
     this.#lexical = s.lexical ? LexicalVectorizer.restore(s.lexical) : null
     this.#dedup = ScalableBloomFilter.restore(s.dedup)
     this.#pending = new Map(s.pending)
-    this.#probe = new Map(s.probe.map(([id, v]) => [id, decodeF32(v)]))
+    this.#probe.reset(s)
     this.#probeVector = new Map(s.pendingProbe.map(([id, v]) => [id, decodeF32(v)]))
-    this.#peakVendi = s.peakVendi
-    this.#lastVendi = s.lastVendi
     this.#simulatedVectors = s.simulatedVectors
     this.#vectors = s.vectors
-    for (const id of evicted) this.#probe.delete(id)
-    this.#probeMax = undefined
+    for (const id of evicted) this.#probe.remove(id)
     this.#labels = new Map(s.labelCache)
     this.#sinceLabels = s.sinceLabels
     if (s.options.dedup.capacity !== this.options.dedup.capacity || s.options.dedup.falsePositiveRate !== this.options.dedup.falsePositiveRate) {
@@ -251,9 +164,20 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
     return out
   }
 
-  snapshot (): Buffer {
-    const state: SinkState = {
-      format: 'synthq.sink/1',
+  /** The whole state as checkpoint bytes, compressed off the event loop (state-codec.ts). */
+  async snapshot (): Promise<Buffer> {
+    return await encodeSinkState(await this.checkpointState())
+  }
+
+  /**
+   * The state snapshot() encodes, once the Vendi measurements asked for so far have their scores
+   * (so a checkpoint holds them, as an in-line measurement would have). It shares objects with
+   * the live sink: serialise it before the next batch.
+   */
+  async checkpointState (): Promise<SinkState> {
+    await this.#probe.settle()
+    return {
+      format: SINK_STATE_FORMAT,
       options: this.options,
       vectors: this.#vectors,
       counters: this.#counters,
@@ -263,15 +187,14 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
       lexical: this.#lexical?.snapshot() ?? null,
       dedup: this.#dedup.snapshot(),
       pending: [...this.#pending],
-      probe: [...this.#probe].map(([id, v]) => [id, encodeF32(v)]),
+      probe: this.#probe.saved(),
       pendingProbe: [...this.#probeVector].map(([id, v]) => [id, encodeF32(v)]),
-      peakVendi: this.#peakVendi,
-      lastVendi: this.#lastVendi,
+      peakVendi: this.#probe.peak,
+      lastVendi: this.#probe.last,
       simulatedVectors: this.#simulatedVectors,
       labelCache: [...this.#labels],
       sinceLabels: this.#sinceLabels,
     }
-    return gzipSync(JSON.stringify(state), { level: 1 })
   }
 
   async processBatch (records: ReadonlyArray<InputRecord<ScoredInstructionValue>>, ctx: ProcessorContext): Promise<BatchResult> {
@@ -361,47 +284,16 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
       const res = this.#reservoir.offer({ id: a.id, topic: a.topic, score: row.total, payload: null })
       for (const e of res.evicted) {
         this.#counters.evicted++
-        if (this.#probe.delete(e.id) && this.#probeMax?.id === e.id) this.#probeMax = undefined
+        this.#probe.remove(e.id)
         outputs.push({ topic: 'sample', key: e.id, value: null })
       }
-      if (this.#counters.offered % VENDI_EVERY === 0) this.#measureVendi() // whether or not this offer is admitted
+      if (this.#counters.offered % VENDI_EVERY === 0) this.#probe.measure() // whether or not this offer is admitted
       if (!res.admitted) continue
       this.#counters.admitted++
-      if (vector) this.#offerProbe(a.id, vector)
+      if (vector) this.#probe.offer(a.id, vector)
       const value: SampleRowValue = { ...row, topic: a.topic, topic_label: this.#labels.get(a.topic) ?? `topic_${a.topic}`, topic_similarity: a.similarity, admitted_at: now }
       outputs.push({ topic: 'sample', key: a.id, value })
     }
-  }
-
-  /**
-   * The probe: the `diversityProbe` sample members with the smallest seeded hash of their id
-   * (a bottom-k sketch, so a uniform random subset of what was admitted), each with its vector,
-   * for the Vendi score. Members evicted from the sample leave it; it refills from later
-   * admissions whose hash is below its largest.
-   */
-  #offerProbe (id: string, vector: Float32Array): void {
-    const cap = this.options.diversityProbe
-    if (cap === 0) return
-    const h = this.#probeHash(id)
-    if (this.#probe.size >= cap) {
-      this.#probeMax ??= this.#findProbeMax()
-      if (h >= this.#probeMax.h) return
-      this.#probe.delete(this.#probeMax.id)
-      this.#probeMax = undefined
-    }
-    this.#probe.set(id, vector)
-    if (this.#probeMax && h > this.#probeMax.h) this.#probeMax = { id, h }
-  }
-
-  #probeMax: { id: string, h: number } | undefined
-  #probeHash (id: string): number { return hash32(this.options.seed ^ 0x7f4a7c15, id) }
-  #findProbeMax (): { id: string, h: number } {
-    let max = { id: '', h: -1 }
-    for (const id of this.#probe.keys()) {
-      const h = this.#probeHash(id)
-      if (h > max.h) max = { id, h }
-    }
-    return max
   }
 
   punctuate (now: number, ctx: StatefulContext): OutputRecord[] {
@@ -433,16 +325,18 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
       admitted: this.#counters.admitted,
       evicted: this.#counters.evicted,
       ...(r.balanceRatio !== null ? { balanceRatio: r.balanceRatio } : {}),
-      ...(this.#lastVendi !== null ? { vendi: this.#lastVendi } : {}),
+      ...(this.#probe.last !== null ? { vendi: this.#probe.last } : {}),
+      // Vendi measurements skipped because the worker failed (this process only), and those in flight.
+      vendiFailures: this.#probe.failures,
+      vendiQueued: this.#probe.queued,
       // Every valid scored instruction read, by total: the filter's input, restored with the state.
       ...Object.fromEntries((this.#counters.byTotal ?? []).map((n, i) => [`seen_total_${i}`, n])),
     }
   }
 
-  #measureVendi (): void {
-    if (this.#probe.size < 2) return
-    this.#lastVendi = vendiScore([...this.#probe.values()], { seed: this.options.seed }).score
-    if (this.#lastVendi > this.#peakVendi) this.#peakVendi = this.#lastVendi
+  /** Stops the Vendi worker, so that the process can exit at once. */
+  async close (): Promise<void> {
+    await this.#probe.close()
   }
 }
 
@@ -460,15 +354,6 @@ function isRecordFault (err: unknown): boolean {
   return err instanceof LlmOutputError
 }
 
-function encodeF32 (v: Float32Array): string {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')
-}
-
-function decodeF32 (b64: string): Float32Array {
-  const buf = Buffer.from(b64, 'base64')
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))
-}
-
 function checkOptions (o: SinkOptions): void {
   if (!Number.isInteger(o.minScore) || o.minScore < 0 || o.minScore > 7) throw new ConfigError(`sink: minScore must be an integer from 0 to 7, got ${String(o.minScore)}`)
   if (!['auto', 'embeddings', 'lexical'].includes(o.vectors)) throw new ConfigError(`sink: vectors must be auto, embeddings or lexical, got ${String(o.vectors)}`)
@@ -476,13 +361,6 @@ function checkOptions (o: SinkOptions): void {
   if (!Number.isInteger(o.diversityProbe) || o.diversityProbe < 0) throw new ConfigError(`sink: diversityProbe must be an integer ≥ 0, got ${String(o.diversityProbe)}`)
 }
 
-/** Reads a checkpoint's state (for export and status, which do not run the sink). */
-export function readSinkState (state: Buffer): SinkState {
-  const s = JSON.parse(gunzipSync(state).toString('utf8')) as SinkState
-  if (s?.format !== 'synthq.sink/1') throw new RecordInvalidError(`sink checkpoint: unknown format ${String(s?.format)}`, ['format'])
-  return s
-}
-
-export function topicBalancedSink (options: Partial<SinkOptions> = {}): TopicBalancedSink {
-  return new TopicBalancedSink(options)
+export function topicBalancedSink (options: Partial<SinkOptions> = {}, runtime: SinkRuntimeOptions = {}): TopicBalancedSink {
+  return new TopicBalancedSink(options, runtime)
 }

@@ -19,7 +19,7 @@
  * is at most its size, so compare Vendi scores only at the same n: the result says which n.
  */
 import { RecordInvalidError } from '../../errors.ts'
-import { seededRandom, unitCopy, type Vector } from '../topics/vectors.ts'
+import { seededRandom, unitCopy, type Vector } from '../clusters/vectors.ts'
 import { symmetricEigenvalues } from './eigen.ts'
 
 export interface VendiOptions {
@@ -117,4 +117,37 @@ export function vendiScore (vectors: readonly Vector[], opts: VendiOptions = {})
     }
   }
   return { score: vendiFromEigenvalues(symmetricEigenvalues(K, n)), ...base, via: 'items' }
+}
+
+/**
+ * n vectors of `dims` float32 components laid end to end in one buffer: the form the diversity
+ * probe hands to a worker thread (one transferable ArrayBuffer instead of n structured clones).
+ */
+export interface VectorMatrix {
+  data: Float32Array
+  n: number
+  dims: number
+}
+
+/** Packs vectors of equal length into one VectorMatrix (a copy: the caller may go on changing its own). */
+export function packVectors (vectors: readonly Vector[]): VectorMatrix {
+  const n = vectors.length
+  const dims = n > 0 ? vectors[0]!.length : 0
+  const data = new Float32Array(n * dims)
+  vectors.forEach((v, i) => {
+    if (v.length !== dims) throw new RecordInvalidError(`packVectors: vector ${i} has ${v.length} dimensions, the first has ${dims}`, [String(i)])
+    data.set(v, i * dims)
+  })
+  return { data, n, dims }
+}
+
+/**
+ * vendiScore of a packed matrix's rows. The rows are views of the same float32 values the probe
+ * holds, so the score is bit-for-bit the one vendiScore gives on the vectors themselves — in this
+ * thread or in a worker.
+ */
+export function vendiScoreOfMatrix (m: VectorMatrix, opts: VendiOptions = {}): VendiResult {
+  if (m.data.length !== m.n * m.dims) throw new RangeError(`vendiScoreOfMatrix: ${m.data.length} values for ${m.n}×${m.dims}`)
+  const rows = Array.from({ length: m.n }, (_, i) => m.data.subarray(i * m.dims, (i + 1) * m.dims))
+  return vendiScore(rows, opts)
 }

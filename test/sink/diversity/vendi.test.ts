@@ -12,8 +12,8 @@ import { RecordInvalidError } from '../../../src/errors.ts'
 import { scoreHistogram, topicEntropy } from '../../../src/sink/diversity/distribution.ts'
 import { symmetricEigenvalues } from '../../../src/sink/diversity/eigen.ts'
 import { sampleIndices, vendiFromEigenvalues, vendiScore } from '../../../src/sink/diversity/vendi.ts'
-import { seededRandom } from '../../../src/sink/topics/vectors.ts'
-import { loadCorpus } from '../topics/corpus.ts'
+import { seededRandom } from '../../../src/sink/clusters/vectors.ts'
+import { loadCorpus } from '../clusters/corpus.ts'
 
 /** Cyclic Jacobi eigenvalue iteration (Jacobi 1846; Golub & Van Loan §8.5): rotations until off-diagonal ≈ 0. */
 function jacobiEigenvalues (a: Float64Array, m: number): number[] {

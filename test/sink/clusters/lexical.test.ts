@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ConfigError, RecordInvalidError } from '../../../src/errors.ts'
-import { LEXICAL_NOTICE, LexicalVectorizer } from '../../../src/sink/topics/lexical.ts'
-import { OnlineTopicModel } from '../../../src/sink/topics/online-clustering.ts'
-import { clusteringQuality } from '../../../src/sink/topics/quality.ts'
-import { dot, norm, seededRandom } from '../../../src/sink/topics/vectors.ts'
+import { LEXICAL_NOTICE, LexicalVectorizer } from '../../../src/sink/clusters/lexical.ts'
+import { OnlineTopicModel } from '../../../src/sink/clusters/online-clustering.ts'
+import { clusteringQuality } from '../../../src/sink/clusters/quality.ts'
+import { dot, norm, seededRandom } from '../../../src/sink/clusters/vectors.ts'
 import { assignStream, loadCorpus } from './corpus.ts'
 
 const docs = loadCorpus()

@@ -12,8 +12,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { REPO_DATA } from '../../../src/data-paths.ts'
-import type { Assignment, OnlineTopicModel } from '../../../src/sink/topics/online-clustering.ts'
-import { seededRandom } from '../../../src/sink/topics/vectors.ts'
+import type { Assignment, OnlineTopicModel } from '../../../src/sink/clusters/online-clustering.ts'
+import { seededRandom } from '../../../src/sink/clusters/vectors.ts'
 
 export type CorpusName = 'web' | 'math' | 'physics'
 

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { embed } from '../../../src/llm/sim/embeddings.ts'
 import { ConfigError, RecordInvalidError } from '../../../src/errors.ts'
-import { OnlineTopicModel, type Assignment, type OnlineTopicOptions } from '../../../src/sink/topics/online-clustering.ts'
-import { clusteringQuality } from '../../../src/sink/topics/quality.ts'
-import { seededRandom } from '../../../src/sink/topics/vectors.ts'
+import { OnlineTopicModel, type Assignment, type OnlineTopicOptions } from '../../../src/sink/clusters/online-clustering.ts'
+import { clusteringQuality } from '../../../src/sink/clusters/quality.ts'
+import { seededRandom } from '../../../src/sink/clusters/vectors.ts'
 import { assignStream, loadCorpus, loremPages } from './corpus.ts'
 
 const docs = loadCorpus()

@@ -1,5 +1,7 @@
 /**
- * Topic assignment's public surface, for the sink: the online topic model (stable ids), the
+ * Semantic clusters of instructions — what the sink, its report and docs call "topics" (the unit
+ * the sample is balanced over) — not Kafka topics; the folder is named for what it computes so
+ * that the two are not confused. Topic assignment's public surface, for the sink: the online topic model (stable ids), the
  * c-TF-IDF labeler, the lexical fallback vectors, and the clustering-quality figures the tests
  * and the topic-quality benchmark report.
  */

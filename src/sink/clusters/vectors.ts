@@ -10,7 +10,7 @@
  *
  * Snapshots store vectors as base64 of their float64 little-endian bytes, not as JSON numbers:
  * about 2.7× smaller than decimal text, and bit-exact, so a restored model continues exactly
- * where the original would have (test/sink/topics checks this).
+ * where the original would have (test/sink/clusters checks this).
  */
 import { RecordInvalidError } from '../../errors.ts'
 import { mix32 as fmix32 } from '../../util/hash.ts'

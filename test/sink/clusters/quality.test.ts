@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { clusteringQuality } from '../../../src/sink/topics/quality.ts'
-import { seededRandom } from '../../../src/sink/topics/vectors.ts'
+import { clusteringQuality } from '../../../src/sink/clusters/quality.ts'
+import { seededRandom } from '../../../src/sink/clusters/vectors.ts'
 
 describe('clusteringQuality', () => {
   it('identical partitions (up to renaming) score 1 and 1', () => {
