@@ -8,6 +8,14 @@
  *   npm test                          all tests
  *   npm test -- test/unit             only files under a folder (or single files)
  *   SYNTHQ_TEST_KEEP_INFRA=1 npm test leave the infrastructure running afterwards
+ *   npm run test:unit                 the unit tier (test/tiers.ts): files that need no server,
+ *                                     run without starting any (`--unit`; paths narrow it too)
+ *   npm run test:coverage             the unit tier under c8, failing below the floor in .c8rc.json
+ *
+ * In the unit tier (`--unit`) no infrastructure, Python or Chromium is prepared, the shared
+ * infrastructure's addresses are not passed on, SYNTHQ_TEST_TIER=unit makes the helpers that
+ * reach a server throw, and files run several at a time (they mostly wait on timers and child
+ * processes). Before anything runs, each file's imports are checked (tierViolations).
  *
  * Interrupted (SIGINT, SIGTERM, SIGHUP, or the command that started it gone), it passes the signal on to the
  * tests, kills them if they have not ended 10 s later (at once on a second signal), then stops
@@ -27,6 +35,7 @@ import { REPO_ROOT } from '../deploy/local/lib/paths.ts'
 import { stopPidFilesUnder } from '../deploy/local/lib/process.ts'
 import { TEST_TMP_ROOT } from './helpers/env.ts'
 import { ensureInteropPython } from './helpers/python.ts'
+import { tierViolations, unitTier } from './tiers.ts'
 
 const log = (m: string): void => { process.stderr.write(`test: ${m}\n`) }
 
@@ -37,6 +46,11 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
 /** How long the tests have to end after the signal is passed on, before they are killed. */
 const TESTS_GRACE_MS = Number(process.env.SYNTHQ_TEST_KILL_GRACE_MS ?? 10_000)
 const GUARD_FLAG = '--guard'
+const UNIT_FLAG = '--unit'
+const COVERAGE_FLAG = '--coverage'
+/** Unit-tier files run at once (npm test keeps node's default: Kafka tests contend for the broker). */
+const UNIT_CONCURRENCY = Number(process.env.SYNTHQ_TEST_CONCURRENCY ?? 4)
+const C8 = join(REPO_ROOT, 'node_modules', 'c8', 'bin', 'c8.js')
 
 function testFiles (roots: string[]): string[] {
   const out: string[] = []
@@ -181,11 +195,25 @@ async function guardMain (): Promise<void> {
 const signalled = (sig: NodeJS.Signals): number => 128 + (constants.signals[sig] ?? 15)
 
 async function main (): Promise<number> {
-  const args = process.argv.slice(2)
-  const files = testFiles(args.length ? args : [join(REPO_ROOT, 'test')])
+  const argv = process.argv.slice(2)
+  const unit = argv.includes(UNIT_FLAG)
+  const coverage = argv.includes(COVERAGE_FLAG)
+  const args = argv.filter((a) => a !== UNIT_FLAG && a !== COVERAGE_FLAG)
+  const found = testFiles(args.length ? args : [join(REPO_ROOT, 'test')])
+  const files = unit ? unitTier(found) : found
   if (files.length === 0) {
-    log(`no test files under ${args.join(' ') || 'test/'}`)
+    log(`no ${unit ? 'unit-tier ' : ''}test files under ${args.join(' ') || 'test/'}`)
     return 1
+  }
+  if (unit) {
+    // Checked before anything runs: a file that would reach a server is named with the reason.
+    const problems = files.flatMap((f) => tierViolations(f, REPO_ROOT))
+    if (problems.length) {
+      log('these files cannot run in the unit tier (list them in FULL_ONLY in test/tiers.ts, or use the pure helpers):')
+      for (const p of problems) log(`  ${p}`)
+      return 1
+    }
+    log(`unit tier: ${files.length} test file(s), no infrastructure${coverage ? ', coverage by c8 (.c8rc.json)' : ''}`)
   }
 
   process.stderr.on('error', () => {}) // a terminal that hung up does not stop the clean-up
@@ -256,20 +284,28 @@ async function main (): Promise<number> {
   watchParent.unref()
 
   const t0 = Date.now()
-  guard.tell(`up ${t0}`)
   let startedHere = false
   try {
-    const { state, reused } = await up({ log })
-    log(reused
-      ? `reusing the running infrastructure (kafka ${state.kafka.bootstrap.join(',')}, registry ${state.registry.url})`
-      : `started kafka ${state.kafka.bootstrap.join(',')} and registry ${state.registry.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
-    startedHere = !reused && !process.env.SYNTHQ_TEST_KEEP_INFRA
-    guard.tell(startedHere ? `ours ${state.startedAt}` : 'reused')
+    /** What the tests are told of the infrastructure (nothing in the unit tier). */
+    let infraEnv: Record<string, string> = {}
+    if (unit) {
+      // Nothing of this run's may be stopped by the guard but the tests: it starts no infrastructure.
+      guard.tell('reused')
+    } else {
+      guard.tell(`up ${t0}`)
+      const { state, reused } = await up({ log })
+      log(reused
+        ? `reusing the running infrastructure (kafka ${state.kafka.bootstrap.join(',')}, registry ${state.registry.url})`
+        : `started kafka ${state.kafka.bootstrap.join(',')} and registry ${state.registry.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+      startedHere = !reused && !process.env.SYNTHQ_TEST_KEEP_INFRA
+      guard.tell(startedHere ? `ours ${state.startedAt}` : 'reused')
+      if (interrupted) return signalled(interrupted)
+      infraEnv = { SYNTHQ_TEST_BOOTSTRAP: state.kafka.bootstrap.join(','), SYNTHQ_TEST_REGISTRY_URL: state.registry.url, SYNTHQ_TEST_PYTHON: ensureInteropPython(log) }
+    }
 
     if (interrupted) return signalled(interrupted)
-    const python = ensureInteropPython(log)
     // The dashboard's browser tests drive Debian's Chromium: install it when missing (idempotent).
-    if (!interrupted && files.some((f) => f.startsWith('test/dashboard/')) && !process.env.SYNTHQ_SKIP_BROWSER && !process.env.SYNTHQ_CHROMIUM && !existsSync('/usr/bin/chromium')) {
+    if (!unit && !interrupted && files.some((f) => f.startsWith('test/dashboard/')) && !process.env.SYNTHQ_SKIP_BROWSER && !process.env.SYNTHQ_CHROMIUM && !existsSync('/usr/bin/chromium')) {
       log('installing Chromium for the dashboard browser tests (scripts/ensure-chromium.ts)…')
       const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'ensure-chromium.ts')], { stdio: 'inherit', cwd: REPO_ROOT })
       if (r.status !== 0) log('Chromium could not be installed: the browser tests will fail and say how to install it')
@@ -280,19 +316,22 @@ async function main (): Promise<number> {
     if (spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.js'), '--if-stale'], { stdio: 'inherit', cwd: REPO_ROOT }).status !== 0) {
       log('the CLI bundle could not be built (npm run build): bin/synthq.js runs the sources')
     }
+    const { SYNTHQ_TEST_BOOTSTRAP: _b, SYNTHQ_TEST_REGISTRY_URL: _r, SYNTHQ_TEST_PYTHON: _p, ...inherited } = process.env
     const env = {
-      ...process.env,
-      SYNTHQ_TEST_BOOTSTRAP: state.kafka.bootstrap.join(','),
-      SYNTHQ_TEST_REGISTRY_URL: state.registry.url,
-      SYNTHQ_TEST_PYTHON: python,
+      ...inherited,
+      ...infraEnv,
+      ...(unit ? { SYNTHQ_TEST_TIER: 'unit' } : {}),
       KAFKAJS_NO_PARTITIONER_WARNING: '1',
       NODE_ENV: 'test',
     }
+    const nodeTest = [process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', ...(unit ? [`--test-concurrency=${UNIT_CONCURRENCY}`] : []), ...files]
+    // c8 runs the tests as its child and reports (and enforces the floor) when they end.
+    const command = coverage ? [process.execPath, C8, '--config', join(REPO_ROOT, '.c8rc.json'), ...nodeTest] : nodeTest
     // A process group of its own: a test that ignores a signal and outlives the runner
     // (orphaned, so no longer below it) stays in the group, where it is found and ended. Signals
     // reach the tests through this run (it forwards them), not from the terminal directly; stdin
     // is not theirs (a background group reading the terminal would be stopped).
-    child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', ...files], { stdio: ['ignore', 'inherit', 'inherit'], env, cwd: REPO_ROOT, detached: true })
+    child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'inherit', 'inherit'], env, cwd: REPO_ROOT, detached: true })
     if (child.pid) {
       const table = processTable()
       const started = table.get(child.pid)?.started

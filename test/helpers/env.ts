@@ -15,7 +15,18 @@ export interface TestInfra {
   registryUrl: string
 }
 
+/**
+ * The unit tier (`npm run test:unit`, test/tiers.ts) runs with no server: reaching for one there
+ * is an error in the tier, not a reason to use a broker that happens to be up.
+ */
+function refuseInUnitTier (what: string): void {
+  if (process.env.SYNTHQ_TEST_TIER === 'unit') {
+    throw new Error(`${what} in the unit tier: this test needs a server, so list it in FULL_ONLY in test/tiers.ts (npm test runs it with the infrastructure)`)
+  }
+}
+
 export function testInfra (): TestInfra {
+  refuseInUnitTier('Kafka and the schema registry were asked for')
   const b = process.env.SYNTHQ_TEST_BOOTSTRAP
   const r = process.env.SYNTHQ_TEST_REGISTRY_URL
   if (b && r) return { bootstrap: b.split(','), registryUrl: r }
@@ -25,6 +36,7 @@ export function testInfra (): TestInfra {
 }
 
 export function interopPython (): string {
+  refuseInUnitTier('The Python interop environment was asked for')
   return process.env.SYNTHQ_TEST_PYTHON ?? ensureInteropPython()
 }
 

@@ -1,7 +1,8 @@
 /**
  * document-hygiene in a running pipeline (embedded runner): rejections with reasons, exact and
  * near duplicates dropped, and duplicate detection that survives a restart because the
- * fingerprints (with their MinHash signatures) are read back from their compacted topic.
+ * fingerprints (with their MinHash signatures) are read back from their compacted topic. Then
+ * the processor alone on the mock context: its two outputs, the table it reads, its rejections.
  */
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -9,11 +10,16 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { REPO_DATA } from '../../src/data-paths.ts'
 import { documentHygiene } from '../../src/processors/hygiene/document-hygiene.ts'
+import { MockProcessorContext } from '../../src/processors/testing/index.ts'
 import { EmbeddedRunner } from '../../src/runtime/embedded/embedded-runner.ts'
 import { TopologyBuilder } from '../../src/topologies/topology.ts'
 import { topicName } from '../../src/topics.ts'
 import { testTmpDir } from '../helpers/env.ts'
 import { testLogger } from '../helpers/kafka.ts'
+
+/** An output read by path in assertions (its shape is the topic's schema, checked in test/serde). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>
 
 const texts = readFileSync(join(REPO_DATA, 'web', 'c4-en-validation-600.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text).filter((t) => t.length > 1500).slice(0, 6)
 
@@ -69,4 +75,42 @@ test('exact and near duplicates are dropped, also after a restart; bad documents
   } finally {
     await runner.stop()
   }
+})
+
+// ── the processor alone, on the mock context ──────────────────────────────────────────────────
+
+test('mock context: an admitted document gives its clean text and its fingerprint, stamped with the clock', async () => {
+  const ctx = new MockProcessorContext({ stage: 'document-hygiene', now: 1_700_000_000_000, outputs: ['cleanDocuments', 'documentFingerprints'], tables: { documentFingerprints: {} } })
+  const p = documentHygiene({ documentTokens: 4096 })
+  await ctx.init(p)
+  const input = ctx.input('documents', doc('d0', `  ${texts[0]!}\n\n`).value)
+  await ctx.process(p, input)
+  const [clean, fingerprint] = ctx.forwarded<Json>()
+  assert.equal(clean!.topic, 'cleanDocuments')
+  assert.equal(clean!.key, 'd0')
+  assert.equal(clean!.value.text, texts[0]!.trim())
+  assert.equal(clean!.value.tokenizer, 'llama3')
+  assert.deepEqual(clean!.value.lineage.upstream, [{ topic: 'synthq.documents', id: 'd0', partition: 0, offset: 0 }])
+  assert.equal(fingerprint!.topic, 'documentFingerprints')
+  assert.equal(fingerprint!.key, clean!.value.content_hash)
+  assert.deepEqual(fingerprint!.value, { content_hash: clean!.value.content_hash, document_id: 'd0', minhash: null, first_seen: 1_700_000_000_000 })
+})
+
+test('mock context: a document whose fingerprint is in the table is dropped silently (not its own redelivery); a bad one is rejected with the figure', async () => {
+  const first = new MockProcessorContext({ stage: 'document-hygiene', tables: { documentFingerprints: {} } })
+  const p = documentHygiene({ documentTokens: 4096 })
+  await first.init(p)
+  await first.process(p, first.input('documents', doc('d0', texts[0]!).value))
+  const fp = first.forwarded<{ content_hash: string }>('documentFingerprints')[0]!
+  // A new processor (a restart) that knows the fingerprint only from the table.
+  const ctx = new MockProcessorContext({ stage: 'document-hygiene', tables: { documentFingerprints: { [fp.key]: fp.value } } })
+  const q = documentHygiene({ documentTokens: 4096 })
+  await ctx.init(q)
+  await ctx.process(q, ctx.input('documents', doc('copy-of-d0', texts[0]!).value))
+  await ctx.process(q, ctx.input('documents', doc('d0', texts[0]!).value))
+  const short = ctx.input('documents', doc('short', 'A short page.').value)
+  await ctx.process(q, short)
+  assert.deepEqual(ctx.forwarded('cleanDocuments').map((o) => o.key), ['d0'], 'the copy is dropped; d0 redelivered is not its own duplicate')
+  assert.deepEqual(ctx.rejections(), [{ record: short, reason: 'document short: too short: 13 characters, minimum 200', errorClass: 'DocumentRejected' }])
+  assert.deepEqual(q.metrics!(), { admitted: 1, exactDuplicates: 1, nearDuplicates: 0, rejected: 1, truncated: 0 })
 })
