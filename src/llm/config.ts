@@ -200,7 +200,7 @@ export const BUILTIN_DEFAULTS = {
   maxTokens: 2048,
   timeoutMs: 120_000,
   retries: 5,
-  repairAttempts: 2,
+  repairAttempts: 3,
   maxConcurrency: 256,
   initialConcurrency: 64,
 } as const
