@@ -3,14 +3,17 @@
  * factory and the StatefulProcessor interface only: totals below 3 of 7 are dropped and counted,
  * duplicates (same id, same normalised text) too; unreadable records are rejected with the
  * reason; warm-up holds records until flush; a full sample evicts with a tombstone, keeping the
- * highest totals; embeddings come from the stage's LLM and are named in the lineage.
+ * highest totals; embeddings come from the stage's LLM and are named in the lineage; a batch is
+ * processed across turns of the event loop with the results of the record-by-record order.
  */
 import assert from 'node:assert/strict'
 import { afterEach, test } from 'node:test'
+import { performance } from 'node:perf_hooks'
 import type { InputRecord } from '../../src/processors/processor.ts'
-import { topicBalancedSink, type ScoredInstructionValue, type SinkOptions } from '../../src/processors/sink/topic-balanced-sink.ts'
+import { readSinkState, topicBalancedSink, type ScoredInstructionValue, type SinkOptions } from '../../src/processors/sink/topic-balanced-sink.ts'
 import type { StatefulProcessor } from '../../src/processors/stateful.ts'
 import { MockProcessorContext, ScriptedLlm } from '../../src/processors/testing/index.ts'
+import { inTurn, TURN_MS } from '../../src/runtime/turns.ts'
 import { THEMES, VERBS } from '../fixtures/instruction-themes.ts'
 import { SAMPLES } from '../fixtures/records.ts'
 
@@ -125,4 +128,35 @@ test('embeddings come from the stage\'s LLM; the sample rows name the model in t
   assert.equal(topicOf.get('ins-1'), topicOf.get('ins-2'))
   assert.equal(topicOf.get('ins-3'), topicOf.get('ins-4'))
   assert.notEqual(topicOf.get('ins-1'), topicOf.get('ins-3'))
+})
+
+test('a batch is processed in turns of the event loop, with the results of processing it in input order', async () => {
+  const values = Array.from({ length: 300 }, (_, i) => scored(i, 3 + (i % 5)))
+  const options: Partial<SinkOptions> = { k: 120, topics: { warmup: 40, maxTopics: 8, maxWarmupMs: 60_000, newTopicThreshold: 'auto' } }
+
+  // Reference: one record per batch, each awaited before the next — the order the loop keeps.
+  const refCtx = new MockProcessorContext({ stage: 'sink', outputs: ['sample'] })
+  const ref = await sink(refCtx, options)
+  for (const r of inputs(refCtx, values)) await refCtx.processBatch(ref, [r])
+
+  const ctx = new MockProcessorContext({ stage: 'sink', outputs: ['sample'] })
+  const s = await sink(ctx, options)
+  const records = inputs(ctx, values)
+  // Use up this turn's budget for record work (inTurn starts its clock at its first call in a
+  // turn), so the batch cannot finish in it whatever the machine's speed: its records must wait
+  // for a later turn, after the callback below. A spin, not a sleep: nothing is waited for.
+  await inTurn(() => undefined)
+  for (const start = performance.now(); performance.now() - start <= TURN_MS;);
+  let otherTurn = false
+  setImmediate(() => { otherTurn = true })
+  const batch = ctx.processBatch(s, records)
+  assert.equal(otherTurn, false)
+  const result = await batch
+  assert.equal(otherTurn, true, 'a callback queued before the batch ran before the batch finished')
+
+  assert.deepEqual(result.rejected, [])
+  assert.deepEqual(ctx.forwarded('sample').map((o) => [o.key, o.value]), refCtx.forwarded('sample').map((o) => [o.key, o.value]))
+  assert.deepEqual(s.metrics!(), ref.metrics!())
+  assert.deepEqual(readSinkState(await s.snapshot()), readSinkState(await ref.snapshot()))
+  assert.ok(s.metrics!().admitted! > 0 && s.metrics!().topics! > 1, 'warm-up ended inside the batch and topics formed')
 })

@@ -1,7 +1,8 @@
 /**
  * The sink's checkpoint and its Vendi probe, through the processor:
  * - a checkpoint written the old way (gzipSync of the state's JSON, as before snapshot() was
- *   asynchronous) restores, and snapshot() now writes the same bytes for the same state;
+ *   asynchronous) restores, and snapshot() now writes the same bytes for the same state (its JSON,
+ *   built across turns of the event loop, is JSON.stringify's string);
  * - the Vendi score measured in a worker thread leaves the very checkpoint an in-line
  *   measurement leaves (peak, latest score, everything else);
  * - a failing worker costs the measurement only: every record is processed and checkpointed as
@@ -16,7 +17,7 @@ import { gunzipSync, gzipSync } from 'node:zlib'
 import { createLogger } from '../../src/log.ts'
 import { buildLineage } from '../../src/processors/lineage.ts'
 import type { InputRecord } from '../../src/processors/processor.ts'
-import { readSinkState, type SinkState } from '../../src/processors/sink/state-codec.ts'
+import { readSinkState, stringifyInTurns, type SinkState } from '../../src/processors/sink/state-codec.ts'
 import { TopicBalancedSink, type ScoredInstructionValue, type SinkOptions, type SinkRuntimeOptions } from '../../src/processors/sink/topic-balanced-sink.ts'
 import type { StatefulContext } from '../../src/processors/stateful.ts'
 import { spawnVendiWorker } from '../../src/sink/diversity/index.ts'
@@ -67,6 +68,22 @@ describe('the sink checkpoint', () => {
     const again = await b.snapshot()
     assert.ok(again.equals(old), 'same state, same bytes')
     assert.deepEqual(JSON.parse(gunzipSync(again).toString('utf8')), state)
+  })
+
+  it('the checkpoint JSON built across turns is the string JSON.stringify makes, slices and odd values included', async () => {
+    const big = Array.from({ length: 1300 }, (_, i): [string, number, null] => [`id-${i}`, i % 8, null]) // > one slice of flat entries
+    const odd = {
+      a: [1, undefined, () => 0, 'x', [2, undefined], { b: undefined, c: [] }, {}, null],
+      skipped: undefined, f: () => 0, s: 'quote " and \u2028 line separator', n: -0, inf: Infinity, nan: NaN,
+      nested: { big, mixed: [...big.slice(0, 600), { deep: big.slice(0, 3) }, ...big.slice(600, 1200)] },
+      date: new Date(0), bytes: Buffer.from('ab'), floats: Float32Array.of(1.5, 2), empty: { list: [] as unknown[] },
+    }
+    assert.equal(await stringifyInTurns(odd), JSON.stringify(odd))
+    for (const v of [null, 0, 'x', [], {}, [undefined], [[[]]]]) assert.equal(await stringifyInTurns(v), JSON.stringify(v))
+    const sink = await run(5200, { vendi: 'inline' })
+    const state = await sink.checkpointState()
+    assert.equal(await stringifyInTurns(state), JSON.stringify(state))
+    assert.ok((await sink.snapshot()).equals(gzipSync(JSON.stringify(state), { level: 1 })), 'snapshot() writes the bytes gzipSync of JSON.stringify wrote')
   })
 
   it('Vendi in a worker thread leaves the checkpoint an in-line measurement leaves', async () => {

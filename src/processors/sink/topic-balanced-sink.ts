@@ -33,6 +33,7 @@ import { ScalableBloomFilter, textKey } from '../../sink/dedup/index.ts'
 import { TopicBalancedReservoir } from '../../sink/reservoir/index.ts'
 import { LEXICAL_NOTICE, LexicalVectorizer, OnlineTopicModel, TopicLabeler, type Assignment } from '../../sink/clusters/index.ts'
 import type { InputRecord, OutputRecord, ProcessorContext } from '../processor.ts'
+import { inTurn } from '../../runtime/turns.ts'
 import type { BatchResult, RejectedRecord, StatefulContext, StatefulProcessor } from '../stateful.ts'
 import { DiversityProbe, type VendiMode } from './diversity-probe.ts'
 import { decodeF32, encodeF32, encodeSinkState, readSinkState, SINK_STATE_FORMAT, type SinkState } from './state-codec.ts'
@@ -197,43 +198,64 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
     }
   }
 
+  /**
+   * A batch, one record at a time in turns of the event loop (runtime/turns.ts's inTurn): a batch
+   * of 256 is 60–80 ms of work with embeddings and ~750 ms with lexical vectors, which in one go
+   * held the process's event loop (its Kafka heartbeats, metrics, other stages' requests) that
+   * long. Records are still handled strictly in order and nothing else touches the state
+   * meanwhile (the runtime awaits one batch before the next, a punctuation or a checkpoint), so
+   * the outputs and the state are those of the all-at-once loop.
+   */
   async processBatch (records: ReadonlyArray<InputRecord<ScoredInstructionValue>>, ctx: ProcessorContext): Promise<BatchResult> {
     const outputs = this.#takeRestoreEvictions()
     const rejected: RejectedRecord[] = []
     const candidates: Array<InputRecord<ScoredInstructionValue>> = []
     for (const r of records) {
-      this.#counters.seen++
-      const v = r.value
-      if (typeof v?.id !== 'string' || typeof v.instruction !== 'string' || !Number.isInteger(v.total)) {
-        this.#counters.rejected++
-        rejected.push({ record: r, reason: 'not a scored instruction (id, instruction and an integer total are required)', errorClass: 'InvalidRecord' })
-        continue
-      }
-      const byTotal = this.#counters.byTotal ??= new Array<number>(8).fill(0)
-      byTotal[Math.max(0, Math.min(7, v.total))]!++
-      if (v.total < this.options.minScore) { this.#counters.dropped.below_min_score++; continue }
-      if (this.#dedup.has(`id\u0000${v.id}`)) { this.#counters.dropped.duplicate_id++; continue }
-      const tk = `text\u0000${textKey(v.instruction)}`
-      if (this.#dedup.has(tk)) { this.#counters.dropped.duplicate_text++; this.#dedup.add(`id\u0000${v.id}`); continue }
-      this.#dedup.add(`id\u0000${v.id}`)
-      this.#dedup.add(tk)
-      candidates.push(r)
+      if (await inTurn(() => this.#screen(r, rejected))) candidates.push(r)
     }
     if (candidates.length === 0) return { outputs, rejected }
     const vectors = await this.#vectorsOf(candidates, ctx, rejected)
-    candidates.forEach((r, i) => {
+    for (let i = 0; i < candidates.length; i++) {
       const vector = vectors[i]
-      if (!vector) return
-      const v = r.value
-      this.#pending.set(v.id, {
-        id: v.id, instruction: v.instruction, situation_id: v.situation_id, document: v.document, scene: v.scene,
-        query_compositions: v.query_compositions, criteria: v.criteria, total: v.total, vectors: this.#vectors ?? 'unknown',
-        admitted_at: 0, lineage: ctx.lineage(r, this.#llm && this.#vectors !== 'lexical' ? { model: { endpoint: this.#llm.settings.endpoint.name, name: this.#llm.settings.model }, simulated: this.#simulatedVectors } : {}),
-      })
-      this.#probeVector.set(v.id, Float32Array.from(vector))
-      this.#place(this.#topics.assign(v.id, vector, r.timestamp), outputs, ctx.now())
-    })
+      if (!vector) continue
+      const r = candidates[i]!
+      const { assignments, now } = await inTurn(() => this.#hold(r, vector, ctx))
+      // The assignment that ends warm-up releases the whole buffer (500 rows): a turn each.
+      for (const a of assignments) await inTurn(() => { this.#placeOne(a, outputs, now) })
+    }
     return { outputs, rejected }
+  }
+
+  /** Filter and dedup of one record: true if it goes on to be embedded. */
+  #screen (r: InputRecord<ScoredInstructionValue>, rejected: RejectedRecord[]): boolean {
+    this.#counters.seen++
+    const v = r.value
+    if (typeof v?.id !== 'string' || typeof v.instruction !== 'string' || !Number.isInteger(v.total)) {
+      this.#counters.rejected++
+      rejected.push({ record: r, reason: 'not a scored instruction (id, instruction and an integer total are required)', errorClass: 'InvalidRecord' })
+      return false
+    }
+    const byTotal = this.#counters.byTotal ??= new Array<number>(8).fill(0)
+    byTotal[Math.max(0, Math.min(7, v.total))]!++
+    if (v.total < this.options.minScore) { this.#counters.dropped.below_min_score++; return false }
+    if (this.#dedup.has(`id\u0000${v.id}`)) { this.#counters.dropped.duplicate_id++; return false }
+    const tk = `text\u0000${textKey(v.instruction)}`
+    if (this.#dedup.has(tk)) { this.#counters.dropped.duplicate_text++; this.#dedup.add(`id\u0000${v.id}`); return false }
+    this.#dedup.add(`id\u0000${v.id}`)
+    this.#dedup.add(tk)
+    return true
+  }
+
+  /** Holds a vectorised record until its topic is known; the assignments this made final, and the time to stamp them with. */
+  #hold (r: InputRecord<ScoredInstructionValue>, vector: Float32Array | Float64Array, ctx: ProcessorContext): { assignments: Assignment[], now: number } {
+    const v = r.value
+    this.#pending.set(v.id, {
+      id: v.id, instruction: v.instruction, situation_id: v.situation_id, document: v.document, scene: v.scene,
+      query_compositions: v.query_compositions, criteria: v.criteria, total: v.total, vectors: this.#vectors ?? 'unknown',
+      admitted_at: 0, lineage: ctx.lineage(r, this.#llm && this.#vectors !== 'lexical' ? { model: { endpoint: this.#llm.settings.endpoint.name, name: this.#llm.settings.model }, simulated: this.#simulatedVectors } : {}),
+    })
+    this.#probeVector.set(v.id, Float32Array.from(vector))
+    return { assignments: this.#topics.assign(v.id, vector, r.timestamp), now: ctx.now() }
   }
 
   /** Vectors of rows waiting for warm-up (kept until their topic is known; at most `warmup`). */
@@ -244,7 +266,11 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
     if (!this.#llm) {
       this.#lexical ??= new LexicalVectorizer({ seed: this.options.seed })
       this.#vectors = 'lexical'
-      return texts.map((t) => this.#lexical!.vector(t))
+      // Hashing words is most of a lexical batch's time: a turn per text.
+      const lexical = this.#lexical
+      const out: Float64Array[] = []
+      for (const t of texts) out.push(await inTurn(() => lexical.vector(t)))
+      return out
     }
     let result: EmbedResult
     try {
@@ -269,31 +295,33 @@ export class TopicBalancedSink implements StatefulProcessor<ScoredInstructionVal
   }
 
   #place (assignments: Assignment[], outputs: OutputRecord[], now: number): void {
-    for (const a of assignments) {
-      const row = this.#pending.get(a.id)
-      const vector = this.#probeVector.get(a.id)
-      this.#pending.delete(a.id)
-      this.#probeVector.delete(a.id)
-      if (!row) continue
-      this.#labeler.add(a.topic, row.instruction)
-      if (++this.#sinceLabels >= LABEL_REFRESH || !this.#labels.has(a.topic)) {
-        this.#labels = this.#labeler.labels(this.options.labelWords)
-        this.#sinceLabels = 0
-      }
-      this.#counters.offered++
-      const res = this.#reservoir.offer({ id: a.id, topic: a.topic, score: row.total, payload: null })
-      for (const e of res.evicted) {
-        this.#counters.evicted++
-        this.#probe.remove(e.id)
-        outputs.push({ topic: 'sample', key: e.id, value: null })
-      }
-      if (this.#counters.offered % VENDI_EVERY === 0) this.#probe.measure() // whether or not this offer is admitted
-      if (!res.admitted) continue
-      this.#counters.admitted++
-      if (vector) this.#probe.offer(a.id, vector)
-      const value: SampleRowValue = { ...row, topic: a.topic, topic_label: this.#labels.get(a.topic) ?? `topic_${a.topic}`, topic_similarity: a.similarity, admitted_at: now }
-      outputs.push({ topic: 'sample', key: a.id, value })
+    for (const a of assignments) this.#placeOne(a, outputs, now)
+  }
+
+  #placeOne (a: Assignment, outputs: OutputRecord[], now: number): void {
+    const row = this.#pending.get(a.id)
+    const vector = this.#probeVector.get(a.id)
+    this.#pending.delete(a.id)
+    this.#probeVector.delete(a.id)
+    if (!row) return
+    this.#labeler.add(a.topic, row.instruction)
+    if (++this.#sinceLabels >= LABEL_REFRESH || !this.#labels.has(a.topic)) {
+      this.#labels = this.#labeler.labels(this.options.labelWords)
+      this.#sinceLabels = 0
     }
+    this.#counters.offered++
+    const res = this.#reservoir.offer({ id: a.id, topic: a.topic, score: row.total, payload: null })
+    for (const e of res.evicted) {
+      this.#counters.evicted++
+      this.#probe.remove(e.id)
+      outputs.push({ topic: 'sample', key: e.id, value: null })
+    }
+    if (this.#counters.offered % VENDI_EVERY === 0) this.#probe.measure() // whether or not this offer is admitted
+    if (!res.admitted) return
+    this.#counters.admitted++
+    if (vector) this.#probe.offer(a.id, vector)
+    const value: SampleRowValue = { ...row, topic: a.topic, topic_label: this.#labels.get(a.topic) ?? `topic_${a.topic}`, topic_similarity: a.similarity, admitted_at: now }
+    outputs.push({ topic: 'sample', key: a.id, value })
   }
 
   punctuate (now: number, ctx: StatefulContext): OutputRecord[] {
