@@ -113,7 +113,7 @@ async function main (): Promise<void> {
           default: r = await runPeer({ python, peer: c.system, setting: c.setting as 'default' | 'tuned', dir, workDir: prepared.dir, simUrl: sim.url, env: peerEnv })
         }
       } catch (err) {
-        out(`round ${round}  ${key(c).padEnd(44)} FAILED: ${(err as Error).message.split('\n')[0]}`)
+        out(`round ${round}  ${key(c).padEnd(44)} FAILED: ${(err as Error).message.split('\n').slice(0, 12).join('\n    ')}`)
         await sim.close()
         continue
       }
