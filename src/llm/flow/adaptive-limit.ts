@@ -39,9 +39,10 @@
  * **Refusals.** A 429 or a timeout is a drop. An isolated one says nothing about capacity: its
  * caller waits out the Retry-After and tries again, the limit stays. Only when drops are at least
  * `congested` of a cohort's calls is the endpoint refusing work (a rate limit, an overloaded
- * gateway): the limit is cut by `backoffRatio`, and cut again while that lasts. Once a cohort
- * comes back nearly clean the limit ramps back, doubling, towards nine tenths of where the
- * refusals began — near that level again, but not straight back into it.
+ * gateway): the limit is cut by `backoffRatio`, and cut again while that lasts. Once the first
+ * half of a cohort comes back nearly clean — or sixteen answers in a row did, which makes a
+ * refused cohort still closing stale rather than a reason to cut again — the limit goes back
+ * towards nine tenths of where the refusals began: near that level again, but not straight into it.
  */
 import { monotonicNow, type Now } from './clock.ts'
 import { WaitQueue } from './wait-queue.ts'
@@ -116,6 +117,11 @@ const STEP_UP = 0.25
 const STEP_DOWN = 0.25
 /** A cohort with at most this share of drops is clean (recovery may proceed). */
 const CLEAN = 0.05
+/**
+ * Successes in a row after which a refused cohort still closing is stale: an endpoint refusing a
+ * quarter of the calls gives sixteen in a row about once in a hundred.
+ */
+const STALE_AFTER = 16
 /** Recovery goes back to this share of the limit at which refusals began. */
 const RECOVER_TO = 0.9
 
@@ -235,6 +241,10 @@ export class AdaptiveLimit {
   #cold = true
   /** The ramp's previous step, and how far it may go. */
   #rampPrev: { limit: number, m: Measure } | undefined
+  /** The limit got where it is by the early jump from idle, not by a measured step. */
+  #jumped = false
+  /** Successes since the last refusal, across all calls. */
+  #cleanRun = 0
   #rampCap: number
   /** The limit held between probes, and its last measured throughput. */
   #settled: { limit: number, m: Measure | undefined }
@@ -352,6 +362,8 @@ export class AdaptiveLimit {
         released = true
         this.#tick()
         this.#inFlight--
+        if (outcome.kind === 'dropped') this.#cleanRun = 0
+        else if (outcome.kind === 'success') this.#cleanRun++
         const c = this.#cohort
         if (seq >= c.first && (c.last === undefined || seq <= c.last)) {
           c.pending--
@@ -375,11 +387,22 @@ export class AdaptiveLimit {
             }
           }
           if (this.#cold && outcome.kind === 'success') this.#coldCheck(c)
-          if (this.#cohort === c && c.last !== undefined && c.pending <= Math.floor(c.size * STRAGGLERS)) this.#close(c)
+          if (this.#cohort === c && c.last !== undefined && (c.pending <= Math.floor(c.size * STRAGGLERS) || this.#refusalsOver(c))) this.#close(c)
         }
         this.#pump()
       },
     }
+  }
+
+  /**
+   * Congested, and the first half of a cohort came back clean: the refusals have stopped, and
+   * the recovery need not wait for the cohort's slowest calls (the limit is at its lowest then,
+   * and every second spent there is throughput lost). Half a cohort, at least MIN_RAMP_COHORT
+   * answers: an ongoing rate limit refusing a quarter of the calls passes that by chance less
+   * than once in a hundred times.
+   */
+  #refusalsOver (c: Cohort): boolean {
+    return this.#phase === 'congested' && c.ended * 2 >= c.size && c.successes >= MIN_RAMP_COHORT && c.drops <= CLEAN * c.ended
   }
 
   #set (limit: number, reason: LimitChangeReason): void {
@@ -396,7 +419,11 @@ export class AdaptiveLimit {
     // Only a limit that was binding can be blamed: refusals while callers sit out a Retry-After
     // elsewhere, or measurements while demand is below the limit, say nothing about it.
     const busy = span > 0 && c.busyMs >= BUSY * span
-    if (dropShare >= this.#congested) {
+    if (dropShare >= this.#congested && this.#phase === 'congested' && this.#cleanRun >= STALE_AFTER) {
+      // A refused cohort closing after the refusals stopped (its calls went out during them, the
+      // answers since are clean): stale, and cutting again on it would only slow the recovery.
+      this.#settle(Math.max(c.limit, this.#recoverTo()), undefined, 'recover')
+    } else if (dropShare >= this.#congested) {
       if (busy || span === 0) {
         const ongoing = this.#phase === 'congested'
         this.#refused()
@@ -440,6 +467,7 @@ export class AdaptiveLimit {
       if (unqueued(c) && c.busyMs >= BUSY * span) {
         this.#cold = false
         this.#rampPrev = undefined
+        this.#jumped = true
         this.#set(Math.min(this.#rampCap, this.#max, c.limit * 4), 'ramp')
         this.#cohort = this.#newCohort(this.#limit !== c.limit)
       }
@@ -469,12 +497,14 @@ export class AdaptiveLimit {
         }
         this.#rampPrev = { limit, m }
         // Four times while the last step paid nearly in proportion (far below the knee), else
-        // twice. A cohort without a previous step to compare with (the first measured one, right
-        // after the early jump from idle) grows by half: that jump may already have landed near
-        // the knee, and another blind doubling would sit deep in the server's queue for as long
-        // as its slowest calls take to measure (a NIM-shaped server: 30 s at 512).
+        // twice. The first cohort measured after the early jump from idle grows by half: that
+        // jump may already have landed near the knee, and another blind doubling would sit deep
+        // in the server's queue for as long as its slowest calls take to measure (a NIM-shaped
+        // server: 30 s at 512). A recovery's ramp doubles from its first cohort, as before.
+        const jumped = this.#jumped
+        this.#jumped = false
         const far = prev !== undefined && m.rate / prev.m.rate >= LINEAR * (limit / prev.limit)
-        const next = Math.min(this.#rampCap, this.#max, Math.round(limit * (far ? 4 : prev ? 2 : 1.5)))
+        const next = Math.min(this.#rampCap, this.#max, Math.round(limit * (far ? 4 : jumped && !prev ? 1.5 : 2)))
         if (next <= limit) { this.#settle(limit, m, 'settle'); return }
         this.#set(next, this.#rampCap < this.#max ? 'recover' : 'ramp')
         return
@@ -513,6 +543,7 @@ export class AdaptiveLimit {
   #settle (limit: number, m: Measure | undefined, reason: LimitChangeReason): void {
     this.#phase = 'settled'
     this.#rampPrev = undefined
+    this.#jumped = false
     this.#rampCap = this.#max
     this.#holdEvery = 1
     this.#holdLeft = 1
