@@ -15,7 +15,9 @@
  * In the unit tier (`--unit`) no infrastructure, Python or Chromium is prepared, the shared
  * infrastructure's addresses are not passed on, SYNTHQ_TEST_TIER=unit makes the helpers that
  * reach a server throw, and files run several at a time (they mostly wait on timers and child
- * processes). Before anything runs, each file's imports are checked (tierViolations).
+ * processes). Before anything runs, each file's imports are checked (tierViolations). The files
+ * are compiled once with esbuild and run as plain JavaScript (test/runner/unit-bundle.ts), the
+ * slowest first (test/runner/durations.ts).
  *
  * Interrupted (SIGINT, SIGTERM, SIGHUP, or the command that started it gone), it passes the signal on to the
  * tests, kills them if they have not ended 10 s later (at once on a second signal), then stops
@@ -26,7 +28,7 @@
  * infrastructure the run started.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { constants } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -35,6 +37,8 @@ import { REPO_ROOT } from '../deploy/local/lib/paths.ts'
 import { stopPidFilesUnder } from '../deploy/local/lib/process.ts'
 import { TEST_TMP_ROOT } from './helpers/env.ts'
 import { ensureInteropPython } from './helpers/python.ts'
+import { DURATIONS_REPORTER, readDurations, recordDurations, slowestFirst } from './runner/durations.ts'
+import { bundleUnitTier, type UnitBundle } from './runner/unit-bundle.ts'
 import { tierViolations, unitTier } from './tiers.ts'
 
 const log = (m: string): void => { process.stderr.write(`test: ${m}\n`) }
@@ -200,7 +204,8 @@ async function main (): Promise<number> {
   const coverage = argv.includes(COVERAGE_FLAG)
   const args = argv.filter((a) => a !== UNIT_FLAG && a !== COVERAGE_FLAG)
   const found = testFiles(args.length ? args : [join(REPO_ROOT, 'test')])
-  const files = unit ? unitTier(found) : found
+  // The unit tier starts its slowest files first (test/runner/durations.ts).
+  const files = unit ? slowestFirst(unitTier(found), readDurations(REPO_ROOT)) : found
   if (files.length === 0) {
     log(`no ${unit ? 'unit-tier ' : ''}test files under ${args.join(' ') || 'test/'}`)
     return 1
@@ -285,6 +290,7 @@ async function main (): Promise<number> {
 
   const t0 = Date.now()
   let startedHere = false
+  let bundle: UnitBundle | undefined
   try {
     /** What the tests are told of the infrastructure (nothing in the unit tier). */
     let infraEnv: Record<string, string> = {}
@@ -324,7 +330,18 @@ async function main (): Promise<number> {
       KAFKAJS_NO_PARTITIONER_WARNING: '1',
       NODE_ENV: 'test',
     }
-    const nodeTest = [process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', ...(unit ? [`--test-concurrency=${UNIT_CONCURRENCY}`] : []), ...files]
+    // The unit tier runs compiled bundles of its files (test/runner/unit-bundle.ts), except under
+    // coverage, which measures the sources through tsx.
+    if (unit && !coverage && process.env.SYNTHQ_TEST_BUNDLE !== '0') {
+      const tb = Date.now()
+      bundle = await bundleUnitTier(files, REPO_ROOT, join(REPO_ROOT, '.synthq', 'test-build'))
+      log(`compiled ${files.length} file(s) with esbuild in ${Date.now() - tb} ms (SYNTHQ_TEST_BUNDLE=0 runs them through tsx)`)
+    }
+    mkdirSync(join(REPO_ROOT, '.synthq'), { recursive: true })
+    const durationsOut = join(REPO_ROOT, '.synthq', `test-durations.${process.pid}.json`)
+    const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', ...(unit ? [`--test-reporter=${DURATIONS_REPORTER}`, `--test-reporter-destination=${durationsOut}`] : [])]
+    const loader = bundle ? ['--enable-source-maps'] : ['--import', 'tsx']
+    const nodeTest = [process.execPath, ...loader, '--test', ...reporters, '--test-timeout=600000', ...(unit ? [`--test-concurrency=${UNIT_CONCURRENCY}`] : []), ...(bundle?.files ?? files)]
     // c8 runs the tests as its child and reports (and enforces the floor) when they end.
     const command = coverage ? [process.execPath, C8, '--config', join(REPO_ROOT, '.c8rc.json'), ...nodeTest] : nodeTest
     // A process group of its own: a test that ignores a signal and outlives the runner
@@ -345,9 +362,17 @@ async function main (): Promise<number> {
       child!.on('error', (err) => { log(`could not start the test runner: ${err.message}`); resolve(1) })
       child!.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0)))
     })
+    if (unit && !interrupted) {
+      // Files are reported by their source path (the bundles' source maps lead there), or else
+      // by the bundle's.
+      const sourceOf = new Map(files.flatMap((f, i) => [[join(REPO_ROOT, f), f], ...(bundle ? [[bundle.files[i]!, f] as const] : [])]))
+      recordDurations(REPO_ROOT, durationsOut, (ran) => sourceOf.get(ran))
+    }
+    rmSync(durationsOut, { force: true })
     return interrupted ? signalled(interrupted) : code
   } finally {
     clearTimeout(killTimer)
+    bundle?.remove()
     await cleanTestLeftovers()
     // A test that ignored the signal, or a process a test left behind, outlives the runner
     // that ended: kill it.
