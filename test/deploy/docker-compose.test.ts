@@ -70,7 +70,9 @@ test('the pipeline services run on Kafka, split so the synthesis stages scale an
   assert.deepEqual(synth.slice(0, 2), ['run', 'synthesis'])
   assert.deepEqual(stagesOf(sink), ['sink'])
   assert.deepEqual([...stagesOf(synth), ...stagesOf(sink)].sort(), stageNames(synthesis).sort(), 'every synthesis stage runs in exactly one service')
-  assert.deepEqual(compose.services['synthq-attribution']!.command, ['run', 'attribution'])
+  // The whole attribution topology (no --stage); the drain timeout explicit, as every service's
+  // (test/deploy/k8s-manifests.test.ts checks it against stop_grace_period).
+  assert.deepEqual(compose.services['synthq-attribution']!.command, ['run', 'attribution', '--drain-timeout', '30'])
   for (const name of ['synthq-attribution', 'synthq-synthesis', 'synthq-sink']) {
     assert.equal(compose.services[name]!.environment?.SYNTHQ_RUNNER, 'kafka', name)
     assert.equal(compose.services[name]!.environment?.SYNTHQ_METRICS_HOST, '0.0.0.0', name)
