@@ -65,6 +65,7 @@ export const FULL_ONLY: Readonly<Record<string, readonly Need[]>> = {
   'test/integration/security.test.ts': ['own-brokers'],
   'test/llm/pipeline-limits.test.ts': ['kafka+registry'],
   'test/llm/sim/cli.test.ts': ['cli'],
+  'test/metrics/readiness-kafka.test.ts': ['kafka+registry'], // also spawns synthq run --runner kafka as a second member
   'test/ops/dlq.test.ts': ['kafka+registry'],
   'test/ops/status-embedded.test.ts': ['cli'], // whole pipelines, then `synthq status` five times
   'test/ops/status-kafka-records.test.ts': ['kafka+registry'],

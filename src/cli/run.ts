@@ -129,6 +129,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
   }, { drainTimeoutMs: opts.drainTimeoutMs, out })
   out(`synthq: running topology "${topology.name}" on ${where}`)
   try {
+    await endpoint.listen() // /healthz and /readyz answer while the runner starts (docs/metrics.md)
     await runner.start()
     endpoint.metrics.addRunner(topology.name, runner)
     if (llm) endpoint.metrics.addLlm(llm.client)

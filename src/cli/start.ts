@@ -120,6 +120,7 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   const stopping = (): boolean => signals.stopping
 
   const t0 = Date.now()
+  await endpoint.listen() // /healthz and /readyz answer while the runners start (docs/metrics.md)
   await attr.start()
   endpoint.metrics.addRunner('attribution', attr)
   endpoint.metrics.addRunner('synthesis', synth)

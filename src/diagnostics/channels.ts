@@ -136,6 +136,77 @@ export interface LlmRequestMessage {
   simulated: boolean
 }
 
+/**
+ * A runner's life: `starting` (start() was called; a Kafka runner stays here while it retries an
+ * unreachable broker or registry), `started` (every stage runs), `stopping` (stop() was called:
+ * draining records in flight, committing), `stopped`, or `failed` (its start failed for good).
+ */
+export type RunnerState = 'starting' | 'started' | 'stopping' | 'stopped' | 'failed'
+
+/** A stage as a runner names it in `synthq:runner:state`. */
+export interface RunnerStage {
+  stage: string
+  /** Its consumer group on Kafka, its consumer's name in the embedded log: `<prefix>.<stage>`. */
+  group: string
+  /** Its input topic, prefix included. */
+  topic: string
+  /** A stateful stage (the sink): batches and checkpoints, one instance per pipeline. */
+  stateful: boolean
+}
+
+/** `synthq:runner:state` — a runner (either kind) changed state. */
+export interface RunnerStateMessage {
+  runner: RunnerName
+  /** The runner's run id (as in lineage): tells apart two runners in one process. */
+  runId: string
+  topology: string
+  state: RunnerState
+  /** The stages it runs (those it was told to run, with --stage). */
+  stages: RunnerStage[]
+  /** For `failed`: the error's message. */
+  error?: string
+}
+
+/**
+ * `synthq:stage:halted` — a stage stopped taking records for a reason a retry does not fix (an
+ * LLM endpoint refusing the key, an outage past the retry limit, its Kafka consumer stopped for
+ * good, a stateful stage fenced by a newer instance). Its unfinished records stay uncommitted;
+ * `synthq run` stops the process.
+ */
+export interface StageHaltedMessage {
+  stage: string
+  topology: string
+  runner: RunnerName
+  runId: string
+  /** The error's code (`SYNTHQ_INFRA_UNAVAILABLE`, `SYNTHQ_STATE_FENCED`, …), else its class name. */
+  code: string
+  /** The error's message, as `synthq run` prints it when it stops. */
+  error: string
+}
+
+/**
+ * A partition's life in a Kafka stage: `starting` (paused while its producer fences earlier ones
+ * and the committed offset is read), `started` (consuming from the committed offset), `released`
+ * (moved to another member at a rebalance, or dropped to start over after a commit of unknown
+ * outcome), `fenced` (released because a newer producer took its transactional id while this
+ * member still held it: another member owns it now, or a rebalance is on its way to say so).
+ */
+export type KafkaPartitionState = 'starting' | 'started' | 'released' | 'fenced'
+
+/** `synthq:kafka:partition` — a partition of a Kafka stage's input changed state in this member. */
+export interface KafkaPartitionMessage {
+  stage: string
+  group: string
+  topic: string
+  runId: string
+  partition: number
+  state: KafkaPartitionState
+  /** Why: `assigned`, `commit failed`, `fenced`, `fenced while starting`, `rebalance`, … */
+  reason: string
+  /** For `started`: the committed offset it starts from (a decimal string). */
+  committed?: string
+}
+
 /** Every channel's name and message type. */
 export interface ChannelMessages {
   'synthq:stage:record': StageRecordMessage
@@ -144,6 +215,9 @@ export interface ChannelMessages {
   'synthq:kafka:abort': KafkaAbortMessage
   'synthq:kafka:client': KafkaClientMessage
   'synthq:llm:request': LlmRequestMessage
+  'synthq:runner:state': RunnerStateMessage
+  'synthq:stage:halted': StageHaltedMessage
+  'synthq:kafka:partition': KafkaPartitionMessage
 }
 
 export type ChannelName = keyof ChannelMessages
@@ -165,6 +239,17 @@ export const channels = {
   kafkaAbort: channel('synthq:kafka:abort'),
   kafkaClient: channel('synthq:kafka:client'),
   llmRequest: channel('synthq:llm:request'),
+} as const
+
+/**
+ * The lifecycle channels: runners starting and stopping, stages halting, Kafka partitions
+ * starting, moving and being fenced. What liveness and readiness (/healthz, /readyz,
+ * src/metrics/health.ts) follow; as rare as the runner's own state changes.
+ */
+export const lifecycleChannels = {
+  runnerState: channel('synthq:runner:state'),
+  stageHalted: channel('synthq:stage:halted'),
+  kafkaPartition: channel('synthq:kafka:partition'),
 } as const
 
 /**

@@ -3,10 +3,14 @@
  * 127.0.0.1 by default (metrics name stages, models and topics; expose them further on purpose
  * with --metrics-host). Port 0 picks a free port, announced through the run directory
  * (src/ops/discovery.ts) so `synthq status` and `synthq dashboard` find it.
+ *
+ * Given a {@link Health}, it also answers Kubernetes' probes: `GET /healthz` (liveness) and
+ * `GET /readyz` (readiness), 200 or 503 with a small JSON body (docs/metrics.md).
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type ServerResponse, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from '../log.ts'
+import type { Health } from './health.ts'
 import type { PipelineMetrics } from './pipeline-metrics.ts'
 
 export interface MetricsServer {
@@ -15,12 +19,28 @@ export interface MetricsServer {
   close (): Promise<void>
 }
 
-export async function startMetricsServer (metrics: PipelineMetrics, o: { host?: string, port?: number, logger?: Logger } = {}): Promise<MetricsServer> {
+/** A probe's answer: never cached, JSON. */
+function probe (res: ServerResponse, ok: boolean, body: unknown): void {
+  res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`)
+}
+
+export async function startMetricsServer (metrics: PipelineMetrics, o: { host?: string, port?: number, logger?: Logger, health?: Health } = {}): Promise<MetricsServer> {
   const host = o.host ?? '127.0.0.1'
+  const { health } = o
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
+    if (req.method === 'GET' && health && path === '/healthz') {
+      const l = health.liveness()
+      probe(res, l.live, l)
+      return
+    }
+    if (req.method === 'GET' && health && path === '/readyz') {
+      const r = health.readiness()
+      probe(res, r.ready, r)
+      return
+    }
     if (req.method !== 'GET' || (path !== '/metrics' && path !== '/')) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('synthq serves GET /metrics\n')
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`synthq serves GET /metrics${health ? ', /healthz and /readyz' : ''}\n`)
       return
     }
     metrics.text().then((body) => {

@@ -1,7 +1,8 @@
 /**
  * One place where a `synthq run` / `synthq start` process sets up its observability: the
  * metrics registry its runners and LLM client report to, the debug logs of the diagnostics
- * channels (src/diagnostics/), the /metrics endpoint, the lag
+ * channels (src/diagnostics/), the /metrics endpoint with the /healthz and /readyz probes
+ * (health.ts), the lag
  * figures (read from where the runner keeps positions) and the announcement in the run
  * directory that `synthq status` and `synthq dashboard` read.
  */
@@ -11,7 +12,8 @@ import { announce } from '../ops/discovery.ts'
 import { pipelineStages } from '../ops/lag.ts'
 import type { Runner } from '../runtime/runner.ts'
 import { ConfigError } from '../errors.ts'
-import { startMetricsServer } from './metrics-server.ts'
+import { Health } from './health.ts'
+import { startMetricsServer, type MetricsServer } from './metrics-server.ts'
 import { PipelineMetrics } from './pipeline-metrics.ts'
 
 export interface MetricsSettings {
@@ -32,8 +34,18 @@ export function metricsSettings (flags: { host?: string | undefined, port?: stri
 
 export interface ProcessEndpoint {
   metrics: PipelineMetrics
-  /** Where the endpoint listens (after start). */
+  /**
+   * Liveness and readiness (/healthz, /readyz), following the runners on the diagnostics
+   * channels from the moment the endpoint is made; undefined with --no-metrics.
+   */
+  health: Health | undefined
+  /** Where the endpoint listens (after listen or start). */
   url: string | undefined
+  /**
+   * Starts serving /metrics, /healthz and /readyz — before the runner starts, so that the probes
+   * answer while it connects or waits out an outage. Idempotent; `start` calls it too.
+   */
+  listen (): Promise<void>
   /** Lag comes from where `runner` keeps its positions; the announcement names where its topics are. */
   start (o: { topologies: string[], prefix: string, runner: Runner }): Promise<void>
   close (): Promise<void>
@@ -43,29 +55,44 @@ export function processEndpoint (settings: MetricsSettings, labels: Record<strin
   const metrics = new PipelineMetrics({ labels, logger, ...(info ? { info } : {}) })
   // The process's debug logs of records, commits and Kafka client events (nothing at info level).
   const unlog = logDiagnostics(logger)
-  let close: (() => Promise<void>) | undefined
+  // Subscribed now, before any runner starts: readiness follows each runner from its start.
+  const health = settings.enabled ? new Health() : undefined
+  let server: MetricsServer | undefined
+  let listening: Promise<void> | undefined
+  let unannounce: (() => void) | undefined
+  let closeLag: (() => Promise<void>) | undefined
   const endpoint: ProcessEndpoint = {
     metrics,
+    health,
     url: undefined,
+    listen () {
+      if (!settings.enabled) return Promise.resolve()
+      listening ??= startMetricsServer(metrics, { host: settings.host, port: settings.port, logger, ...(health ? { health } : {}) }).then((s) => {
+        server = s
+        endpoint.url = s.url
+      })
+      return listening
+    },
     async start (o) {
       const stages = pipelineStages(o.prefix, o.topologies.filter((t) => t !== 'demo'))
       const lag = o.runner.lagReader()
       metrics.setLagSource(async () => (await lag.lag(stages)).map((l) => ({ stage: l.stage, topic: l.input, lag: l.lag })))
-      close = async () => { await lag.close().catch(() => {}) }
+      closeLag = async () => { await lag.close().catch(() => {}) }
       if (!settings.enabled) return
-      const server = await startMetricsServer(metrics, { host: settings.host, port: settings.port, logger })
-      endpoint.url = server.url
-      const unannounce = announce({
-        pid: process.pid, metricsUrl: server.url, topology: o.topologies.join('+'), runner: o.runner.kind, prefix: o.prefix, startedAt: Date.now(),
+      await endpoint.listen()
+      unannounce = announce({
+        pid: process.pid, metricsUrl: server!.url, topology: o.topologies.join('+'), runner: o.runner.kind, prefix: o.prefix, startedAt: Date.now(),
         ...o.runner.location,
       })
-      const closeLag = close
-      close = async () => { unannounce(); await server.close(); await closeLag() }
     },
     async close () {
       metrics.close()
       unlog()
-      await close?.()
+      health?.close()
+      unannounce?.()
+      await listening?.catch(() => {})
+      await server?.close()
+      await closeLag?.()
     },
   }
   return endpoint

@@ -171,6 +171,9 @@ export class StatefulEngine {
 
   /** Records processed since the last checkpoint. */
   get uncheckpointed (): number { return this.#sinceCheckpoint }
+  /** The runner's run id and the topology's name, as diagnostics name them. */
+  get runId (): string { return this.#o.runId }
+  get topology (): string { return this.#o.topology ?? '' }
   get generation (): number { return this.#committed.generation }
   /** Outputs waiting for the next checkpoint. */
   get pendingOutputs (): number { return this.#pendingKeyed.size + this.#pendingLog.length }

@@ -25,6 +25,7 @@ import { embeddedLag } from './embedded-transport.ts'
 import type { LagReader } from '../transport.ts'
 import type { Runner, RunnerLocation } from '../runner.ts'
 import { stageConcurrency } from '../stage-concurrency.ts'
+import { publishRunnerState } from '../lifecycle-events.ts'
 
 export interface EmbeddedRunnerOptions {
   /** The database file (created if missing). */
@@ -69,8 +70,20 @@ export class EmbeddedRunner implements Runner {
   }
 
   async start (): Promise<void> {
+    this.#publishState('starting')
     this.#starting = this.#start()
-    await this.#starting
+    try {
+      await this.#starting
+    } catch (err) {
+      if (!this.#stopRequested) this.#publishState('failed', err)
+      throw err
+    }
+    if (!this.#stopRequested) this.#publishState('started')
+  }
+
+  /** `synthq:runner:state` (readiness and liveness follow it). */
+  #publishState (state: 'starting' | 'started' | 'stopping' | 'stopped' | 'failed', err?: unknown): void {
+    publishRunnerState({ runner: 'embedded', runId: this.runId, topology: this.topology, prefix: this.prefix, stages: this.#o.stages }, state, err)
   }
 
   async #start (): Promise<void> {
@@ -158,6 +171,7 @@ export class EmbeddedRunner implements Runner {
 
   /** Stops every stage; a stop during `start` ends the start at its next step (it rejects) first. */
   async stop (): Promise<void> {
+    this.#publishState('stopping')
     this.#stopRequested = true
     await this.#starting?.catch(() => {})
     const deadline = this.#o.drainTimeoutMs ?? 30_000
@@ -167,5 +181,6 @@ export class EmbeddedRunner implements Runner {
     for (const e of this.#engines) await e.close()
     for (const s of this.#stateful) await s.engine.close()
     this.log.close()
+    this.#publishState('stopped')
   }
 }

@@ -6,6 +6,7 @@
 import type { Logger } from '../../log.ts'
 import { PartitionProgress } from '../offset-tracker.ts'
 import { recordFinished } from '../record-events.ts'
+import { publishStageHalted } from '../lifecycle-events.ts'
 import { runUntilDone } from '../retry.ts'
 import { Scheduler, sharedAbortController, withDeadline } from '../scheduler.ts'
 import { StageHaltedError, type RawRecord, type StageEngine } from '../stage-engine.ts'
@@ -97,7 +98,10 @@ export class EmbeddedStage {
         if (!(err instanceof StageHaltedError)) return false
         // Left uncommitted: the stage takes nothing more; the run stops (the LLM client's
         // onFatal says why) and the record is processed again by the next run.
-        if (!this.#halted) this.#logger.error({ err: err.message }, 'stage halted: no more records are taken and nothing unfinished is committed')
+        if (!this.#halted) {
+          this.#logger.error({ err: err.message }, 'stage halted: no more records are taken and nothing unfinished is committed')
+          publishStageHalted({ stage: this.#o.engine.stage.name, topology: this.#o.engine.topology, runner: 'embedded', runId: this.#o.engine.runId }, err.reason)
+        }
         this.#halted = true
         return true
       },

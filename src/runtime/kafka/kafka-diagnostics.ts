@@ -4,7 +4,7 @@
  * onto `synthq:kafka:client`. Commits and aborts are published where they happen, in the stages.
  */
 import type { Consumer, Producer } from 'kafkajs'
-import { channels, publish, type KafkaClientMessage } from '../../diagnostics/channels.ts'
+import { channels, lifecycleChannels, publish, type KafkaClientMessage, type KafkaPartitionState } from '../../diagnostics/channels.ts'
 
 /**
  * The KafkaJS events bridged: a client's life and its faults, each rare. The per-request,
@@ -50,4 +50,12 @@ export function publishRebalance (o: { stage: string, group: string, topic: stri
     const sorted = (xs: Iterable<number>): number[] => [...xs].sort((a, b) => a - b)
     return { ...o, partitions: sorted(now), assigned: sorted([...now].filter((p) => !before.has(p))), revoked: sorted([...before].filter((p) => !now.has(p))) }
   })
+}
+
+/**
+ * Publishes `synthq:kafka:partition`: `partition` of the stage's input changed `state` in this
+ * member, for `reason` (`committed`: where a started partition consumes from).
+ */
+export function publishPartition (o: { stage: string, group: string, topic: string, runId: string }, partition: number, state: KafkaPartitionState, reason: string, committed?: number): void {
+  publish(lifecycleChannels.kafkaPartition, () => ({ ...o, partition, state, reason, ...(committed !== undefined ? { committed: String(committed) } : {}) }))
 }

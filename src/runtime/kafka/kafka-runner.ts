@@ -26,6 +26,7 @@ import { KafkaTable } from './kafka-table.ts'
 import { KafkaTransport } from './kafka-transport.ts'
 import { ensureTopics, type TopicLayout } from './topic-admin.ts'
 import { stageConcurrency } from '../stage-concurrency.ts'
+import { publishRunnerState } from '../lifecycle-events.ts'
 
 export interface KafkaRunnerOptions {
   connection: KafkaConnection
@@ -103,8 +104,20 @@ export class KafkaRunner implements Runner {
    * that cannot be restored) is thrown at once.
    */
   async start (): Promise<void> {
+    this.#publishState('starting')
     this.#starting = this.#start()
-    await this.#starting
+    try {
+      await this.#starting
+    } catch (err) {
+      if (!this.#stopRequested.signal.aborted) this.#publishState('failed', err)
+      throw err
+    }
+    if (!this.#stopRequested.signal.aborted) this.#publishState('started')
+  }
+
+  /** `synthq:runner:state` (readiness and liveness follow it). */
+  #publishState (state: 'starting' | 'started' | 'stopping' | 'stopped' | 'failed', err?: unknown): void {
+    publishRunnerState({ runner: 'kafka', runId: this.runId, topology: this.topology, prefix: this.#prefix, stages: this.#o.stages }, state, err)
   }
 
   async #start (): Promise<void> {
@@ -211,9 +224,11 @@ export class KafkaRunner implements Runner {
    * rejects) and stops what it had started: a worker told to stop while still joining stops too.
    */
   async stop (): Promise<void> {
+    this.#publishState('stopping')
     this.#stopRequested.abort()
     await this.#starting?.catch(() => {})
     await this.#stopParts()
+    this.#publishState('stopped')
   }
 
   /** Ends a start in progress once `stop` has been called (what it started is stopped by `stop`). */

@@ -32,7 +32,8 @@ import { runUntilDone } from '../retry.ts'
 import { recordFinished } from '../record-events.ts'
 import { channels, publish, type AbortReason } from '../../diagnostics/channels.ts'
 import { connectFencing } from './client.ts'
-import { bridgeConsumer, bridgeProducer, publishRebalance } from './kafka-diagnostics.ts'
+import { bridgeConsumer, bridgeProducer, publishPartition, publishRebalance } from './kafka-diagnostics.ts'
+import { publishStageHalted } from '../lifecycle-events.ts'
 import { StageHaltedError, type EncodedRecord, type RawRecord, type StageEngine } from '../stage-engine.ts'
 
 export type DeliveryMode = 'exactly-once' | 'at-least-once'
@@ -250,6 +251,7 @@ export class KafkaStage {
     this.#partitions.set(partition, state)
     this.#scheduler.addLane(lane, () => state.phase !== 'running' || state.progress.metadataBytes() > METADATA_INTAKE_LIMIT)
     this.#pause(state)
+    this.#publishPartition(partition, 'starting', why)
     void this.#initPartition(state, why)
     return state
   }
@@ -272,11 +274,12 @@ export class KafkaStage {
         state.progress = new PartitionProgress(committed, done)
         state.phase = 'running'
         this.#logger.info({ partition: state.partition, why, committed, completedBeyond: done.length }, 'partition ready')
+        this.#publishPartition(state.partition, 'started', why, committed)
         this.#resumeIfRoom(state)
         return
       } catch (err) {
         await producer?.disconnect().catch(() => {})
-        if (isFencedError(err)) { this.#release(state.partition, 'fenced while starting'); return }
+        if (isFencedError(err)) { this.#release(state.partition, 'fenced while starting', { fenced: true }); return }
         const wait = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6))
         this.#logger.warn({ partition: state.partition, err: (err as Error).message, attempt, retryInMs: wait }, 'partition could not start; it stays paused and is tried again')
         await sleep(wait)
@@ -341,6 +344,7 @@ export class KafkaStage {
     this.#halted = err
     this.#logger.error({ err: err.message }, 'stage halted: no more records are taken and nothing unfinished is committed')
     this.#consumerCall('pause', [])
+    publishStageHalted({ stage: this.#o.engine.stage.name, topology: this.#o.engine.topology, runner: 'kafka', runId: this.#o.engine.runId }, err)
     this.#o.onFatal?.(err)
   }
 
@@ -416,7 +420,7 @@ export class KafkaStage {
         // Usually the partition has moved and the rebalance that says so is on its way; if it
         // is still this member's after a moment, it starts over (fencing the other in turn).
         this.#logger.warn({ partition: state.partition }, 'another member took over this partition (producer fenced); releasing it')
-        this.#restart(state, 'fenced', Math.min(5_000, this.#o.sessionTimeoutMs / 2))
+        this.#restart(state, 'fenced', Math.min(5_000, this.#o.sessionTimeoutMs / 2), { fenced: true })
         return
       }
       // The commit's outcome is unknown: it may have gone through. Whatever this member holds for
@@ -447,9 +451,9 @@ export class KafkaStage {
    * producer). If the group still gives it this partition, it starts again from the committed
    * offset; otherwise its new owner does.
    */
-  #restart (state: PartitionState, why: string, delayMs = 0): void {
+  #restart (state: PartitionState, why: string, delayMs = 0, o: { fenced?: boolean } = {}): void {
     const p = state.partition
-    this.#release(p, why)
+    this.#release(p, why, o)
     const again = (): void => {
       if (this.#stopping || this.#halted || !this.#assigned.has(p) || this.#partitions.has(p)) return
       this.stats.restarts++
@@ -464,7 +468,8 @@ export class KafkaStage {
     }
   }
 
-  #release (partition: number, why: string): void {
+  /** `fenced`: a newer producer took the partition's transactional id while this member held it. */
+  #release (partition: number, why: string, o: { fenced?: boolean } = {}): void {
     const state = this.#partitions.get(partition)
     if (!state) return
     const uncommitted = state.progress.uncommitted
@@ -480,7 +485,12 @@ export class KafkaStage {
     void state.producer?.disconnect().catch(() => {})
     state.producer = undefined
     this.#logger.info({ partition, why, uncommitted }, 'partition released; its uncommitted work is redone from the committed offset')
+    this.#publishPartition(partition, o.fenced ? 'fenced' : 'released', why)
     this.#applyBackpressure()
+  }
+
+  #publishPartition (partition: number, state: 'starting' | 'started' | 'released' | 'fenced', why: string, committed?: number): void {
+    publishPartition({ stage: this.#o.engine.stage.name, group: this.#o.groupId, topic: this.#topic, runId: this.#o.engine.runId }, partition, state, why, committed)
   }
 
   #pause (state: PartitionState): void {

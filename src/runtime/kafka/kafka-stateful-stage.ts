@@ -25,6 +25,7 @@ import { channels, publish, type AbortReason } from '../../diagnostics/channels.
 import { connectFencing } from './client.ts'
 import { bridgeConsumer, publishRebalance } from './kafka-diagnostics.ts'
 import { readTopicToEnd } from './read-topic.ts'
+import { publishStageHalted } from '../lifecycle-events.ts'
 
 export interface KafkaStatefulStageOptions {
   kafka: Kafka
@@ -210,6 +211,7 @@ export class KafkaStatefulStage {
           ? `stage ${engine.stage.name}: another instance of this stage started and took over its state (producer fenced); this one stops`
           : `stage ${engine.stage.name}: a checkpoint failed (${(err as Error).message}) while another member is in group ${groupId}; this one stops rather than take the state back from what may be a newer instance — restart it once that member has gone`, { cause: err })
         this.#logger.error(fenced.message)
+        publishStageHalted({ stage: engine.stage.name, topology: engine.topology, runner: 'kafka', runId: engine.runId }, fenced)
         void this.#consumer?.disconnect().catch(() => {})
         this.#o.onFenced?.(fenced)
         return
