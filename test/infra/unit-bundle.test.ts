@@ -16,7 +16,9 @@ test('a bundled test file sees its own source location as import.meta.url, and r
   writeFileSync(join(root, 'test', 'deep', 'where.test.ts'), [
     "import { here, dir } from '../../src/where.ts'",
     'const self: string = import.meta.url',
-    'process.stdout.write(JSON.stringify({ here, dir, self }))',
+    // The same words in a string are text, not the expression: they stay as they are.
+    "const words = 'import.meta.url'",
+    'process.stdout.write(JSON.stringify({ here, dir, self, words }))',
   ].join('\n'))
   const bundle = await bundleUnitTier(['test/deep/where.test.ts'], root, join(root, 'out'))
   try {
@@ -24,10 +26,11 @@ test('a bundled test file sees its own source location as import.meta.url, and r
     assert.ok(bundle.files[0]!.endsWith(join('test', 'deep', 'where.test.mjs')), bundle.files[0])
     const run = spawnSync(process.execPath, [bundle.files[0]!], { encoding: 'utf8' })
     assert.equal(run.status, 0, run.stderr)
-    const seen = JSON.parse(run.stdout) as { here: string, dir: string, self: string }
+    const seen = JSON.parse(run.stdout) as { here: string, dir: string, self: string, words: string }
     assert.equal(seen.here, pathToFileURL(join(root, 'src', 'where.ts')).href)
     assert.equal(seen.dir, join(root, 'src'))
     assert.equal(seen.self, pathToFileURL(join(root, 'test', 'deep', 'where.test.ts')).href)
+    assert.equal(seen.words, 'import.meta.url')
   } finally {
     bundle.remove()
   }

@@ -19,27 +19,43 @@
  *
  * SYNTHQ_TEST_BUNDLE=0 runs the unit tier through tsx as well, for a suspected difference.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { build, type Plugin } from 'esbuild'
+import { build, transformSync, type Plugin, type TsconfigRaw } from 'esbuild'
 
-/** Each module sees its own source location as `import.meta.url`, not the bundle's. */
-const sourceLocation: Plugin = {
-  name: 'synthq-source-location',
-  setup (b) {
-    b.onLoad({ filter: /\.ts$/ }, (args) => {
-      const text = readFileSync(args.path, 'utf8')
-      if (!text.includes('import.meta.')) return undefined
-      return {
-        loader: 'ts',
-        contents: text
-          .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href))
-          .replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)))
-          .replaceAll('import.meta.filename', JSON.stringify(args.path)),
-      }
-    })
-  },
+/**
+ * Each module sees its own source location as `import.meta.url`, not the bundle's: compiled on
+ * its own with the location defined as a constant (esbuild replaces the expression only, never
+ * the same words inside a string), under the project's tsconfig, with an inline source map
+ * that the bundle's map follows back to the `.ts` file.
+ */
+function sourceLocation (root: string): Plugin {
+  const tsconfig = join(root, 'tsconfig.json')
+  const tsconfigRaw = existsSync(tsconfig) ? JSON.parse(readFileSync(tsconfig, 'utf8')) as TsconfigRaw : {}
+  return {
+    name: 'synthq-source-location',
+    setup (b) {
+      b.onLoad({ filter: /\.ts$/ }, (args) => {
+        const text = readFileSync(args.path, 'utf8')
+        if (!text.includes('import.meta')) return undefined
+        const { code } = transformSync(text, {
+          loader: 'ts',
+          format: 'esm',
+          target: 'node20',
+          tsconfigRaw,
+          sourcefile: args.path,
+          sourcemap: 'inline',
+          define: {
+            'import.meta.url': JSON.stringify(pathToFileURL(args.path).href),
+            'import.meta.dirname': JSON.stringify(dirname(args.path)),
+            'import.meta.filename': JSON.stringify(args.path),
+          },
+        })
+        return { contents: code, loader: 'js', resolveDir: dirname(args.path) }
+      })
+    },
+  }
 }
 
 export interface UnitBundle {
@@ -72,7 +88,7 @@ export async function bundleUnitTier (files: readonly string[], root: string, ou
     // Imported from node_modules at run time, as the sources do (native modules, package files).
     packages: 'external',
     sourcemap: 'inline',
-    plugins: [sourceLocation],
+    plugins: [sourceLocation(root)],
     logLevel: 'silent',
   })
   return {
