@@ -71,6 +71,8 @@ export const FULL_ONLY: Readonly<Record<string, readonly Need[]>> = {
   'test/ops/status-kafka-records.test.ts': ['kafka+registry'],
   'test/ops/status-kafka.test.ts': ['kafka+registry'],
   'test/pipeline/end-to-end.test.ts': ['kafka+registry'],
+  'test/pipeline/responses-kafka.test.ts': ['kafka+registry'],
+  'test/pipeline/trainable-datasets.test.ts': ['python'], // synthesis with responses and pairs, exports loaded by PyArrow
   'test/real-model/end-to-end.test.ts': ['model'],
   'test/runtime/conformance.test.ts': ['kafka+registry'],
   'test/runtime/crash.test.ts': ['kafka+registry'],

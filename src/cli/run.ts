@@ -13,7 +13,7 @@ import { localInfraAddresses } from '../config/local-infra.ts'
 import { ConfigError, SynthqError } from '../errors.ts'
 import { stopOnSignals } from './exit.ts'
 import { LlmClient, type LlmObserver } from '../llm/client.ts'
-import { readLlmConfigFile, resolveLlmSettings, type EndpointSettings, type LlmSettings } from '../llm/config.ts'
+import { readLlmConfigFile, resolveLlmSettings, SIM_STAGE_MODELS, type EndpointSettings, type LlmSettings } from '../llm/config.ts'
 import { firstAnswersNote, processUsage } from '../llm/usage.ts'
 import { startLlmSim, type LlmSim } from '../llm/sim/server.ts'
 import { DatabaseLimits } from '../llm/shared/database-limits.ts'
@@ -217,7 +217,7 @@ export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config
     sim = await startLlmSim({ profile: 'instant' })
     fallback = { name: 'sim', baseUrl: sim.url, apiKeySource: 'none', noAuth: true, structuredOutputs: 'json_schema', maxConcurrency: 256, initialConcurrency: 16, adaptiveConcurrency: true }
   }
-  const resolve = (simEmbeddings: boolean): LlmSettings => resolveLlmSettings({ stages, embeddingStages, ...(file ? { file } : {}), ...(fallback ? { fallbackEndpoint: fallback, fallbackModel: 'sim-chat-8b', ...(simEmbeddings ? { fallbackEmbeddingModel: 'sim-embed-small' } : {}) } : {}) })
+  const resolve = (simEmbeddings: boolean): LlmSettings => resolveLlmSettings({ stages, embeddingStages, ...(file ? { file } : {}), ...(fallback ? { fallbackEndpoint: fallback, fallbackModel: 'sim-chat-8b', fallbackStageModels: SIM_STAGE_MODELS, ...(simEmbeddings ? { fallbackEmbeddingModel: 'sim-embed-small' } : {}) } : {}) })
   let settings = resolve(true)
   // Simulated embeddings only go with simulated chat: a pipeline on real models whose sink has no
   // embedding model of its own uses lexical vectors, not the simulator's.

@@ -35,7 +35,8 @@ import { exportContents } from './export.ts'
 import { deadLetterCheck } from '../ops/status.ts'
 import type { HealthCheck as PipelineCheck } from '../ops/status-model.ts'
 import { formatSinkReport } from '../sink/report.ts'
-import { readSinkContents } from '../sink/sample-store.ts'
+import { readSinkContents, type SinkContents } from '../sink/sample-store.ts'
+import { exportTrainable, readTrainable } from '../sink/export/trainable.ts'
 
 export const SHIPPED_DOCUMENTS = [
   join(REPO_DATA, 'web', 'c4-en-validation-600.jsonl'),
@@ -87,6 +88,11 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
     // topic balancing at work (set pipeline.sink.k in a --config file to choose).
     options = { ...options, sink: { ...options.sink, k: DEMO_SAMPLE_SIZE } }
     out(`synthq: sample size K = ${DEMO_SAMPLE_SIZE} for this demo (pipeline.sink.k in --config to change)`)
+  }
+  if (options.responses.enabled === null || options.responses.preferences === null) {
+    // The demo ends with trainable data: responses and preference pairs, unless --config chose.
+    const enabled = options.responses.enabled ?? true
+    options = { ...options, responses: { ...options.responses, enabled, preferences: options.responses.preferences ?? enabled } }
   }
   const index = defaultSearchIndex()
   if (!existsSync(index)) {
@@ -160,6 +166,8 @@ export async function startPipeline (opts: StartOptions, logger: Logger): Promis
   await untilIdle([attr, synth], stopping)
   // The input is finite here: let the sink place what its topic warm-up still holds.
   if (!stopping()) await synth.flush()
+  // The flushed sample's last rows still get their responses (and pairs) before the export.
+  if (!stopping() && options.responses.enabled) await untilIdle([synth], stopping)
   // This run's own LLM calls (others may share the database and its ledger).
   if (!stopping()) await summary(attr, synth, opts, Date.now() - t0, processUsage(), llm.client.stats().stages)
   const healthy = stopping() ? true : await exportSample(synth, [attr, synth], opts, options)
@@ -207,11 +215,24 @@ async function exportSample (synth: EmbeddedRunner, runners: EmbeddedRunner[], o
     // The sink's figures; its health checks are printed below with the pipeline's.
     for (const line of lines.slice(0, Math.min(8, health < 0 ? lines.length : health))) out(`synthq: ${line.trim()}`)
   }
+  if (options.responses.enabled) await exportTrainableData(synth, opts, outDir, contents, options.responses.preferences === true)
   if (health) {
     out(`synthq: health: ${health.healthy ? 'healthy' : 'UNHEALTHY'}`)
     for (const c of health.checks) out(`synthq:   ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.message}`)
   }
   return health?.healthy ?? true
+}
+
+/** The SFT dataset (and the DPO one with preference pairs) beside the instructions: `<dataset>/sft`, `<dataset>/dpo`. */
+async function exportTrainableData (synth: EmbeddedRunner, opts: StartOptions, outDir: string, contents: SinkContents, preferences: boolean): Promise<void> {
+  const scan = (t: TopicName): Array<{ key: string | null, value: Buffer | null }> => [...synth.log.scan(topicName(t, opts.prefix))]
+  const t = await readTrainable(synth.serde, opts.prefix, contents.rows, { sample: scan('sample'), responses: scan('responses'), preferences: scan('preferences') })
+  const sft = exportTrainable(t, { outDir: join(outDir, 'sft'), format: 'sft', file: 'jsonl' })
+  out(`synthq: SFT — ${sft.rows} instruction–response rows (responders ${Object.keys(sft.stats.responseModels).join(', ') || 'none'}; ${sft.stats.evictedBeforeResponse} instructions evicted before their response) → ${join(outDir, 'sft', sft.files[0]!)} with its card (Parquet, Alpaca: npx synthq export --format sft|alpaca --file parquet)`)
+  if (!preferences) return
+  const dpo = exportTrainable(t, { outDir: join(outDir, 'dpo'), format: 'dpo', file: 'jsonl' })
+  const s = dpo.stats
+  out(`synthq: DPO — ${dpo.rows} preference pairs of ${s.judged} judged in both orders (ties ${s.ties}, inconsistent ${s.inconsistent}, agreement ${s.agreement === null ? 'n/a' : `${(100 * s.agreement).toFixed(1)} %`}) → ${join(outDir, 'dpo', dpo.files[0]!)} (npx synthq export --format dpo)`)
 }
 
 async function summary (attr: EmbeddedRunner, synth: EmbeddedRunner, opts: StartOptions, ms: number, usage: Array<{ stage: string, requests: number, promptTokens: number, completionTokens: number, cacheHits: number }>, llmStages: Record<string, StageStats>): Promise<void> {

@@ -80,6 +80,9 @@ const TABLE_COLUMNS: Record<TopicName, string[]> = {
   sample: ['id', 'total', 'topic_label', 'instruction'],
   sinkState: ['@key', 'generation', 'part', 'parts', 'written_at'],
   deadLetters: ['stage', 'source_topic', 'source_offset', 'error_class', 'message'],
+  responses: ['id', 'model.name', 'completion_tokens', 'response'],
+  responsePairs: ['id', 'a.model.name', 'b.model.name', 'instruction'],
+  preferences: ['id', 'outcome', 'chosen_model', 'reason'],
 }
 
 class UsageError extends Error {}

@@ -195,6 +195,9 @@ export function readLlmConfigFile (path: string): RawLlmConfig {
   return checkRawConfig(llm, `config file ${path}`)
 }
 
+/** On the simulator, stages whose default model is not sim-chat-8b: the second responder is the larger model, so pairs differ. */
+export const SIM_STAGE_MODELS: Readonly<Record<string, string>> = { 'response-b': 'sim-chat-70b' }
+
 export const BUILTIN_DEFAULTS = {
   temperature: 0.7,
   maxTokens: 2048,
@@ -321,6 +324,11 @@ export interface ResolveOptions {
   fallbackEndpoint?: EndpointSettings
   fallbackModel?: string
   /**
+   * Per stage, a model to use on the fallback endpoint instead of `fallbackModel` (the simulator's
+   * second responder, `response-b`, is its larger model, so a preference pair holds two answers).
+   */
+  fallbackStageModels?: Readonly<Record<string, string>>
+  /**
    * Stages that call /v1/embeddings (the sink). The default chat model does not apply to them:
    * their model comes from their own settings (llm.stages.<stage>.model or
    * SYNTHQ_LLM_<STAGE>_MODEL) or `fallbackEmbeddingModel` on the fallback endpoint. One without
@@ -383,7 +391,7 @@ export function resolveLlmSettings (opts: ResolveOptions): LlmSettings {
     const embedding = opts.embeddingStages?.includes(stage) ?? false
     const model = embedding
       ? (fromFile.model ?? fromEnv.model ?? (endpoint === opts.fallbackEndpoint ? opts.fallbackEmbeddingModel : undefined))
-      : (merged.model ?? (endpoint === opts.fallbackEndpoint ? opts.fallbackModel : undefined))
+      : (merged.model ?? (endpoint === opts.fallbackEndpoint ? (opts.fallbackStageModels?.[stage] ?? opts.fallbackModel) : undefined))
     if (!model && embedding) continue
     if (!model) throw new ConfigError(`stage ${stage}: no model configured. Set SYNTHQ_LLM_MODEL, ${envKey(stage, 'MODEL')} or llm.stages.${stage}.model / llm.defaults.model`)
     if (merged.temperature !== undefined && merged.temperature > 2) throw new ConfigError(`stage ${stage}: temperature must be between 0 and 2, got ${merged.temperature}`)

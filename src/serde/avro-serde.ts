@@ -19,6 +19,8 @@ interface TopicBinding {
   subject: string
   type: avro.Type
   schema: string
+  /** A compacted topic: a null value is a tombstone, which decodes to null. */
+  compacted: boolean
   id?: Promise<number>
 }
 
@@ -52,7 +54,7 @@ export class AvroSerde {
     for (const spec of TOPICS) {
       const entry = catalog.get(spec.recordName)
       const topic = topicName(spec.name, opts.prefix)
-      this.#bindings.set(topic, { topic, subject: valueSubject(topic), type: entry.type, schema: entry.schema })
+      this.#bindings.set(topic, { topic, subject: valueSubject(topic), type: entry.type, schema: entry.schema, compacted: spec.cleanupPolicy === 'compact' })
     }
   }
 
@@ -107,6 +109,9 @@ export class AvroSerde {
   /** Decodes a value of `topic` into the current (reader) schema's shape. */
   async decode<T = unknown> (topic: string, buf: Buffer | null | undefined): Promise<T> {
     const b = this.#binding(topic)
+    // A tombstone of a compacted topic (the sample's evictions, read by the response stage) is
+    // a record too: it decodes to null. Anywhere else a missing value stays an error.
+    if (buf === null && b.compacted) return null as T
     const { schemaId, body } = unframe(buf)
     const key = `${topic}\u0000${schemaId}`
     let resolver = this.#resolvers.get(key)

@@ -48,6 +48,19 @@ export interface PipelineOptions {
     /** … and after at most this many records. */
     checkpointRecords: number
   }
+  /** Responses to the sample's instructions and optional preference pairs (docs/pipeline.md#responses). */
+  responses: ResponseOptions
+}
+
+export interface ResponseOptions {
+  /** The response stage (llm.stages.response); null = not chosen: off for `synthq run`, on for `npm start`. */
+  enabled: boolean | null
+  /** Show the responder the document that grounded the instruction (default false: the instruction alone). */
+  showDocument: boolean
+  /** Preference pairs: a second response (llm.stages.response-b) and the judge (llm.stages.judge); null as for enabled. */
+  preferences: boolean | null
+  /** How long a sample row missing from the sample table may be waited for before it counts as evicted (ms). */
+  settleMs: number
 }
 
 export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
@@ -58,6 +71,7 @@ export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
   decontamination: [join(REPO_DATA, 'decontam', 'arena-hard-v0.1-questions.jsonl')],
   seedGate: null,
   sink: { ...(({ seed: _s, ...rest }) => rest)(DEFAULT_SINK_OPTIONS), checkpointIntervalMs: 5_000, checkpointRecords: 20_000 },
+  responses: { enabled: null, showDocument: false, preferences: null, settleMs: 2_000 },
 }
 
 const PIPELINE_SCHEMA = {
@@ -99,6 +113,10 @@ const PIPELINE_SCHEMA = {
         checkpointIntervalMs: { type: 'integer', minimum: 1 },
         checkpointRecords: { type: 'integer', minimum: 1 },
       },
+    },
+    responses: {
+      type: 'object', additionalProperties: false,
+      properties: { enabled: { type: ['boolean', 'null'] }, showDocument: { type: 'boolean' }, preferences: { type: ['boolean', 'null'] }, settleMs: { type: 'integer', minimum: 0 } },
     },
   },
 } as const
@@ -143,5 +161,6 @@ export function pipelineOptions (file?: string, overrides: DeepPartial<PipelineO
       topics: pick(d.sink.topics, raw.sink?.topics, overrides.sink?.topics),
       dedup: pick(d.sink.dedup, raw.sink?.dedup, overrides.sink?.dedup),
     },
+    responses: pick(d.responses, raw.responses, overrides.responses),
   }
 }

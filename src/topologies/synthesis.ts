@@ -7,12 +7,21 @@
  *             ─situation-envisioning─▶ situations ─instruction-generation─▶ synthesizedInstructions
  *             ─scoring─▶ scoredInstructions ─sink─▶ sample (the dataset; state in sinkState)
  *
+ * With `responses.enabled` (on in `npm start`), a responder answers every instruction of the sample;
+ * with `responses.preferences` too, a second responder and a judge make preference pairs:
+ *
+ *   sample ─response─▶ responses ─response-b─▶ responsePairs ─judge─▶ preferences
+ *   (each reads the sample as a table; tombstones follow evictions down the chain)
+ *
  * The demonstrations table is read live: demonstrations attribution adds while synthesis runs
  * join the next draw, no restart needed.
  */
 import type { Decontaminator } from '../hygiene/decontam.ts'
 import { documentHygiene } from '../processors/hygiene/document-hygiene.ts'
 import { instructionGeneration } from '../processors/instruction/instruction-generation.ts'
+import { judge } from '../processors/response/judge.ts'
+import { response } from '../processors/response/response.ts'
+import { responseB } from '../processors/response/response-b.ts'
 import { scoring } from '../processors/scoring/scoring.ts'
 import { topicBalancedSink } from '../processors/sink/topic-balanced-sink.ts'
 import { situationEnvisioning } from '../processors/situation/situation-envisioning.ts'
@@ -26,7 +35,7 @@ export interface SynthesisSetup {
 
 export function synthesisTopology (s: SynthesisSetup): Topology {
   const o = s.options
-  return new TopologyBuilder('synthesis')
+  const b = new TopologyBuilder('synthesis')
     .table('documentFingerprints')
     .table('demonstrations')
     .stage({
@@ -50,5 +59,14 @@ export function synthesisTopology (s: SynthesisSetup): Topology {
         return topicBalancedSink({ ...sink, seed: o.seed })
       },
     })
-    .build()
+  const r = o.responses
+  if (r.enabled === true || r.preferences === true) {
+    b.table('sample')
+      .stage({ name: 'response', input: 'sample', outputs: ['responses'], tables: ['sample'], llm: true, processor: () => response({ showDocument: r.showDocument, settleMs: r.settleMs }) })
+    if (r.preferences === true) {
+      b.stage({ name: 'response-b', input: 'responses', outputs: ['responsePairs'], tables: ['sample'], llm: true, processor: () => responseB({ settleMs: r.settleMs }) })
+        .stage({ name: 'judge', input: 'responsePairs', outputs: ['preferences'], tables: ['sample'], llm: true, processor: () => judge({ settleMs: r.settleMs }) })
+    }
+  }
+  return b.build()
 }

@@ -13,6 +13,7 @@
  * `analysis` can agree with its sibling `score`.
  */
 import { hash32, pick, rng, unit } from './hash.ts'
+import { simulatedResponse, simulatedVerdict } from './respond.ts'
 import { analyze, clip, excerpt, type TextAnalysis } from './text.ts'
 
 /** A JSON Schema (draft-07 / 2020-12 subset, as used by OpenAI structured outputs). */
@@ -26,6 +27,8 @@ export interface AnswerContext {
   seed: number
   /** P(1) of each binary 0/1 score (default 0.89: reproduces the paper's score distribution). */
   scoreP1?: number
+  /** The model and temperature asked (`model@temperature`): only responses (respond.ts) vary with it. */
+  variant?: string
 }
 
 /** Default P(score = 1): 7 independent criteria give 7/7 ≈ 44 %, 6/7 ≈ 38 %, 5/7 ≈ 14 %, mean ≈ 6.2. */
@@ -309,6 +312,9 @@ class Generator {
     const required = Array.isArray(s.required) ? s.required.filter((k): k is string => typeof k === 'string') : []
     const names = [...Object.keys(props), ...required.filter((k) => !(k in props))]
     const keep = depth >= MAX_DEPTH ? names.filter((k) => required.includes(k)) : names
+    // synthq's response and judge prompts (src/processors/response/): answers shaped for them.
+    if (path === '' && names.length === 1 && names[0] === 'assistant_response') return { assistant_response: simulatedResponse(this.ctx.text, this.ctx.seed, this.ctx.variant ?? '') }
+    if (path === '' && names.includes('better_response') && names.includes('judge_reason') && names.length === 2) return simulatedVerdict(this.ctx.text)
     const values: Record<string, unknown> = {}
     const isTotal = (k: string): boolean => /^(total|total_score|totalscore|overall_score|sum)$/i.test(k)
     const scalar = (k: string): boolean => ['integer', 'number', 'boolean', 'enum', 'const'].includes(this.kind(this.resolve(props[k] ?? {})))

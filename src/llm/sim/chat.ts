@@ -31,6 +31,8 @@ export interface ChatRequest {
   stream: boolean
   includeUsage: boolean
   responseFormat: ResponseFormat
+  /** Sampling temperature as sent (absent: the server's default). */
+  temperature?: number
 }
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function'])
@@ -102,6 +104,7 @@ export function parseChatRequest (body: Record<string, unknown>): ChatRequest {
     stream: body.stream === true,
     includeUsage: body.stream === true && isObj(so) && so.include_usage === true,
     responseFormat,
+    ...(typeof body.temperature === 'number' ? { temperature: body.temperature } : {}),
   }
 }
 
@@ -194,7 +197,7 @@ export function answerChat (req: ChatRequest, origin: Origin, settings: AnswerSe
   const schema = rf.type === 'json_schema' ? rf.schema : schemaFromPrompt(req.messages)
   const choices: Choice[] = []
   for (let i = 0; i < req.n; i++) {
-    const ctx = { text: origin.text, seed: i === 0 ? origin.seed : hash32(`choice${i}`, origin.seed), ...(settings.scoreP1 === undefined ? {} : { scoreP1: settings.scoreP1 }) }
+    const ctx = { text: origin.text, seed: i === 0 ? origin.seed : hash32(`choice${i}`, origin.seed), ...(settings.scoreP1 === undefined ? {} : { scoreP1: settings.scoreP1 }), variant: `${req.model}@${req.temperature ?? 1}` }
     let value: unknown
     let content: string
     if (schema !== undefined) content = JSON.stringify(value = answerJson(schema, ctx))
