@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { REPO_ROOT } from '../deploy/local/lib/paths.ts'
+import { promptsDiff, promptsTable } from '../src/cli/prompts.ts'
 import { topicMapMarkdown } from '../src/topics.ts'
 import { DEFAULT_PIPELINE_OPTIONS } from '../src/topologies/options.ts'
 import { TOPOLOGIES } from '../src/topologies/registry.ts'
@@ -16,9 +17,15 @@ function describedTopologies (): string {
   return ['```', text.join('\n\n'), '```'].join('\n')
 }
 
+/** What `synthq prompts` and `synthq prompts diff instruction-generation 1 2` print, as code blocks. */
+function promptsDoc (): string {
+  return ['```', `$ synthq prompts\n${promptsTable().trimEnd()}`, '```', '', '```diff', `$ synthq prompts diff instruction-generation 1 2\n${promptsDiff('instruction-generation', '1', '2').trimEnd()}`, '```'].join('\n')
+}
+
 export const GENERATED: Array<{ file: string, block: string, render: () => string }> = [
   { file: 'docs/architecture.md', block: 'topic-map', render: () => topicMapMarkdown() },
   { file: 'docs/architecture.md', block: 'topologies', render: describedTopologies },
+  { file: 'docs/pipeline.md', block: 'prompts', render: promptsDoc },
 ]
 
 export function replaceBlock (text: string, block: string, body: string): string {

@@ -50,6 +50,7 @@ set up and check
   schemas register|check register the Avro schemas / test them against the registry
   llm check <topology>   check every LLM stage's endpoint answers with its model
   llm usage              tokens, cost and cache hits per stage and model
+  prompts [diff …]       the prompts' versions (live, file, hash); diff two versions
   index build|search     the embedded BM25 search index search-retrieval uses
   llm-sim                serve the OpenAI-compatible LLM SIMULATOR (synthetic answers, sim-* models)
 
@@ -76,7 +77,9 @@ const RUN_OPTIONS = `  --runner R             embedded (default) or kafka
   --metrics-port N       the Prometheus endpoint's port (default: any free port, announced in
                          .synthq/run/ for synthq status and synthq dashboard)
   --metrics-host H       its address (default 127.0.0.1; 0.0.0.0 only on a trusted network)
-  --no-metrics           no endpoint`
+  --no-metrics           no endpoint
+  --prompt-version S=V   run version V of stage S's prompt (repeatable; synthq prompts
+                         lists them; = pipeline.prompts in the config file)`
 
 export const START_HELP = `synthq start — the whole method on the shipped real data, with nothing to install
 
@@ -190,4 +193,23 @@ examples:
   synthq llm usage
 `
 
-export const COMMAND_HELP: Record<string, string> = { start: START_HELP, run: RUN_HELP, topics: TOPICS_HELP, schemas: SCHEMAS_HELP, llm: LLM_HELP }
+export const PROMPTS_HELP = `synthq prompts — the prompts' versions (prompts are data: one file per version)
+
+usage:
+  synthq prompts                          every stage's prompt versions: stage, prompt id,
+                                          version, live (*), content hash, file
+  synthq prompts diff <stage> <v1> <v2>   a unified diff of two versions: system text, JSON
+                                          schema (pretty-printed) and the messages rendered for
+                                          the stage's fixed sample input
+
+A stage runs its live version unless the config file selects another (pipeline.prompts:
+{ <stage>: <version> }) or synthq run/start is given --prompt-version <stage>=<version>.
+The hash covers the id, version, system text, schema and the sample rendering: a prompt whose
+text changed without a new version shows a new hash under the old version.
+
+examples:
+  synthq prompts
+  synthq prompts diff instruction-generation 1 2
+`
+
+export const COMMAND_HELP: Record<string, string> = { start: START_HELP, run: RUN_HELP, topics: TOPICS_HELP, schemas: SCHEMAS_HELP, llm: LLM_HELP, prompts: PROMPTS_HELP }

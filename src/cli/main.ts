@@ -10,6 +10,7 @@
  *   synthq llm check <topology>   resolve and check the LLM settings of a topology's stages
  *   synthq llm usage              tokens, cost and cache hits recorded in the database
  *   synthq llm-sim                an OpenAI-compatible LLM simulator for trials and tests
+ *   synthq prompts [diff …]       the prompts' versions (live, file, hash); diff two versions
  *
  * Connection settings come from the environment (SYNTHQ_KAFKA_*, SYNTHQ_REGISTRY_*, see
  * src/config/connection.ts); without them the local infrastructure from `npm run infra:up` is
@@ -60,6 +61,7 @@ const SHARED_OPTIONS = {
   config: { type: 'string' }, llm: { type: 'string' }, stage: { type: 'string', multiple: true },
   'resample-every': { type: 'string' }, 'seed-gate': { type: 'string' }, out: { type: 'string' },
   'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' }, 'no-metrics': { type: 'boolean' },
+  'prompt-version': { type: 'string', multiple: true },
 } as const
 
 type SharedValues = ReturnType<typeof parseArgs<{ options: typeof SHARED_OPTIONS, allowPositionals: true }>>['values']
@@ -83,6 +85,7 @@ async function pipelineFrom (c: CommandContext): Promise<import('../topologies/o
   const pipeline = pipelineOptions(c.config, {
     ...(values['resample-every'] ? { demonstrations: { resampleEvery: positiveInt('resample-every', values['resample-every'], 50) } } : {}),
     ...(values['seed-gate'] !== undefined ? { seedGate: Number(values['seed-gate']) } : {}),
+    ...(values['prompt-version'] ? { prompts: (await import('./prompts.ts')).promptVersionArgs(values['prompt-version']) } : {}),
   })
   if (values['seed-gate'] !== undefined && !(Number.isInteger(pipeline.seedGate) && pipeline.seedGate! >= 0 && pipeline.seedGate! <= 7)) throw new UsageError(`--seed-gate must be an integer from 0 to 7, got "${values['seed-gate']}"`)
   return pipeline
@@ -151,6 +154,9 @@ const COMMANDS: Record<string, (c: CommandContext) => Promise<number>> = {
   'schemas check': async (c) => await (await import('./schemas.ts')).checkSchemas(c.prefix),
   'llm check': async (c) => await (await import('./llm.ts')).checkLlm(c.positionals[2], c.config, c.logger),
   'llm usage': async (c) => await (await import('./llm.ts')).printLlmUsage(c.values.db ?? defaultDbPath()),
+  prompts: async (c) => await (await import('./prompts.ts')).runPrompts(c.positionals),
+  'prompts list': async (c) => await (await import('./prompts.ts')).runPrompts(c.positionals),
+  'prompts diff': async (c) => await (await import('./prompts.ts')).runPrompts(c.positionals),
 }
 
 /** Commands whose second word is an argument (a topology), not a sub-command. */

@@ -7,6 +7,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import { readConfigDocument } from '../config/config-file.ts'
 import { REPO_DATA } from '../data-paths.ts'
 import { ConfigError } from '../errors.ts'
+import { checkPromptSelection, normalizeVersion } from '../processors/prompts.ts'
 import { DEFAULT_SINK_OPTIONS, type SinkOptions } from '../processors/sink/topic-balanced-sink.ts'
 
 export interface PipelineOptions {
@@ -50,6 +51,11 @@ export interface PipelineOptions {
   }
   /** Responses to the sample's instructions and optional preference pairs (docs/pipeline.md#responses). */
   responses: ResponseOptions
+  /**
+   * The prompt version each stage sends, by stage (prompt id): `{ "instruction-generation": "2" }`.
+   * A stage not named runs its live version (src/processors/prompts.ts; `synthq prompts`).
+   */
+  prompts: Record<string, string>
 }
 
 export interface ResponseOptions {
@@ -72,6 +78,7 @@ export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
   seedGate: null,
   sink: { ...(({ seed: _s, ...rest }) => rest)(DEFAULT_SINK_OPTIONS), checkpointIntervalMs: 5_000, checkpointRecords: 20_000 },
   responses: { enabled: null, showDocument: false, preferences: null, settleMs: 2_000 },
+  prompts: {},
 }
 
 const PIPELINE_SCHEMA = {
@@ -118,6 +125,8 @@ const PIPELINE_SCHEMA = {
       type: 'object', additionalProperties: false,
       properties: { enabled: { type: ['boolean', 'null'] }, showDocument: { type: 'boolean' }, preferences: { type: ['boolean', 'null'] }, settleMs: { type: 'integer', minimum: 0 } },
     },
+    // stage → version; YAML reads `instruction-generation: 2` as a number, so integers are accepted too.
+    prompts: { type: 'object', additionalProperties: { type: ['string', 'integer'] } },
   },
 } as const
 
@@ -135,6 +144,9 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unk
  *     demonstrations: { k: 10, resampleEvery: 1 }   # 1 = a fresh draw per document, as the method
  *     seedGate: 7
  *     hygiene: { nearDuplicates: true }
+ *     prompts: { instruction-generation: "2" }     # a stage's prompt version (default: the live one)
+ *
+ * An unknown stage or version in `prompts` is a ConfigError naming the ones that exist.
  */
 export function pipelineOptions (file?: string, overrides: DeepPartial<PipelineOptions> = {}): PipelineOptions {
   let raw: DeepPartial<PipelineOptions> = {}
@@ -162,5 +174,25 @@ export function pipelineOptions (file?: string, overrides: DeepPartial<PipelineO
       dedup: pick(d.sink.dedup, raw.sink?.dedup, overrides.sink?.dedup),
     },
     responses: pick(d.responses, raw.responses, overrides.responses),
+    prompts: promptSelection(file, { ...d.prompts, ...raw.prompts }, overrides.prompts),
   }
+}
+
+/**
+ * `pipeline.prompts` with versions as strings ("v2" = "2"), the config file's entries under the
+ * command line's, each stage and version checked against the registry (a bad one in the file
+ * says so with the file's name).
+ */
+function promptSelection (file: string | undefined, fromFile: Record<string, string | number | undefined> = {}, overrides: Record<string, string | number | undefined> = {}): Record<string, string> {
+  const normalized = (layer: Record<string, string | number | undefined>): Record<string, string> =>
+    Object.fromEntries(Object.entries(layer).filter(([, v]) => v !== undefined).map(([stage, v]) => [stage, normalizeVersion(v!)]))
+  const [f, o] = [normalized(fromFile), normalized(overrides)]
+  try {
+    checkPromptSelection(f)
+  } catch (err) {
+    if (err instanceof ConfigError && file) throw new ConfigError(`config file ${file}: pipeline.prompts: ${err.message}`, { cause: err, context: err.context })
+    throw err
+  }
+  checkPromptSelection(o)
+  return { ...f, ...o }
 }

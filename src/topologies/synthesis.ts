@@ -25,6 +25,7 @@ import { responseB } from '../processors/response/response-b.ts'
 import { scoring } from '../processors/scoring/scoring.ts'
 import { topicBalancedSink } from '../processors/sink/topic-balanced-sink.ts'
 import { situationEnvisioning } from '../processors/situation/situation-envisioning.ts'
+import { promptFor } from '../processors/prompts.ts'
 import type { PipelineOptions } from './options.ts'
 import { TopologyBuilder, type Topology } from './topology.ts'
 
@@ -44,13 +45,13 @@ export function synthesisTopology (s: SynthesisSetup): Topology {
     })
     .stage({
       name: 'situation-envisioning', input: 'cleanDocuments', outputs: ['situations'], tables: ['demonstrations'], llm: true,
-      processor: () => situationEnvisioning({ seed: o.seed, k: o.demonstrations.k, resampleEvery: o.demonstrations.resampleEvery, excerptTokens: o.demonstrations.excerptTokens, documentTokens: o.budget.documentTokens, promptTokens: o.budget.promptTokens }),
+      processor: () => situationEnvisioning({ seed: o.seed, k: o.demonstrations.k, resampleEvery: o.demonstrations.resampleEvery, excerptTokens: o.demonstrations.excerptTokens, documentTokens: o.budget.documentTokens, promptTokens: o.budget.promptTokens, prompt: promptFor('situation-envisioning', o.prompts) }),
     })
     .stage({
       name: 'instruction-generation', input: 'situations', outputs: ['synthesizedInstructions'], tables: ['demonstrations'], llm: true,
-      processor: () => instructionGeneration({ excerptTokens: o.demonstrations.excerptTokens }),
+      processor: () => instructionGeneration({ excerptTokens: o.demonstrations.excerptTokens, prompt: promptFor('instruction-generation', o.prompts) }),
     })
-    .stage({ name: 'scoring', input: 'synthesizedInstructions', outputs: ['scoredInstructions'], llm: true, processor: () => scoring({ ...(s.decontaminator ? { decontaminator: s.decontaminator() } : {}) }) })
+    .stage({ name: 'scoring', input: 'synthesizedInstructions', outputs: ['scoredInstructions'], llm: true, processor: () => scoring({ prompt: promptFor('scoring', o.prompts), ...(s.decontaminator ? { decontaminator: s.decontaminator() } : {}) }) })
     .statefulStage({
       name: 'sink', input: 'scoredInstructions', outputs: ['sample'], state: 'sinkState', llm: 'embeddings',
       checkpointIntervalMs: o.sink.checkpointIntervalMs, checkpointRecords: o.sink.checkpointRecords,
@@ -62,10 +63,10 @@ export function synthesisTopology (s: SynthesisSetup): Topology {
   const r = o.responses
   if (r.enabled === true || r.preferences === true) {
     b.table('sample')
-      .stage({ name: 'response', input: 'sample', outputs: ['responses'], tables: ['sample'], llm: true, processor: () => response({ showDocument: r.showDocument, settleMs: r.settleMs }) })
+      .stage({ name: 'response', input: 'sample', outputs: ['responses'], tables: ['sample'], llm: true, processor: () => response({ showDocument: r.showDocument, settleMs: r.settleMs, prompt: promptFor('response', o.prompts) }) })
     if (r.preferences === true) {
-      b.stage({ name: 'response-b', input: 'responses', outputs: ['responsePairs'], tables: ['sample'], llm: true, processor: () => responseB({ settleMs: r.settleMs }) })
-        .stage({ name: 'judge', input: 'responsePairs', outputs: ['preferences'], tables: ['sample'], llm: true, processor: () => judge({ settleMs: r.settleMs }) })
+      b.stage({ name: 'response-b', input: 'responses', outputs: ['responsePairs'], tables: ['sample'], llm: true, processor: () => responseB({ settleMs: r.settleMs, prompt: promptFor('response', o.prompts) }) })
+        .stage({ name: 'judge', input: 'responsePairs', outputs: ['preferences'], tables: ['sample'], llm: true, processor: () => judge({ settleMs: r.settleMs, prompt: promptFor('judge', o.prompts) }) })
     }
   }
   return b.build()

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { REPO_ROOT } from '../../deploy/local/lib/paths.ts'
 import { testTmpDir } from '../helpers/env.ts'
+import { TOPICS } from '../../src/topics.ts'
 
 const MARK = 'synthq-test: ran the bundle'
 
@@ -64,7 +65,7 @@ test('bin/synthq.js runs a current bundle, and the sources when src/ changed sin
   // Files found from the package root, not from the bundle's own folder: schemas/.
   const topics = synthq(dir, ['topics'])
   assert.equal(topics.code, 0, topics.err)
-  assert.match(topics.out, /all 13 Avro contracts in schemas\/ parse/)
+  assert.ok(topics.out.includes(`all ${TOPICS.length} Avro contracts in schemas/ parse`), topics.out)
   assert.ok(topics.bundle)
 
   assert.equal(synthq(dir, ['--version'], { SYNTHQ_FROM_SOURCE: '1' }).bundle, false, 'SYNTHQ_FROM_SOURCE=1 runs the sources')

@@ -13,9 +13,9 @@
 import type { Decontaminator } from '../../hygiene/decontam.ts'
 import { normalizeText } from '../../hygiene/normalize.ts'
 import { emit, reject, type Processor } from '../processor.ts'
-import { promptRef } from '../prompt.ts'
-import { SCORING_PROMPT, totalScore, type Scores } from '../scoring/prompt.ts'
-import { CONCEPT_PROMPT, type Concepts } from './prompt.ts'
+import { promptRef, type Prompt } from '../prompt.ts'
+import { SCORING_PROMPT, totalScore, type Scores, type ScoringInput } from '../scoring/prompt.ts'
+import { CONCEPT_PROMPT, type ConceptInput, type Concepts } from './prompt.ts'
 
 export interface RealInstruction { id: string, prompt: string, source: string, metadata: Record<string, string> }
 
@@ -23,9 +23,15 @@ export interface ConceptExtractionOptions {
   decontaminator?: Decontaminator
   /** Keep only seeds whose 7-criteria total is at least this; null: no gate. */
   seedGate?: number | null
+  /** The prompt version to send (default the live one; the topology picks it from pipeline.prompts). */
+  prompt?: Prompt<ConceptInput>
+  /** The seed gate's scoring prompt (default the live one). */
+  scoringPrompt?: Prompt<ScoringInput>
 }
 
 export function conceptExtraction (opts: ConceptExtractionOptions = {}): Processor<RealInstruction> {
+  const CONCEPT = opts.prompt ?? CONCEPT_PROMPT
+  const SCORING = opts.scoringPrompt ?? SCORING_PROMPT
   let decontaminated = 0
   let gated = 0
   return {
@@ -44,7 +50,7 @@ export function conceptExtraction (opts: ConceptExtractionOptions = {}): Process
       let seedScore: number | null = null
       let simulated = false
       if (opts.seedGate !== undefined && opts.seedGate !== null) {
-        const scored = await llm.json<Scores>({ prompt: promptRef(SCORING_PROMPT), messages: SCORING_PROMPT.messages({ query: instruction }), schema: SCORING_PROMPT.schema, signal: ctx.signal })
+        const scored = await llm.json<Scores>({ prompt: promptRef(SCORING), messages: SCORING.messages({ query: instruction }), schema: SCORING.schema, signal: ctx.signal })
         seedScore = totalScore(scored.value)
         simulated = scored.simulated
         if (seedScore < opts.seedGate) {
@@ -52,7 +58,7 @@ export function conceptExtraction (opts: ConceptExtractionOptions = {}): Process
           return reject(`instruction ${seed.id} scored ${seedScore}/7, below the seed quality gate of ${opts.seedGate}`, { errorClass: 'BelowSeedGate' })
         }
       }
-      const r = await llm.json<Concepts>({ prompt: promptRef(CONCEPT_PROMPT), messages: CONCEPT_PROMPT.messages({ instruction }), schema: CONCEPT_PROMPT.schema, signal: ctx.signal })
+      const r = await llm.json<Concepts>({ prompt: promptRef(CONCEPT), messages: CONCEPT.messages({ instruction }), schema: CONCEPT.schema, signal: ctx.signal })
       return emit({
         topic: 'concepts',
         key: seed.id,
@@ -62,7 +68,7 @@ export function conceptExtraction (opts: ConceptExtractionOptions = {}): Process
           intention: r.value.intention,
           keywords: r.value.keywords.slice(0, 5),
           seed_score: seedScore,
-          lineage: ctx.lineage(record, { prompt: promptRef(CONCEPT_PROMPT), model: llm.model, simulated: r.simulated || simulated }),
+          lineage: ctx.lineage(record, { prompt: promptRef(CONCEPT), model: llm.model, simulated: r.simulated || simulated }),
         },
       })
     },

@@ -13,8 +13,8 @@ import { formatDemonstration } from '../demonstration-pool/format.ts'
 import { PrefixReuse } from '../demonstration-pool/prefix-reuse.ts'
 import type { Lineage } from '../lineage.ts'
 import { emit, type Processor } from '../processor.ts'
-import { promptRef, type QueryCompositions } from '../prompt.ts'
-import { INSTRUCTION_PROMPT, type GeneratedInstruction } from './prompt.ts'
+import { promptRef, type Prompt, type QueryCompositions } from '../prompt.ts'
+import { INSTRUCTION_PROMPT, type GeneratedInstruction, type InstructionInput } from './prompt.ts'
 
 export interface SituationRecord {
   id: string
@@ -26,7 +26,15 @@ export interface SituationRecord {
   lineage: Lineage
 }
 
-export function instructionGeneration (opts: { excerptTokens: number, tokenizer?: TokenizerFamily }): Processor<SituationRecord> {
+export interface InstructionGenerationOptions {
+  excerptTokens: number
+  tokenizer?: TokenizerFamily
+  /** The prompt version to send (default the live one; the topology picks it from pipeline.prompts). */
+  prompt?: Prompt<InstructionInput>
+}
+
+export function instructionGeneration (opts: InstructionGenerationOptions): Processor<SituationRecord> {
+  const PROMPT = opts.prompt ?? INSTRUCTION_PROMPT
   let tokenizer: Tokenizer | undefined
   const reuse = new PrefixReuse()
   // The block for the last id set, so the documents sharing a draw share the exact same text.
@@ -54,9 +62,9 @@ export function instructionGeneration (opts: { excerptTokens: number, tokenizer?
         }
         last = { key, block: parts.join('\n\n'), ids: shown }
       }
-      const messages = INSTRUCTION_PROMPT.messages({ demonstrations: last.block, document: s.document_text, scene: s.scene, compositions: JSON.stringify(s.query_compositions) })
+      const messages = PROMPT.messages({ demonstrations: last.block, document: s.document_text, scene: s.scene, compositions: JSON.stringify(s.query_compositions) })
       reuse.observe(messages)
-      const r = await llm.json<GeneratedInstruction>({ prompt: promptRef(INSTRUCTION_PROMPT), messages, schema: INSTRUCTION_PROMPT.schema, signal: ctx.signal })
+      const r = await llm.json<GeneratedInstruction>({ prompt: promptRef(PROMPT), messages, schema: PROMPT.schema, signal: ctx.signal })
       const id = `ins-${s.document.id}`
       return emit({
         topic: 'synthesizedInstructions',
@@ -69,7 +77,7 @@ export function instructionGeneration (opts: { excerptTokens: number, tokenizer?
           scene: s.scene,
           query_compositions: s.query_compositions,
           lineage: ctx.lineage(record, {
-            prompt: promptRef(INSTRUCTION_PROMPT), model: llm.model, simulated: r.simulated, demonstrationIds: last.ids,
+            prompt: promptRef(PROMPT), model: llm.model, simulated: r.simulated, demonstrationIds: last.ids,
             ...(s.lineage.sampling_seed !== null ? { samplingSeed: s.lineage.sampling_seed } : {}),
           }),
         },

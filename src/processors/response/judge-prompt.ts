@@ -2,33 +2,10 @@
  * The judge prompt: which of two responses to one instruction is better (pairwise, after the
  * MT-Bench / Arena-Hard pairwise judges). synthq asks it twice, with the responses in both
  * orders, and keeps a preference only when both orders agree (judge.ts): position bias cancels.
+ * Each version is a file of its own under prompts/ (listed, with the live one, in ../prompts.ts).
  */
-import type { Prompt } from '../prompt.ts'
-
 export interface JudgeInput { instruction: string, first: string, second: string }
 
-const SYSTEM = `You are an impartial judge of AI assistant responses.
-You are shown a user instruction and two responses to it, Response A and Response B. Decide which response better fulfils the instruction: correct, complete, following every requirement of the instruction, helpful and clear. Do not let the order of the responses, their length or their style decide by themselves.
-First write a short reason (at most three sentences) comparing the two, then the verdict: "A", "B", or "tie" when neither is clearly better.
-Answer with a JSON object {"judge_reason": string, "better_response": "A" | "B" | "tie"}.`
-
-export const JUDGE_PROMPT: Prompt<JudgeInput> = {
-  id: 'judge',
-  version: '1',
-  system: SYSTEM,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['judge_reason', 'better_response'],
-    properties: {
-      judge_reason: { type: 'string', minLength: 1, maxLength: 1200 },
-      better_response: { type: 'string', enum: ['A', 'B', 'tie'] },
-    },
-  },
-  messages: ({ instruction, first, second }) => [
-    { role: 'system', content: SYSTEM },
-    { role: 'user', content: `Instruction:\n${instruction}\n\n### Response A\n${first}\n\n### Response B\n${second}` },
-  ],
-}
-
 export interface JudgeAnswer { judge_reason: string, better_response: 'A' | 'B' | 'tie' }
+
+export { JUDGE_V1 as JUDGE_PROMPT } from './prompts/judge.v1.ts'

@@ -11,8 +11,8 @@
  */
 import type { Lineage } from '../lineage.ts'
 import { emit, type Processor } from '../processor.ts'
-import { promptRef } from '../prompt.ts'
-import { JUDGE_PROMPT, type JudgeAnswer } from './judge-prompt.ts'
+import { promptRef, type Prompt } from '../prompt.ts'
+import { JUDGE_PROMPT, type JudgeAnswer, type JudgeInput } from './judge-prompt.ts'
 import type { PairedResponse, ResponsePairValue } from './response-b.ts'
 import { SampleWatch } from './sample-watch.ts'
 
@@ -49,7 +49,8 @@ export function combineVerdicts (first: JudgeAnswer['better_response'], second: 
 
 const modelName = (r: PairedResponse): string => `${r.model.endpoint}/${r.model.name}@${r.model.temperature}`
 
-export function judge (opts: { settleMs: number }): Processor<ResponsePairValue | null> {
+export function judge (opts: { settleMs: number, /** default: the live version */ prompt?: Prompt<JudgeInput> }): Processor<ResponsePairValue | null> {
+  const PROMPT = opts.prompt ?? JUDGE_PROMPT
   const watch = new SampleWatch({ settleMs: opts.settleMs })
   const counts = { preferred: 0, ties: 0, inconsistent: 0, evicted_before_call: 0, evicted_in_flight: 0, tombstones: 0 }
   return {
@@ -65,7 +66,7 @@ export function judge (opts: { settleMs: number }): Processor<ResponsePairValue 
       }
       const pair = record.value
       const llm = ctx.llm()
-      const ask = async (first: string, second: string, signal: AbortSignal) => await llm.json<JudgeAnswer>({ prompt: promptRef(JUDGE_PROMPT), messages: JUDGE_PROMPT.messages({ instruction: pair.instruction, first, second }), schema: JUDGE_PROMPT.schema, signal })
+      const ask = async (first: string, second: string, signal: AbortSignal) => await llm.json<JudgeAnswer>({ prompt: promptRef(PROMPT), messages: PROMPT.messages({ instruction: pair.instruction, first, second }), schema: PROMPT.schema, signal })
       const r = await watch.run(record, ctx, async (signal) => await Promise.all([ask(pair.a.response, pair.b.response, signal), ask(pair.b.response, pair.a.response, signal)]))
       if (r.evicted) {
         counts[r.evicted === 'before' ? 'evicted_before_call' : 'evicted_in_flight']++
@@ -92,7 +93,7 @@ export function judge (opts: { settleMs: number }): Processor<ResponsePairValue 
         judge: llm.model,
         prompt_tokens: one.promptTokens + two.promptTokens,
         completion_tokens: one.completionTokens + two.completionTokens,
-        lineage: ctx.lineage(record, { prompt: promptRef(JUDGE_PROMPT), model: llm.model, simulated: one.simulated || two.simulated }),
+        lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: llm.model, simulated: one.simulated || two.simulated }),
       }
       return emit({ topic: 'preferences', key, value })
     },

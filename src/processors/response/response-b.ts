@@ -11,8 +11,8 @@
 import type { SampleRowValue } from '../sink/types.ts'
 import type { Lineage } from '../lineage.ts'
 import { emit, type Processor } from '../processor.ts'
-import { promptRef } from '../prompt.ts'
-import { RESPONSE_PROMPT } from './prompt.ts'
+import { promptRef, type Prompt } from '../prompt.ts'
+import { RESPONSE_PROMPT, type ResponseInput } from './prompt.ts'
 import { respond, type ResponseValue } from './response.ts'
 import { SampleWatch } from './sample-watch.ts'
 
@@ -35,7 +35,8 @@ export interface ResponsePairValue {
   lineage: Lineage
 }
 
-export function responseB (opts: { settleMs: number }): Processor<ResponseValue | null> {
+export function responseB (opts: { settleMs: number, /** default: the live version */ prompt?: Prompt<ResponseInput> }): Processor<ResponseValue | null> {
+  const PROMPT = opts.prompt ?? RESPONSE_PROMPT
   const watch = new SampleWatch({ settleMs: opts.settleMs })
   const counts = { pairs: 0, identical: 0, evicted_before_call: 0, evicted_in_flight: 0, tombstones: 0 }
   return {
@@ -54,7 +55,7 @@ export function responseB (opts: { settleMs: number }): Processor<ResponseValue 
         // The row as the sample has it (the response carries the instruction, not the row).
         const row = ctx.table<SampleRowValue>('sample').get(key)
         if (!row) return undefined
-        return await respond(ctx, row, a.document_shown, signal)
+        return await respond(ctx, row, a.document_shown, signal, PROMPT)
       })
       if (r.evicted || r.value === undefined) {
         counts[r.evicted === 'during' ? 'evicted_in_flight' : 'evicted_before_call']++
@@ -67,8 +68,8 @@ export function responseB (opts: { settleMs: number }): Processor<ResponseValue 
         id: a.id,
         instruction: a.instruction,
         a: { response: a.response, model: a.model, prompt: a.prompt, prompt_tokens: a.prompt_tokens, completion_tokens: a.completion_tokens, cached: a.cached, simulated: a.lineage.simulated },
-        b: { response: b.text, model: b.model, prompt: promptRef(RESPONSE_PROMPT), prompt_tokens: b.promptTokens, completion_tokens: b.completionTokens, cached: b.cached, simulated: b.simulated },
-        lineage: ctx.lineage(record, { prompt: promptRef(RESPONSE_PROMPT), model: { endpoint: b.model.endpoint, name: b.model.name }, simulated: b.simulated }),
+        b: { response: b.text, model: b.model, prompt: promptRef(PROMPT), prompt_tokens: b.promptTokens, completion_tokens: b.completionTokens, cached: b.cached, simulated: b.simulated },
+        lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: { endpoint: b.model.endpoint, name: b.model.name }, simulated: b.simulated }),
       }
       return emit({ topic: 'responsePairs', key, value })
     },

@@ -18,7 +18,7 @@
 import type { SampleRowValue } from '../sink/types.ts'
 import type { Lineage } from '../lineage.ts'
 import { emit, type ProcessorContext, type Processor } from '../processor.ts'
-import { promptRef } from '../prompt.ts'
+import { promptRef, type Prompt } from '../prompt.ts'
 import { RESPONSE_PROMPT, type ResponseAnswer, type ResponseInput } from './prompt.ts'
 import { SampleWatch } from './sample-watch.ts'
 
@@ -27,6 +27,8 @@ export interface ResponseOptions {
   showDocument: boolean
   /** See SampleWatch: how long a row missing from the sample table is waited for. */
   settleMs: number
+  /** The prompt version to send (default the live one; the topology picks it from pipeline.prompts). */
+  prompt?: Prompt<ResponseInput>
 }
 
 /** synthq.Response as written to the responses topic. */
@@ -54,9 +56,9 @@ export function responseInput (row: SampleRowValue, showDocument: boolean): Resp
 }
 
 /** One call of the response prompt on the stage's model; the answer with what lineage needs. */
-export async function respond (ctx: ProcessorContext, row: SampleRowValue, showDocument: boolean, signal: AbortSignal): Promise<{ text: string, model: ResponseValue['model'], promptTokens: number, completionTokens: number, cached: boolean, simulated: boolean }> {
+export async function respond (ctx: ProcessorContext, row: SampleRowValue, showDocument: boolean, signal: AbortSignal, prompt: Prompt<ResponseInput> = RESPONSE_PROMPT): Promise<{ text: string, model: ResponseValue['model'], promptTokens: number, completionTokens: number, cached: boolean, simulated: boolean }> {
   const llm = ctx.llm()
-  const r = await llm.json<ResponseAnswer>({ prompt: promptRef(RESPONSE_PROMPT), messages: RESPONSE_PROMPT.messages(responseInput(row, showDocument)), schema: RESPONSE_PROMPT.schema, signal })
+  const r = await llm.json<ResponseAnswer>({ prompt: promptRef(prompt), messages: prompt.messages(responseInput(row, showDocument)), schema: prompt.schema, signal })
   return {
     text: r.value.assistant_response,
     model: { ...llm.model, temperature: llm.settings.temperature },
@@ -68,6 +70,7 @@ export async function respond (ctx: ProcessorContext, row: SampleRowValue, showD
 }
 
 export function response (opts: ResponseOptions): Processor<SampleRowValue | null> {
+  const PROMPT = opts.prompt ?? RESPONSE_PROMPT
   const watch = new SampleWatch({ settleMs: opts.settleMs })
   const counts = { responses: 0, evicted_before_call: 0, evicted_in_flight: 0, tombstones: 0 }
   return {
@@ -82,7 +85,7 @@ export function response (opts: ResponseOptions): Processor<SampleRowValue | nul
         return emit({ topic: 'responses', key, value: null })
       }
       const row = record.value
-      const r = await watch.run(record, ctx, async (signal) => await respond(ctx, row, opts.showDocument, signal))
+      const r = await watch.run(record, ctx, async (signal) => await respond(ctx, row, opts.showDocument, signal, PROMPT))
       if (r.evicted) {
         counts[r.evicted === 'before' ? 'evicted_before_call' : 'evicted_in_flight']++
         return emit()
@@ -94,7 +97,7 @@ export function response (opts: ResponseOptions): Processor<SampleRowValue | nul
         instruction: row.instruction,
         response: a.text,
         model: a.model,
-        prompt: promptRef(RESPONSE_PROMPT),
+        prompt: promptRef(PROMPT),
         prompt_tokens: a.promptTokens,
         completion_tokens: a.completionTokens,
         cached: a.cached,
@@ -102,7 +105,7 @@ export function response (opts: ResponseOptions): Processor<SampleRowValue | nul
         total: row.total,
         topic: row.topic,
         document: row.document,
-        lineage: ctx.lineage(record, { prompt: promptRef(RESPONSE_PROMPT), model: { endpoint: a.model.endpoint, name: a.model.name }, simulated: a.simulated }),
+        lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: { endpoint: a.model.endpoint, name: a.model.name }, simulated: a.simulated }),
       }
       return emit({ topic: 'responses', key, value })
     },

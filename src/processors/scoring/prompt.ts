@@ -1,58 +1,8 @@
 /**
- * Scoring: an instruction judged on seven binary criteria (after Arena-Hard's prompt-selection
- * rubric), each with a short analysis first. The total is computed by synthq from the seven
- * scores, never taken from the model.
+ * Scoring's prompt: an instruction judged on seven binary criteria (after Arena-Hard's
+ * prompt-selection rubric), each with a short analysis first. The total is computed by synthq
+ * from the seven scores, never taken from the model. Each version is a file of its own under
+ * prompts/ (listed, with the live one, in ../prompts.ts).
  */
-import type { Prompt } from '../prompt.ts'
-
-export const CRITERIA = ['specificity', 'domain_knowledge', 'complexity', 'problem_solving', 'creativity', 'technical_accuracy', 'real_world_application'] as const
-export type Criterion = typeof CRITERIA[number]
-export type Scores = Record<Criterion, { analysis: string, score: number }>
-
-const DEFINITIONS: Record<Criterion, string> = {
-  specificity: 'asks for a specific, well-defined output rather than something vague',
-  domain_knowledge: 'needs knowledge of one or more specific domains',
-  complexity: 'has several levels of reasoning, components or variables',
-  problem_solving: 'makes the assistant solve a problem actively, not just recall facts',
-  creativity: 'calls for a novel or creative approach',
-  technical_accuracy: 'demands a technically precise and correct answer',
-  real_world_application: 'relates to a real-world application or practical need',
-}
-
-const SYSTEM = `You judge how demanding a user query is for an AI assistant.
-Judge the query on each criterion independently. For each, first write a one- or two-sentence analysis, then a score: 1 if the query meets the criterion, 0 if not.
-Criteria:
-${CRITERIA.map((c) => `- ${c}: the query ${DEFINITIONS[c]}.`).join('\n')}
-Answer with a JSON object with one key per criterion, each {"analysis": string, "score": 0 or 1}.`
-
-// `enum: [0, 1]`, not minimum/maximum: servers that turn the schema into a decoding grammar
-// enforce enums, while some ignore numeric ranges (llama-cpp-python 0.3's converter does, and
-// SmolLM2 then scored 2, 3, 4). `maxLength` bounds the answer: seven analyses of at most 240
-// characters cannot run past max_tokens under constrained decoding.
-const criterionSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['analysis', 'score'],
-  properties: { analysis: { type: 'string', minLength: 1, maxLength: 240 }, score: { type: 'integer', enum: [0, 1] } },
-}
-
-export const SCORING_PROMPT: Prompt<{ query: string }> = {
-  id: 'scoring',
-  version: '2',
-  system: SYSTEM,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: [...CRITERIA],
-    properties: Object.fromEntries(CRITERIA.map((c) => [c, criterionSchema])),
-  },
-  messages: ({ query }) => [
-    { role: 'system', content: SYSTEM },
-    { role: 'user', content: `Query:\n${query}` },
-  ],
-}
-
-/** Number of criteria met: 0–7. */
-export function totalScore (s: Scores): number {
-  return CRITERIA.reduce((n, c) => n + (s[c].score >= 1 ? 1 : 0), 0)
-}
+export { CRITERIA, totalScore, type Criterion, type Scores, type ScoringInput } from './criteria.ts'
+export { SCORING_V2 as SCORING_PROMPT } from './prompts/scoring.v2.ts'

@@ -9,8 +9,8 @@
 import type { Decontaminator } from '../../hygiene/decontam.ts'
 import type { Lineage } from '../lineage.ts'
 import { emit, reject, type Processor } from '../processor.ts'
-import { promptRef, type QueryCompositions } from '../prompt.ts'
-import { SCORING_PROMPT, totalScore, type Scores } from './prompt.ts'
+import { promptRef, type Prompt, type QueryCompositions } from '../prompt.ts'
+import { SCORING_PROMPT, totalScore, type Scores, type ScoringInput } from './prompt.ts'
 
 export interface SynthesizedRecord {
   id: string
@@ -22,7 +22,8 @@ export interface SynthesizedRecord {
   lineage: Lineage
 }
 
-export function scoring (opts: { decontaminator?: Decontaminator } = {}): Processor<SynthesizedRecord> {
+export function scoring (opts: { decontaminator?: Decontaminator, /** default: the live version */ prompt?: Prompt<ScoringInput> } = {}): Processor<SynthesizedRecord> {
+  const PROMPT = opts.prompt ?? SCORING_PROMPT
   const histogram = new Array<number>(8).fill(0)
   let decontaminated = 0
   return {
@@ -36,7 +37,7 @@ export function scoring (opts: { decontaminator?: Decontaminator } = {}): Proces
         return reject(`instruction ${s.id} resembles ${hit.benchmark} prompt ${hit.id} (${hit.method} similarity ${hit.similarity.toFixed(2)}): dropped to keep benchmarks clean`, { errorClass: 'Decontaminated' })
       }
       const llm = ctx.llm()
-      const r = await llm.json<Scores>({ prompt: promptRef(SCORING_PROMPT), messages: SCORING_PROMPT.messages({ query: s.instruction }), schema: SCORING_PROMPT.schema, signal: ctx.signal })
+      const r = await llm.json<Scores>({ prompt: promptRef(PROMPT), messages: PROMPT.messages({ query: s.instruction }), schema: PROMPT.schema, signal: ctx.signal })
       const total = totalScore(r.value)
       histogram[total]!++
       return emit({
@@ -52,7 +53,7 @@ export function scoring (opts: { decontaminator?: Decontaminator } = {}): Proces
           criteria: r.value,
           total,
           lineage: ctx.lineage(record, {
-            prompt: promptRef(SCORING_PROMPT), model: llm.model, simulated: r.simulated,
+            prompt: promptRef(PROMPT), model: llm.model, simulated: r.simulated,
             // The demonstrations behind the instruction stay visible on the final record.
             demonstrationIds: s.lineage.demonstration_ids,
             ...(s.lineage.sampling_seed !== null ? { samplingSeed: s.lineage.sampling_seed } : {}),

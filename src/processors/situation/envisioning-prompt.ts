@@ -1,33 +1,12 @@
 /**
- * Situation envisioning (synthesis): a web document and demonstrations → the model's
- * reasoning from the document to a realistic user need, the scene, and the query's
- * compositions. Message order is fixed instructions, then demonstrations, then the document, so
- * consecutive requests that share a demonstration set share a long prefix a server can cache.
+ * Situation envisioning's prompt (synthesis): a web document and demonstrations → reasoning,
+ * scene and query compositions. Each version is a file of its own under prompts/ (listed, with
+ * the live one, in ../prompts.ts); this module holds the types they share.
  */
-import { QUERY_COMPOSITIONS_SCHEMA, type Prompt, type QueryCompositions } from '../prompt.ts'
+import type { QueryCompositions } from '../prompt.ts'
 
 export interface Envisioned { thought: string, scene: string, query_compositions: QueryCompositions }
 
-export const ENVISIONING_SYSTEM = `You imagine the real people who would ask an AI assistant about a document.
-You are given examples of real user queries, each with the document it is grounded in, the scene behind it and its query compositions. Then you are given a new document.
-Envision a realistic scenario in which a user, reading or holding this document, needs help from a highly capable AI assistant:
-1. "thought": think first — the logical steps from the document's content to a concrete, demanding need.
-2. "scene": one paragraph on who the user is and why they ask.
-3. "query_compositions": "ability" (skills the answer needs — aim for reasoning, analysis, creation, not copying or extraction), "knowledge" (domain knowledge needed), "extra_information" (the concrete details of the document the query must include: numbers, names, code, quotes, copied verbatim), "output" (the kind of answer expected).
-Answer with a JSON object {"thought": string, "scene": string, "query_compositions": {"ability", "knowledge", "extra_information", "output"}}.`
+export interface EnvisioningInput { demonstrations: string, document: string }
 
-export const ENVISIONING_PROMPT: Prompt<{ demonstrations: string, document: string }> = {
-  id: 'situation-envisioning',
-  version: '1',
-  system: ENVISIONING_SYSTEM,
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['thought', 'scene', 'query_compositions'],
-    properties: { thought: { type: 'string', minLength: 1 }, scene: { type: 'string', minLength: 1 }, query_compositions: QUERY_COMPOSITIONS_SCHEMA },
-  },
-  messages: ({ demonstrations, document }) => [
-    { role: 'system', content: ENVISIONING_SYSTEM },
-    { role: 'user', content: `${demonstrations ? `Examples:\n\n${demonstrations}\n\n` : ''}New document:\n${document}` },
-  ],
-}
+export { SITUATION_ENVISIONING_V1 as ENVISIONING_PROMPT } from './prompts/situation-envisioning.v1.ts'

@@ -14,8 +14,8 @@ import type { DemonstrationRecord } from '../demonstration-pool/format.ts'
 import { PrefixReuse } from '../demonstration-pool/prefix-reuse.ts'
 import { DemonstrationSampler } from '../demonstration-pool/sampler.ts'
 import { emit, type Processor } from '../processor.ts'
-import { promptRef } from '../prompt.ts'
-import { ENVISIONING_PROMPT, type Envisioned } from './envisioning-prompt.ts'
+import { promptRef, type Prompt } from '../prompt.ts'
+import { ENVISIONING_PROMPT, type Envisioned, type EnvisioningInput } from './envisioning-prompt.ts'
 
 export interface CleanDocument { id: string, text: string, url: string | null, title: string | null, corpus: string, tokens?: number | null, tokenizer?: string | null }
 
@@ -39,6 +39,8 @@ export interface SituationEnvisioningOptions {
   documentTokens: number
   promptTokens: number
   tokenizer?: TokenizerFamily
+  /** The prompt version to send (default the live one; the topology picks it from pipeline.prompts). */
+  prompt?: Prompt<EnvisioningInput>
 }
 
 /**
@@ -55,6 +57,7 @@ export function fitToContext (o: { promptTokens: number, documentTokens: number,
 }
 
 export function situationEnvisioning (opts: SituationEnvisioningOptions): Processor<CleanDocument> {
+  const PROMPT = opts.prompt ?? ENVISIONING_PROMPT
   let tokenizer: Tokenizer | undefined
   let sampler: DemonstrationSampler | undefined
   const reuse = new PrefixReuse()
@@ -73,7 +76,7 @@ export function situationEnvisioning (opts: SituationEnvisioningOptions): Proces
       // The demonstrations get what the prompt budget leaves after the fixed instructions and
       // a document of the largest allowed size: the block then never depends on the document,
       // which keeps the prefix identical across the documents that share a draw.
-      const fixed = tokenizer.count(ENVISIONING_PROMPT.system) + 64
+      const fixed = tokenizer.count(PROMPT.system) + 64
       const fit = fitToContext({ promptTokens: opts.promptTokens, documentTokens: opts.documentTokens, fixedTokens: fixed, maxTokens: llm.settings.maxTokens, contextWindow: llm.contextWindow })
       documentTokens = fit.documentTokens
       if (fit.promptTokens < opts.promptTokens) {
@@ -91,9 +94,9 @@ export function situationEnvisioning (opts: SituationEnvisioningOptions): Proces
       const demos = sampler!.next(ctx.table<DemonstrationRecord>('demonstrations'))
       if (demos.ids.length === 0 && withoutDemonstrations++ === 0) ctx.logger.warn('the demonstrations table is empty: envisioning without examples until attribution adds some')
       const document = fitDocument(doc, documentTokens, tokenizer!)
-      const messages = ENVISIONING_PROMPT.messages({ demonstrations: demos.block, document })
+      const messages = PROMPT.messages({ demonstrations: demos.block, document })
       reuse.observe(messages)
-      const r = await llm.json<Envisioned>({ prompt: promptRef(ENVISIONING_PROMPT), messages, schema: ENVISIONING_PROMPT.schema, signal: ctx.signal })
+      const r = await llm.json<Envisioned>({ prompt: promptRef(PROMPT), messages, schema: PROMPT.schema, signal: ctx.signal })
       const id = `sit-${doc.id}`
       return emit({
         topic: 'situations',
@@ -105,7 +108,7 @@ export function situationEnvisioning (opts: SituationEnvisioningOptions): Proces
           thought: r.value.thought,
           scene: r.value.scene,
           query_compositions: r.value.query_compositions,
-          lineage: ctx.lineage(record, { prompt: promptRef(ENVISIONING_PROMPT), model: llm.model, simulated: r.simulated, demonstrationIds: demos.ids, samplingSeed: demos.seed }),
+          lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: llm.model, simulated: r.simulated, demonstrationIds: demos.ids, samplingSeed: demos.seed }),
         },
       })
     },

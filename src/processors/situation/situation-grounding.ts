@@ -10,8 +10,8 @@
 import { tokenizerFor, type Tokenizer, type TokenizerFamily } from '../../hygiene/tokenizer.ts'
 import type { Lineage } from '../lineage.ts'
 import { emit, type Processor } from '../processor.ts'
-import { promptRef } from '../prompt.ts'
-import { GROUNDING_PROMPT, type Grounding } from './grounding-prompt.ts'
+import { promptRef, type Prompt } from '../prompt.ts'
+import { GROUNDING_PROMPT, type Grounding, type GroundingInput } from './grounding-prompt.ts'
 
 export interface GroundedRecord {
   instruction_id: string
@@ -22,9 +22,15 @@ export interface GroundedRecord {
   lineage: Lineage
 }
 
-export interface SituationGroundingOptions { documentTokens: number, tokenizer?: TokenizerFamily }
+export interface SituationGroundingOptions {
+  documentTokens: number
+  tokenizer?: TokenizerFamily
+  /** The prompt version to send (default the live one; the topology picks it from pipeline.prompts). */
+  prompt?: Prompt<GroundingInput>
+}
 
 export function situationGrounding (opts: SituationGroundingOptions): Processor<GroundedRecord> {
+  const PROMPT = opts.prompt ?? GROUNDING_PROMPT
   let tokenizer: Tokenizer | undefined
   return {
     name: 'situation-grounding',
@@ -36,7 +42,7 @@ export function situationGrounding (opts: SituationGroundingOptions): Processor<
       const g = record.value
       const llm = ctx.llm()
       const document = tokenizer!.truncate(g.document_text, opts.documentTokens).text
-      const r = await llm.json<Grounding>({ prompt: promptRef(GROUNDING_PROMPT), messages: GROUNDING_PROMPT.messages({ document, instruction: g.prompt }), schema: GROUNDING_PROMPT.schema, signal: ctx.signal })
+      const r = await llm.json<Grounding>({ prompt: promptRef(PROMPT), messages: PROMPT.messages({ document, instruction: g.prompt }), schema: PROMPT.schema, signal: ctx.signal })
       return emit({
         topic: 'demonstrations',
         key: g.instruction_id,
@@ -48,7 +54,7 @@ export function situationGrounding (opts: SituationGroundingOptions): Processor<
           scene: r.value.scene,
           query_compositions: r.value.query_compositions,
           seed_score: g.seed_score,
-          lineage: ctx.lineage(record, { prompt: promptRef(GROUNDING_PROMPT), model: llm.model, simulated: r.simulated }),
+          lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: llm.model, simulated: r.simulated }),
         },
       })
     },
