@@ -59,6 +59,9 @@ test('seeds and documents through attribution, synthesis and the sink on a real 
     '  demonstrations: { k: 2, resampleEvery: 1, excerptTokens: 64 }',
     '  budget: { documentTokens: 192, promptTokens: 768 }',
     '  sink: { k: 100, topics: { warmup: 5 } }',
+    // start turns responses and preference pairs on by default: four more calls per kept
+    // instruction, more than this file's 600 s allow on a 135M model on 2 cores.
+    '  responses: { enabled: false, preferences: false }',
     'llm:',
     '  defaults: { maxTokens: 320, temperature: 0.2 }',
   ].join('\n') + '\n')
