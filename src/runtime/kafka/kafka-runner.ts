@@ -21,7 +21,7 @@ import type { Runner, RunnerLocation } from '../runner.ts'
 import { KafkaStatefulStage } from './kafka-stateful-stage.ts'
 import { createKafka } from './client.ts'
 import { retryWhileUnreachable } from './retry-unreachable.ts'
-import { KafkaStage, type DeliveryMode, type StageFaults, type StageStats } from './kafka-stage.ts'
+import { KafkaStage, type AbortInjection, type DeliveryMode, type StageFaults, type StageStats } from './kafka-stage.ts'
 import { KafkaTable } from './kafka-table.ts'
 import { KafkaTransport } from './kafka-transport.ts'
 import { ensureTopics, type TopicLayout } from './topic-admin.ts'
@@ -52,7 +52,7 @@ export interface KafkaRunnerOptions {
   /** The LLM client for stages declared with `llm: true` (the caller owns and closes it). */
   llm?: LlmClient
   /** Tests only: abort this share of transactions at random, the stages' and the stateful stages' checkpoints (see KafkaStage, KafkaStatefulStage). */
-  abortRate?: number
+  abortRate?: AbortInjection
   /** A stateful stage was fenced by another instance of it (it has stopped). */
   onFenced?: (err: Error) => void
   /**

@@ -38,6 +38,15 @@ import { StageHaltedError, type EncodedRecord, type RawRecord, type StageEngine 
 
 export type DeliveryMode = 'exactly-once' | 'at-least-once'
 
+/** Tests only: a share of transactions to abort at random, or a decision per commit of a stage. */
+export type AbortInjection = number | ((stage: string) => boolean)
+
+/** Whether to abort this commit of `stage` (fault injection; never set outside tests). */
+export function injectAbort (injection: AbortInjection | undefined, stage: string): boolean {
+  if (injection === undefined) return false
+  return typeof injection === 'function' ? injection(stage) : injection > 0 && Math.random() < injection
+}
+
 export interface KafkaStageOptions {
   kafka: Kafka
   engine: StageEngine
@@ -66,9 +75,10 @@ export interface KafkaStageOptions {
   onFatal?: (err: Error) => void
   /**
    * Fault injection for tests (as in Apache Kafka's own exactly-once system test): abort this
-   * share of transactions at random, just before they would commit.
+   * share of transactions at random, just before they would commit — or those for which the
+   * function says so (a test that must see aborts, deterministically).
    */
-  abortRate?: number
+  abortRate?: AbortInjection
   /** Fault injection for tests: see {@link StageFaults}. */
   faults?: StageFaults
 }
@@ -390,7 +400,7 @@ export class KafkaStage {
         try {
           if (topicMessages.length) await bounded(tx.sendBatch({ topicMessages, acks: -1 }), t, 'writing the outputs')
           await bounded(tx.sendOffsets({ ...offsets, consumerGroupId: this.#o.groupId }), t, 'adding the offsets to the transaction')
-          if (this.#o.abortRate && Math.random() < this.#o.abortRate) {
+          if (injectAbort(this.#o.abortRate, this.#o.engine.stage.name)) {
             await bounded(tx.abort(), t, 'aborting the transaction')
             this.stats.abortedCommits++
             this.#publishAbort(state, 'injected')

@@ -26,6 +26,7 @@ import { connectFencing } from './client.ts'
 import { bridgeConsumer, publishRebalance } from './kafka-diagnostics.ts'
 import { readTopicToEnd } from './read-topic.ts'
 import { publishStageHalted } from '../lifecycle-events.ts'
+import { injectAbort, type AbortInjection } from './kafka-stage.ts'
 
 export interface KafkaStatefulStageOptions {
   kafka: Kafka
@@ -40,7 +41,7 @@ export interface KafkaStatefulStageOptions {
    * state, outputs and offsets stay pending and go out in the next checkpoint; readers and a
    * restore must never see the aborted ones (the chaos run's random aborts).
    */
-  abortRate?: number
+  abortRate?: AbortInjection
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -192,7 +193,7 @@ export class KafkaStatefulStage {
     try {
       if (byTopic.size) await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), acks: -1 })
       if (partitions.length) await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: engine.inputTopic, partitions }] } as Offsets & { consumerGroupId: string })
-      if (this.#o.abortRate && Math.random() < this.#o.abortRate) {
+      if (injectAbort(this.#o.abortRate, engine.stage.name)) {
         await tx.abort()
         this.stats.abortedCheckpoints++
         this.#publishAbort(partitions, 'injected')
