@@ -59,11 +59,7 @@ export function judge (opts: { settleMs: number, /** default: the live version *
     async process (record, ctx) {
       const key = record.key ?? record.value?.id
       if (!key) return emit()
-      if (record.value === null) {
-        counts.tombstones++
-        watch.evict(key)
-        return emit({ topic: 'preferences', key, value: null })
-      }
+      if (record.value === null) return watch.forwardTombstone(key, 'preferences', counts)
       const pair = record.value
       const llm = ctx.llm()
       const ask = async (first: string, second: string, signal: AbortSignal) => await llm.json<JudgeAnswer>({ prompt: promptRef(PROMPT), messages: PROMPT.messages({ instruction: pair.instruction, first, second }), schema: PROMPT.schema, signal })

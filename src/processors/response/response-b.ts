@@ -45,11 +45,7 @@ export function responseB (opts: { settleMs: number, /** default: the live versi
     async process (record, ctx) {
       const key = record.key ?? record.value?.id
       if (!key) return emit()
-      if (record.value === null) {
-        counts.tombstones++
-        watch.evict(key)
-        return emit({ topic: 'responsePairs', key, value: null })
-      }
+      if (record.value === null) return watch.forwardTombstone(key, 'responsePairs', counts)
       const a = record.value
       const r = await watch.run(record, ctx, async (signal) => {
         // The row as the sample has it (the response carries the instruction, not the row).

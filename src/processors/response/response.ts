@@ -79,11 +79,7 @@ export function response (opts: ResponseOptions): Processor<SampleRowValue | nul
     async process (record, ctx) {
       const key = record.key ?? record.value?.id
       if (!key) return emit()
-      if (record.value === null) {
-        counts.tombstones++
-        watch.evict(key)
-        return emit({ topic: 'responses', key, value: null })
-      }
+      if (record.value === null) return watch.forwardTombstone(key, 'responses', counts)
       const row = record.value
       const r = await watch.run(record, ctx, async (signal) => await respond(ctx, row, opts.showDocument, signal, PROMPT))
       if (r.evicted) {

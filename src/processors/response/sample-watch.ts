@@ -17,7 +17,7 @@
  *   the record is at least `settleMs` old and the table has not changed for `quietMs` (it has
  *   caught up); until then the stage waits for the row, without calling the model.
  */
-import type { InputRecord, ProcessorContext, TableView } from '../processor.ts'
+import { emit, type InputRecord, type OutputRecord, type ProcessResult, type ProcessorContext, type TableView } from '../processor.ts'
 
 export interface SampleWatchOptions {
   /** A missing row is waited for until the record is this old (ms). */
@@ -52,6 +52,17 @@ export class SampleWatch {
     if (!c) return false
     c.abort(new EvictedError(key))
     return true
+  }
+
+  /**
+   * An instruction's tombstone reaching this stage of the chain: aborts its call in flight (if
+   * any), counts it, and forwards the tombstone to `topic`, so that topic's latest values keep
+   * matching the current sample.
+   */
+  forwardTombstone (key: string, topic: OutputRecord['topic'], counts: { tombstones: number }): ProcessResult {
+    counts.tombstones++
+    this.evict(key)
+    return emit({ topic, key, value: null })
   }
 
   /**
