@@ -184,6 +184,7 @@ function record (i: number): InputRecord<ScoredInstructionValue> {
       { stage: 'situation-envisioning', record_id: `sit-${i >> 2}`, prompt: { id: 'situation', version: '1' }, model: { endpoint: 'sim', name: 'sim-chat-8b' } },
       { stage: 'instruction-generation', record_id: id, prompt: { id: 'instruction', version: '1' }, model: { endpoint: 'sim', name: 'sim-chat-8b' } },
     ],
+    usage: { prompt_tokens: 310, completion_tokens: 270, cached: false },
   }
   const value: ScoredInstructionValue = {
     id, instruction: instructionText(i), situation_id: `sit-${i >> 2}`,

@@ -16,7 +16,20 @@ export interface Lineage {
   created_at: number
   /** Every upstream step, oldest first, with its prompt and model. */
   steps: LineageStep[]
+  /** Tokens of this stage's LLM call(s) for the record; null without a call (or written before the field existed). */
+  usage: LineageUsage | null
 }
+
+/** synthq.LlmUsage: snake_case, as the record carries it. */
+export interface LineageUsage {
+  prompt_tokens: number
+  completion_tokens: number
+  /** Answered from synthq's response cache: no tokens spent this time; the counts are the original call's. */
+  cached: boolean
+}
+
+/** What a processor knows of a call's usage: the fields of the LLM client's JsonResult. */
+export interface LlmCallUsage { promptTokens: number, completionTokens: number, cached: boolean }
 
 export interface LineageStep {
   stage: string
@@ -32,6 +45,20 @@ export interface LineageOptions {
   samplingSeed?: number
   /** This stage's own output came from a simulator (e.g. the LLM simulator). */
   simulated?: boolean
+  /** Usage of the LLM call that produced the record (several calls: {@link sumUsage}). */
+  usage?: LlmCallUsage
+}
+
+/**
+ * The usage of a record made from several calls (the judge's two orders, a seed gate and the
+ * extraction): tokens add up; it counts as cached only when no call spent tokens this time.
+ */
+export function sumUsage (...calls: LlmCallUsage[]): LlmCallUsage {
+  return {
+    promptTokens: calls.reduce((n, c) => n + c.promptTokens, 0),
+    completionTokens: calls.reduce((n, c) => n + c.completionTokens, 0),
+    cached: calls.length > 0 && calls.every((c) => c.cached),
+  }
 }
 
 /** The id of a record: its key, else its `id`/`instruction_id` field, else its position. */
@@ -66,6 +93,8 @@ export function buildLineage (
     source_created_at: times.length ? Math.min(...times) : null,
     created_at: now,
     steps: stepsOf(inputs, upstream),
+    // Only this stage's own calls: upstream stages' tokens are on their own records.
+    usage: opts.usage ? { prompt_tokens: opts.usage.promptTokens, completion_tokens: opts.usage.completionTokens, cached: opts.usage.cached } : null,
   }
 }
 

@@ -12,6 +12,7 @@
  */
 import type { Decontaminator } from '../../hygiene/decontam.ts'
 import { normalizeText } from '../../hygiene/normalize.ts'
+import { sumUsage, type LlmCallUsage } from '../lineage.ts'
 import { emit, reject, type Processor } from '../processor.ts'
 import { promptRef, type Prompt } from '../prompt.ts'
 import { SCORING_PROMPT, totalScore, type Scores, type ScoringInput } from '../scoring/prompt.ts'
@@ -49,10 +50,12 @@ export function conceptExtraction (opts: ConceptExtractionOptions = {}): Process
       const llm = ctx.llm()
       let seedScore: number | null = null
       let simulated = false
+      let gateUsage: LlmCallUsage | undefined
       if (opts.seedGate !== undefined && opts.seedGate !== null) {
         const scored = await llm.json<Scores>({ prompt: promptRef(SCORING), messages: SCORING.messages({ query: instruction }), schema: SCORING.schema, signal: ctx.signal })
         seedScore = totalScore(scored.value)
         simulated = scored.simulated
+        gateUsage = scored
         if (seedScore < opts.seedGate) {
           gated++
           return reject(`instruction ${seed.id} scored ${seedScore}/7, below the seed quality gate of ${opts.seedGate}`, { errorClass: 'BelowSeedGate' })
@@ -68,7 +71,8 @@ export function conceptExtraction (opts: ConceptExtractionOptions = {}): Process
           intention: r.value.intention,
           keywords: r.value.keywords.slice(0, 5),
           seed_score: seedScore,
-          lineage: ctx.lineage(record, { prompt: promptRef(CONCEPT), model: llm.model, simulated: r.simulated || simulated }),
+          // The gate's call was paid for this record too, so its tokens count with the extraction's.
+          lineage: ctx.lineage(record, { prompt: promptRef(CONCEPT), model: llm.model, simulated: r.simulated || simulated, usage: gateUsage ? sumUsage(gateUsage, r) : r }),
         },
       })
     },

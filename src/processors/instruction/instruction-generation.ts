@@ -77,7 +77,7 @@ export function instructionGeneration (opts: InstructionGenerationOptions): Proc
           scene: s.scene,
           query_compositions: s.query_compositions,
           lineage: ctx.lineage(record, {
-            prompt: promptRef(PROMPT), model: llm.model, simulated: r.simulated, demonstrationIds: last.ids,
+            prompt: promptRef(PROMPT), model: llm.model, simulated: r.simulated, usage: r, demonstrationIds: last.ids,
             ...(s.lineage.sampling_seed !== null ? { samplingSeed: s.lineage.sampling_seed } : {}),
           }),
         },

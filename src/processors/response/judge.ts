@@ -9,7 +9,7 @@
  * ties and inconsistent verdicts are counted from the topic itself; `synthq export --format dpo`
  * writes only the preferred ones. A tombstone is forwarded; evictions as in response.ts.
  */
-import type { Lineage } from '../lineage.ts'
+import { sumUsage, type Lineage } from '../lineage.ts'
 import { emit, type Processor } from '../processor.ts'
 import { promptRef, type Prompt } from '../prompt.ts'
 import { JUDGE_PROMPT, type JudgeAnswer, type JudgeInput } from './judge-prompt.ts'
@@ -89,7 +89,7 @@ export function judge (opts: { settleMs: number, /** default: the live version *
         judge: llm.model,
         prompt_tokens: one.promptTokens + two.promptTokens,
         completion_tokens: one.completionTokens + two.completionTokens,
-        lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: llm.model, simulated: one.simulated || two.simulated }),
+        lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: llm.model, simulated: one.simulated || two.simulated, usage: sumUsage(one, two) }),
       }
       return emit({ topic: 'preferences', key, value })
     },

@@ -65,7 +65,9 @@ export function responseB (opts: { settleMs: number, /** default: the live versi
         instruction: a.instruction,
         a: { response: a.response, model: a.model, prompt: a.prompt, prompt_tokens: a.prompt_tokens, completion_tokens: a.completion_tokens, cached: a.cached, simulated: a.lineage.simulated },
         b: { response: b.text, model: b.model, prompt: promptRef(PROMPT), prompt_tokens: b.promptTokens, completion_tokens: b.completionTokens, cached: b.cached, simulated: b.simulated },
-        lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: { endpoint: b.model.endpoint, name: b.model.name }, simulated: b.simulated }),
+        // b's call only: a's was the response stage's and is on the response's own lineage
+        // (adding it here would count it twice, and under b's model).
+        lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: { endpoint: b.model.endpoint, name: b.model.name }, simulated: b.simulated, usage: b }),
       }
       return emit({ topic: 'responsePairs', key, value })
     },

@@ -101,7 +101,7 @@ export function response (opts: ResponseOptions): Processor<SampleRowValue | nul
         total: row.total,
         topic: row.topic,
         document: row.document,
-        lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: { endpoint: a.model.endpoint, name: a.model.name }, simulated: a.simulated }),
+        lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: { endpoint: a.model.endpoint, name: a.model.name }, simulated: a.simulated, usage: a }),
       }
       return emit({ topic: 'responses', key, value })
     },

@@ -53,7 +53,7 @@ export function scoring (opts: { decontaminator?: Decontaminator, /** default: t
           criteria: r.value,
           total,
           lineage: ctx.lineage(record, {
-            prompt: promptRef(PROMPT), model: llm.model, simulated: r.simulated,
+            prompt: promptRef(PROMPT), model: llm.model, simulated: r.simulated, usage: r,
             // The demonstrations behind the instruction stay visible on the final record.
             demonstrationIds: s.lineage.demonstration_ids,
             ...(s.lineage.sampling_seed !== null ? { samplingSeed: s.lineage.sampling_seed } : {}),

@@ -108,7 +108,7 @@ export function situationEnvisioning (opts: SituationEnvisioningOptions): Proces
           thought: r.value.thought,
           scene: r.value.scene,
           query_compositions: r.value.query_compositions,
-          lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: llm.model, simulated: r.simulated, demonstrationIds: demos.ids, samplingSeed: demos.seed }),
+          lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: llm.model, simulated: r.simulated, usage: r, demonstrationIds: demos.ids, samplingSeed: demos.seed }),
         },
       })
     },

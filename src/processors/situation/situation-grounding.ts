@@ -54,7 +54,7 @@ export function situationGrounding (opts: SituationGroundingOptions): Processor<
           scene: r.value.scene,
           query_compositions: r.value.query_compositions,
           seed_score: g.seed_score,
-          lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: llm.model, simulated: r.simulated }),
+          lineage: ctx.lineage(record, { prompt: promptRef(PROMPT), model: llm.model, simulated: r.simulated, usage: r }),
         },
       })
     },

@@ -41,6 +41,8 @@ export interface AnswerOptions {
   times?: number
   /** Mark the answer as a simulator's (lineage.simulated). Default false. */
   simulated?: boolean
+  /** The tokens the result reports (lineage.usage), and whether it came from the cache. Default 0, 0, not cached. */
+  usage?: { promptTokens: number, completionTokens: number, cached?: boolean }
 }
 
 /** One call the script answered (or refused), in order. */
@@ -57,6 +59,7 @@ interface Rule {
   stage: string | undefined
   left: number
   simulated: boolean
+  usage: { promptTokens: number, completionTokens: number, cached: boolean }
   answer: (req: ScriptedRequest) => unknown
 }
 
@@ -91,12 +94,12 @@ export class ScriptedLlm extends LlmClient {
   answer (prompt: string, answer: ScriptedAnswer, o?: AnswerOptions): this
   answer (prompt: string, answer: unknown, o: AnswerOptions = {}): this {
     const fn = typeof answer === 'function' ? answer as (req: ScriptedRequest) => unknown : () => structuredClone(answer)
-    this.#rules.push({ prompt, stage: o.stage, left: o.times ?? Infinity, simulated: o.simulated ?? false, answer: fn })
+    this.#rules.push({ prompt, stage: o.stage, left: o.times ?? Infinity, simulated: o.simulated ?? false, usage: { promptTokens: o.usage?.promptTokens ?? 0, completionTokens: o.usage?.completionTokens ?? 0, cached: o.usage?.cached ?? false }, answer: fn })
     return this
   }
 
   /** Fails calls with prompt `prompt` with `error` (e.g. an LlmOutputError, as a model that never answers well). */
-  fail (prompt: string, error: Error, o: Omit<AnswerOptions, 'simulated'> = {}): this {
+  fail (prompt: string, error: Error, o: Omit<AnswerOptions, 'simulated' | 'usage'> = {}): this {
     return this.answer(prompt, () => { throw error }, o)
   }
 
@@ -146,7 +149,7 @@ export class ScriptedLlm extends LlmClient {
     if (problem !== undefined) {
       throw new LlmOutputError(`stage ${s.stage}: the model's answer is not usable after 1 attempt(s): ${problem}`, raw, 1, { context: { stage: s.stage, model: s.model } })
     }
-    return { value: value as T, raw, model: s.model, endpoint: s.endpoint.name, simulated: rule.simulated, cached: false, requests: 1, repairs: 0, promptTokens: 0, completionTokens: 0 }
+    return { value: value as T, raw, model: s.model, endpoint: s.endpoint.name, simulated: rule.simulated, cached: rule.usage.cached, requests: rule.usage.cached ? 0 : 1, repairs: 0, promptTokens: rule.usage.promptTokens, completionTokens: rule.usage.completionTokens }
   }
 
   override async embed (s: StageSettings, req: EmbedRequest): Promise<EmbedResult> {
