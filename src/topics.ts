@@ -29,7 +29,7 @@ export interface TopicSpec {
 export type TopicName =
   | 'realInstructions' | 'documents' | 'cleanDocuments' | 'documentFingerprints' | 'concepts' | 'groundedInstructions' | 'demonstrations'
   | 'situations' | 'synthesizedInstructions' | 'scoredInstructions' | 'sample' | 'sinkState' | 'deadLetters'
-  | 'responses' | 'responsePairs' | 'preferences'
+  | 'responses' | 'responsePairs' | 'preferences' | 'promptPromotions'
 
 export const TOPICS: readonly TopicSpec[] = [
   { name: 'realInstructions', suffix: 'instructions.real', schemaFile: 'real-instruction.avsc', recordName: 'synthq.RealInstruction', key: 'instruction id', cleanupPolicy: 'delete', writtenBy: 'synthq ingest', readBy: ['concept-extraction'], description: 'Real user instructions (seeds) to attribute.' },
@@ -46,6 +46,7 @@ export const TOPICS: readonly TopicSpec[] = [
   { name: 'responses', suffix: 'responses', schemaFile: 'response.avsc', recordName: 'synthq.Response', key: 'instruction id', cleanupPolicy: 'compact', writtenBy: 'response', readBy: ['response-b', 'synthq export --format sft'], description: 'A responder model\'s answer to each instruction of the sample (tombstoned when the instruction is evicted): the assistant turns of the SFT dataset.' },
   { name: 'responsePairs', suffix: 'responses.pairs', schemaFile: 'response-pair.avsc', recordName: 'synthq.ResponsePair', key: 'instruction id', cleanupPolicy: 'compact', writtenBy: 'response-b', readBy: ['judge'], description: 'Two responses per instruction (two models or temperatures) for the preference judge.' },
   { name: 'preferences', suffix: 'preferences', schemaFile: 'preference.avsc', recordName: 'synthq.Preference', key: 'instruction id', cleanupPolicy: 'compact', writtenBy: 'judge', readBy: ['synthq export --format dpo'], description: 'The judge\'s verdict on each pair, asked in both orders: chosen and rejected, or a tie or inconsistent verdicts (counted, not exported).' },
+  { name: 'promptPromotions', suffix: 'prompts.promotions', schemaFile: 'prompt-promotion.avsc', recordName: 'synthq.PromptPromotion', key: 'stage', cleanupPolicy: 'compact', writtenBy: 'synthq shadow promote', readBy: ['every stage that sends a prompt (as a table)'], description: 'Prompt versions made live on a running stream: from which input offsets a stage sends which version (records before them keep the version they ran).' },
   { name: 'sinkState', suffix: 'sink.state', schemaFile: 'sink-checkpoint.avsc', recordName: 'synthq.SinkCheckpoint', key: '<stage>/<part>', cleanupPolicy: 'compact', writtenBy: 'sink', readBy: ['sink (on restart)', 'synthq export', 'synthq sink'], description: 'Checkpoints of the sink (reservoir, topic model, counters) with the input offsets they cover.' },
   { name: 'deadLetters', suffix: 'dlq', schemaFile: 'dead-letter.avsc', recordName: 'synthq.DeadLetter', key: 'source record id (or topic-partition-offset)', cleanupPolicy: 'delete', writtenBy: 'every stage', readBy: ['synthq dlq'], description: 'Records a stage could not process, with original bytes and reason.' },
 ]
@@ -61,6 +62,35 @@ export function topicSpec (name: TopicName): TopicSpec {
 export function topicName (name: TopicName, prefix = DEFAULT_TOPIC_PREFIX): string {
   const suffix = topicSpec(name).suffix
   return prefix ? `${prefix}.${suffix}` : suffix
+}
+
+/**
+ * Where one run's topics and consumer groups live. A live run has a prefix; a shadow run
+ * (`synthq shadow`) also has a second prefix its own outputs (and dead letters) are written
+ * under, so it reads the live inputs and tables but writes nothing the live stages read.
+ */
+export interface TopicNamespace {
+  readonly prefix: string
+  readonly shadow?: {
+    readonly prefix: string
+    /** The logical topics this run writes and reads under the shadow prefix. */
+    readonly topics: readonly TopicName[]
+  }
+}
+
+/** The physical topic of a logical one in a namespace. */
+export function namespacedTopic (ns: TopicNamespace, name: TopicName): string {
+  return ns.shadow?.topics.includes(name) === true ? topicName(name, ns.shadow.prefix) : topicName(name, ns.prefix)
+}
+
+/** The consumer group of a stage (embedded: its consumer name): `<prefix>.<stage>`, a shadow run's under its own prefix. */
+export function stageGroup (ns: TopicNamespace, stage: string): string {
+  return `${ns.shadow?.prefix ?? ns.prefix}.${stage}`
+}
+
+/** The prefix of a shadow run of `stage` at prompt version `version`: `<prefix>.shadow.<stage>.v<version>`. */
+export function shadowPrefix (prefix: string, stage: string, version: string): string {
+  return `${prefix ? `${prefix}.` : ''}shadow.${stage}.v${version}`
 }
 
 /** Confluent TopicNameStrategy: the value subject of a topic. */

@@ -72,6 +72,8 @@ export const FULL_ONLY: Readonly<Record<string, readonly Need[]>> = {
   'test/ops/status-kafka.test.ts': ['kafka+registry'],
   'test/pipeline/end-to-end.test.ts': ['kafka+registry'],
   'test/pipeline/responses-kafka.test.ts': ['kafka+registry'],
+  'test/pipeline/shadow-prompt-kafka.test.ts': ['kafka+registry', 'python'], // the live topic's versions counted by Python confluent-kafka
+  'test/pipeline/shadow-prompt-embedded.test.ts': ['cli'], // synthq start, shadow, compare, promote, run as processes
   'test/pipeline/trainable-datasets.test.ts': ['python'], // synthesis with responses and pairs, exports loaded by PyArrow
   'test/real-model/end-to-end.test.ts': ['model'],
   'test/runtime/conformance.test.ts': ['kafka+registry'],

@@ -51,6 +51,9 @@ set up and check
   llm check <topology>   check every LLM stage's endpoint answers with its model
   llm usage              tokens, cost and cache hits per stage and model
   prompts [diff …]       the prompts' versions (live, file, hash); diff two versions
+  shadow <stage>         run another prompt version beside the live one (--prompt-version V)
+  compare <stage>        the live and shadow versions side by side
+  shadow promote <stage> make the shadow's version live from chosen offsets
   index build|search     the embedded BM25 search index search-retrieval uses
   llm-sim                serve the OpenAI-compatible LLM SIMULATOR (synthetic answers, sim-* models)
 
@@ -212,4 +215,32 @@ examples:
   synthq prompts diff instruction-generation 1 2
 `
 
-export const COMMAND_HELP: Record<string, string> = { start: START_HELP, run: RUN_HELP, topics: TOPICS_HELP, schemas: SCHEMAS_HELP, llm: LLM_HELP, prompts: PROMPTS_HELP }
+export const SHADOW_HELP = `synthq shadow — try another prompt version on the live stream (docs/pipeline.md#shadow-prompt-versions-try-a-prompt-on-the-live-stream-before-it-goes-live)
+
+usage:
+  synthq shadow <stage> --prompt-version V [--through <stage>] [--from live|earliest]
+      runs <stage> with version V of its prompt on the live stage's input, into topics under
+      <prefix>.shadow.<stage>.v<V> that nothing live reads; --through also runs copies of the
+      stages after it up to that one (--through scoring: score what V writes). A new shadow
+      starts where the live stage is (--from live, default) or at the input's beginning
+      (--from earliest); one that ran before resumes. Runs until Ctrl-C, or --until-idle.
+  synthq compare <stage> --prompt-version V [--json] [--examples N] [--min-score N] [--config F]
+      the live version and V side by side, on the inputs both answered: scores with a
+      Mann–Whitney U test, schema-valid share and dead letters, tokens and cost per record
+      (prices from --config's llm.prices), Vendi score and topic entropy of what each would
+      keep, example pairs
+  synthq shadow promote <stage> --prompt-version V [--from end|shadow|<p>:<offset>,…]
+      makes V live from those offsets of the stage's input (default: its end now). Running
+      stages take it up without a restart; outputs made before stay as they are. An offset
+      before the live stage's position moves its group back (stop the stage first): those
+      records are redone with V, answered from the LLM cache where the shadow asked already.
+
+options: --runner embedded|kafka, --db, --prefix, --llm sim, --config (as synthq run)
+
+examples:
+  synthq shadow instruction-generation --prompt-version 2 --through scoring --llm sim
+  synthq compare instruction-generation --prompt-version 2
+  synthq shadow promote instruction-generation --prompt-version 2 --from shadow
+`
+
+export const COMMAND_HELP: Record<string, string> = { start: START_HELP, run: RUN_HELP, topics: TOPICS_HELP, schemas: SCHEMAS_HELP, llm: LLM_HELP, prompts: PROMPTS_HELP, shadow: SHADOW_HELP, compare: SHADOW_HELP }

@@ -11,6 +11,9 @@
  *   synthq llm usage              tokens, cost and cache hits recorded in the database
  *   synthq llm-sim                an OpenAI-compatible LLM simulator for trials and tests
  *   synthq prompts [diff …]       the prompts' versions (live, file, hash); diff two versions
+ *   synthq shadow <stage>         a second prompt version of a stage beside the live one
+ *   synthq compare <stage>        the live and shadow versions side by side
+ *   synthq shadow promote <stage> make the shadow's version live from chosen offsets
  *
  * Connection settings come from the environment (SYNTHQ_KAFKA_*, SYNTHQ_REGISTRY_*, see
  * src/config/connection.ts); without them the local infrastructure from `npm run infra:up` is
@@ -62,6 +65,7 @@ const SHARED_OPTIONS = {
   'resample-every': { type: 'string' }, 'seed-gate': { type: 'string' }, out: { type: 'string' },
   'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' }, 'no-metrics': { type: 'boolean' },
   'prompt-version': { type: 'string', multiple: true },
+  through: { type: 'string' }, from: { type: 'string' }, json: { type: 'boolean' }, examples: { type: 'string' }, 'min-score': { type: 'string' },
 } as const
 
 type SharedValues = ReturnType<typeof parseArgs<{ options: typeof SHARED_OPTIONS, allowPositionals: true }>>['values']
@@ -143,6 +147,68 @@ async function run (c: CommandContext): Promise<number> {
   }, c.logger)
 }
 
+/** `synthq shadow <stage>` (a run of the shadow) and `synthq shadow promote <stage>`. */
+async function shadow (c: CommandContext): Promise<number> {
+  const { values } = c
+  const shadowCli = await import('./shadow.ts')
+  const runner = runnerOf(values.runner)
+  const db = values.db ?? defaultDbPath()
+  // The shadow's version is its own: --prompt-version does not go into the pipeline's selection.
+  const pipeline = await pipelineFrom({ ...c, values: { ...values, 'prompt-version': undefined } })
+  if (c.positionals[1] === 'promote') {
+    const stage = c.positionals[2]
+    shadowCli.topologyWithStage(stage, pipeline, 'synthq shadow promote')
+    return await shadowCli.runPromote({ stage: stage!, version: shadowCli.versionArg(stage!, values['prompt-version'], 'synthq shadow promote'), from: values.from, runner, db, prefix: c.prefix, pipeline }, c.logger)
+  }
+  const stage = c.positionals[1]
+  const topology = shadowCli.topologyWithStage(stage, pipeline, 'synthq shadow')
+  if (values.stage) throw new UsageError('synthq shadow runs the shadowed stage and, with --through, the stages after it: --stage does not apply')
+  const { runTopology } = await import('./run.ts')
+  return await runTopology({
+    topology: topology.name,
+    runner,
+    db,
+    prefix: c.prefix,
+    ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
+    mode: values['at-least-once'] ? 'at-least-once' : 'exactly-once',
+    untilIdle: Boolean(values['until-idle']),
+    demoData: false,
+    drainTimeoutMs: positiveInt('drain-timeout', values['drain-timeout'], 30) * 1000,
+    partitions: c.partitions,
+    replication: c.replication,
+    ...(c.config ? { config: c.config } : {}),
+    ...(values.llm === 'sim' ? { llm: 'sim' as const } : {}),
+    pipeline,
+    metrics: await metricsFrom(values),
+    shadow: {
+      plan: { stage: stage!, version: shadowCli.versionArg(stage!, values['prompt-version'], 'synthq shadow'), ...(values.through ? { through: values.through } : {}) },
+      from: shadowCli.shadowStartArg(values.from),
+    },
+  }, c.logger)
+}
+
+async function compare (c: CommandContext): Promise<number> {
+  const { values } = c
+  const shadowCli = await import('./shadow.ts')
+  const stage = c.positionals[1]
+  const pipeline = await pipelineFrom({ ...c, values: { ...values, 'prompt-version': undefined } })
+  shadowCli.topologyWithStage(stage, pipeline, 'synthq compare')
+  const minScore = values['min-score'] === undefined ? 3 : Number(values['min-score'])
+  if (!Number.isInteger(minScore) || minScore < 0 || minScore > 7) throw new UsageError(`--min-score must be an integer from 0 to 7, got "${values['min-score']}"`)
+  return await shadowCli.runCompare({
+    stage: stage!,
+    version: shadowCli.versionArg(stage!, values['prompt-version'], 'synthq compare'),
+    runner: runnerOf(values.runner),
+    db: values.db ?? defaultDbPath(),
+    prefix: c.prefix,
+    pipeline,
+    config: c.config,
+    json: Boolean(values.json),
+    examples: values.examples === undefined ? 3 : Number.parseInt(values.examples, 10) >= 0 ? Number.parseInt(values.examples, 10) : positiveInt('examples', values.examples, 3),
+    minScore,
+  }, c.logger)
+}
+
 /** The commands whose options main.ts parses, by name (and sub-command: "llm check"). */
 const COMMANDS: Record<string, (c: CommandContext) => Promise<number>> = {
   start,
@@ -157,10 +223,12 @@ const COMMANDS: Record<string, (c: CommandContext) => Promise<number>> = {
   prompts: async (c) => await (await import('./prompts.ts')).runPrompts(c.positionals),
   'prompts list': async (c) => await (await import('./prompts.ts')).runPrompts(c.positionals),
   'prompts diff': async (c) => await (await import('./prompts.ts')).runPrompts(c.positionals),
+  shadow,
+  compare,
 }
 
 /** Commands whose second word is an argument (a topology), not a sub-command. */
-const TAKES_ARGUMENT = new Set(['run', 'describe'])
+const TAKES_ARGUMENT = new Set(['run', 'describe', 'shadow', 'compare'])
 
 /** The entry of COMMANDS a command line names: "cmd sub" when there is one, else "cmd". */
 function commandOf (positionals: string[]): ((c: CommandContext) => Promise<number>) | undefined {
@@ -170,7 +238,7 @@ function commandOf (positionals: string[]): ((c: CommandContext) => Promise<numb
 }
 
 /** Commands whose options main.ts parses itself (the others get argv without --config). */
-const OWN_COMMANDS = new Set(['start', 'run', 'topics', 'schemas', 'llm'])
+const OWN_COMMANDS = new Set(['start', 'run', 'topics', 'schemas', 'llm', 'shadow', 'compare'])
 
 function withoutConfigFlag (argv: string[]): string[] {
   const out: string[] = []

@@ -31,6 +31,8 @@ import { DEFAULT_PIPELINE_OPTIONS, type PipelineOptions } from '../topologies/op
 import { TOPOLOGIES } from '../topologies/registry.ts'
 import { embeddingStages, llmStages, stageNames } from '../topologies/topology.ts'
 import { DEFAULT_TOPIC_PREFIX, topicName } from '../topics.ts'
+import { shadowTopology, type ShadowPlan, type ShadowRun } from '../topologies/shadow.ts'
+import type { ShadowStart } from '../ops/shadow.ts'
 
 export { TOPOLOGIES }
 
@@ -62,6 +64,8 @@ export interface RunOptions {
   pipeline?: PipelineOptions
   /** The Prometheus endpoint (default on, 127.0.0.1, any free port). */
   metrics?: MetricsSettings
+  /** `synthq shadow`: run a stage with another prompt version into shadow topics (src/topologies/shadow.ts). */
+  shadow?: { plan: ShadowPlan, from: ShadowStart }
 }
 
 const out = (line: string): void => { process.stderr.write(`${line}\n`) }
@@ -78,7 +82,12 @@ export function demoDocuments (): Array<{ key: string, value: Record<string, unk
 export async function runTopology (opts: RunOptions, logger: Logger): Promise<number> {
   const make = TOPOLOGIES[opts.topology]
   if (!make) throw new ConfigError(`Unknown topology "${opts.topology}" (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
-  const topology = make({ options: opts.pipeline ?? DEFAULT_PIPELINE_OPTIONS, searchIndex: defaultSearchIndex() })
+  let topology = make({ options: opts.pipeline ?? DEFAULT_PIPELINE_OPTIONS, searchIndex: defaultSearchIndex() })
+  let shadow: ShadowRun | undefined
+  if (opts.shadow) {
+    shadow = shadowTopology(topology, opts.shadow.plan, opts.prefix)
+    topology = shadow.topology
+  }
   if (opts.stages) {
     const unknown = opts.stages.filter((st) => !stageNames(topology).includes(st))
     if (unknown.length) throw new ConfigError(`--stage ${unknown.join(', ')}: no such stage in topology ${topology.name} (stages: ${stageNames(topology).join(', ')})`)
@@ -89,7 +98,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
   let embedded: EmbeddedRunner | undefined
   let where: string
   if (opts.runner === 'embedded') {
-    embedded = new EmbeddedRunner(topology, { path: opts.db, logger, prefix: opts.prefix, drainTimeoutMs: opts.drainTimeoutMs, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(llm ? { llm: llm.client } : {}), ...(opts.stages ? { stages: opts.stages } : {}) })
+    embedded = new EmbeddedRunner(topology, { path: opts.db, logger, prefix: opts.prefix, ...(shadow ? { shadow: shadow.shadow } : {}), drainTimeoutMs: opts.drainTimeoutMs, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(llm ? { llm: llm.client } : {}), ...(opts.stages ? { stages: opts.stages } : {}) })
     runner = embedded
     where = `the embedded runner (${opts.db})`
   } else {
@@ -103,6 +112,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     const registry = new RegistryClient(registryConnectionFromEnv(process.env, local.url ? { url: local.url } : {}))
     runner = new KafkaRunner(topology, {
       connection, serde: new AvroSerde(registry, SchemaCatalog.load(), { prefix: opts.prefix }), logger, prefix: opts.prefix, mode: opts.mode,
+      ...(shadow ? { shadow: shadow.shadow } : {}),
       drainTimeoutMs: opts.drainTimeoutMs, topics: { partitions: opts.partitions, replicationFactor: opts.replication },
       ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
       ...(llm ? { llm: llm.client } : {}),
@@ -127,9 +137,19 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     out(`synthq: ${why}: finishing records in flight (up to ${opts.drainTimeoutMs / 1000} s), then committing…`)
     await runner.stop()
   }, { drainTimeoutMs: opts.drainTimeoutMs, out })
-  out(`synthq: running topology "${topology.name}" on ${where}`)
+  out(`synthq: running ${shadow ? `a SHADOW of stage ${shadow.stage.name} at prompt version ${shadow.version} (live: ${shadow.stage.prompt.version}; stages ${stageNames(topology).join(', ')}) into ${shadow.shadow.prefix}.*, beside the live` : ''} topology "${topology.name}" on ${where}`)
   try {
     await endpoint.listen() // /healthz and /readyz answer while the runner starts (docs/metrics.md)
+    if (shadow && opts.shadow) {
+      // A new shadow's group starts where asked, before its stage joins.
+      const [{ openTransport }, { positionShadow }] = await Promise.all([import('../runtime/open-transport.ts'), import('../ops/shadow.ts')])
+      const positions = openTransport({ runner: opts.runner, db: opts.db, prefix: opts.prefix }, logger)
+      try {
+        out(`synthq: shadow ${await positionShadow(positions, shadow, opts.prefix, opts.shadow.from)}`)
+      } finally {
+        await positions.close()
+      }
+    }
     await runner.start()
     endpoint.metrics.addRunner(topology.name, runner)
     if (llm) endpoint.metrics.addLlm(llm.client)
@@ -165,7 +185,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     if (idle && !announcedIdle) {
       announcedIdle = true
       out(`synthq: caught up after ${((Date.now() - started) / 1000).toFixed(1)} s — ${progress()}`)
-      await printSamples(embedded!, opts.prefix)
+      if (!shadow) await printSamples(embedded!, opts.prefix)
       if (opts.untilIdle) {
         // Bounded input: the sink places what its topic warm-up still holds, then checkpoints.
         await embedded!.flush()
@@ -215,7 +235,7 @@ export async function startLlm (stages: string[], opts: Pick<RunOptions, 'config
   let fallback: EndpointSettings | undefined
   if (opts.llm === 'sim') {
     sim = await startLlmSim({ profile: 'instant' })
-    fallback = { name: 'sim', baseUrl: sim.url, apiKeySource: 'none', noAuth: true, structuredOutputs: 'json_schema', maxConcurrency: 256, initialConcurrency: 16, adaptiveConcurrency: true }
+    fallback = { name: 'sim', baseUrl: sim.url, cacheIdentity: 'synthq-llm-sim:instant', apiKeySource: 'none', noAuth: true, structuredOutputs: 'json_schema', maxConcurrency: 256, initialConcurrency: 16, adaptiveConcurrency: true }
   }
   const resolve = (simEmbeddings: boolean): LlmSettings => resolveLlmSettings({ stages, embeddingStages, ...(file ? { file } : {}), ...(fallback ? { fallbackEndpoint: fallback, fallbackModel: 'sim-chat-8b', fallbackStageModels: SIM_STAGE_MODELS, ...(simEmbeddings ? { fallbackEmbeddingModel: 'sim-embed-small' } : {}) } : {}) })
   let settings = resolve(true)

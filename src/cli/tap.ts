@@ -78,6 +78,7 @@ const TABLE_COLUMNS: Record<TopicName, string[]> = {
   synthesizedInstructions: ['id', 'document.id', 'instruction'],
   scoredInstructions: ['id', 'total', 'instruction'],
   sample: ['id', 'total', 'topic_label', 'instruction'],
+  promptPromotions: ['stage', 'version', 'previous_version', 'offsets'],
   sinkState: ['@key', 'generation', 'part', 'parts', 'written_at'],
   deadLetters: ['stage', 'source_topic', 'source_offset', 'error_class', 'message'],
   responses: ['id', 'model.name', 'completion_tokens', 'response'],

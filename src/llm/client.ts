@@ -387,7 +387,7 @@ export class LlmClient {
     const rt = this.#runtime(s.endpoint)
     const params = { temperature: s.temperature, max_tokens: s.maxTokens, seed: s.seed }
     const key = this.#cache && req.cache !== false
-      ? cacheKey({ baseUrl: s.endpoint.baseUrl, model: s.model, messages: req.messages, params, prompt: req.prompt, schema: req.schema })
+      ? cacheKey({ baseUrl: s.endpoint.cacheIdentity ?? s.endpoint.baseUrl, model: s.model, messages: req.messages, params, prompt: req.prompt, schema: req.schema })
       : undefined
     const validate = this.#validator(req.schema)
     if (key) {

@@ -65,6 +65,11 @@ export interface EndpointSettings {
   readonly initialConcurrency: number
   /** false: a fixed limit of maxConcurrency, no latency or 429 adaptation. */
   readonly adaptiveConcurrency: boolean
+  /**
+   * What the response cache knows the endpoint by (default its baseUrl). The built-in simulator
+   * listens on a new port each run; a fixed identity lets a rerun find its answers.
+   */
+  readonly cacheIdentity?: string
 }
 
 export interface StageSettings {

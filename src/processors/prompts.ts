@@ -148,10 +148,14 @@ export function checkPromptSelection (selection: PromptSelection): void {
   for (const [stage, version] of Object.entries(selection)) promptVersion(stage, version)
 }
 
+/** The version a stage runs: the selected one, else the live one. */
+export function selectedVersion (stage: PromptStage, selection: PromptSelection = {}): string {
+  return Object.hasOwn(selection, stage) ? normalizeVersion(selection[stage]!) : PROMPT_REGISTRY[stage].live
+}
+
 /** The prompt a stage runs: the selected version, else the live one. */
 export function promptFor<S extends PromptStage> (stage: S, selection: PromptSelection = {}): Prompt<PromptInputs[S]> {
-  const chosen = Object.hasOwn(selection, stage) ? selection[stage]! : PROMPT_REGISTRY[stage].live
-  return promptVersion(stage, chosen).prompt as Prompt<PromptInputs[S]>
+  return promptVersion(stage, selectedVersion(stage, selection)).prompt as Prompt<PromptInputs[S]>
 }
 
 /**

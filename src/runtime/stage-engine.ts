@@ -13,7 +13,8 @@ import { buildLineage, type LineageOptions } from '../processors/lineage.ts'
 import type { InputRecord, Processor, ProcessorContext, ProcessResult, TableView } from '../processors/processor.ts'
 import type { AvroSerde } from '../serde/avro-serde.ts'
 import type { StageSpec, Topology } from '../topologies/topology.ts'
-import { topicName, topicSpec, type TopicName } from '../topics.ts'
+import { namespacedTopic, topicSpec, type TopicName, type TopicNamespace } from '../topics.ts'
+import type { PromptPromotion } from './promotions.ts'
 import { DEFAULT_RETRY, NotRetried, RetriesExhausted, withRetry, type RetryPolicy } from './retry.ts'
 import { inTurn } from './turns.ts'
 
@@ -66,6 +67,10 @@ export interface StageEngineOptions {
   stage: StageSpec
   serde: AvroSerde
   prefix: string
+  /** A shadow run's namespace (default: everything under `prefix`). */
+  namespace?: TopicNamespace
+  /** The promotions table (`synthq shadow promote`): which prompt version this stage sends from which offsets. */
+  promotions?: TableView
   runId: string
   logger: Logger
   tables: (name: TopicName) => TableView
@@ -90,19 +95,25 @@ export class StageEngine {
   readonly topology: string
   readonly runId: string
   readonly #serde: AvroSerde
-  readonly #prefix: string
+  readonly #topic: (name: TopicName) => string
   readonly #logger: Logger
   readonly #tables: (name: TopicName) => TableView
   readonly #retry: RetryPolicy
   readonly #now: () => number
   readonly #processor: Processor
+  readonly #promotions: TableView | undefined
+  /** Processors of promoted prompt versions, made and initialised on first use. */
+  readonly #promoted = new Map<string, Promise<Processor>>()
   readonly #dlqTopic: string
   readonly #llm: StageLlm | undefined
 
   constructor (opts: StageEngineOptions) {
     this.stage = opts.stage
     this.#serde = opts.serde
-    this.#prefix = opts.prefix
+    const ns: TopicNamespace = opts.namespace ?? { prefix: opts.prefix }
+    this.#topic = (name) => namespacedTopic(ns, name)
+    // A shadow run sends the version it was asked for, whatever is promoted on the live stream.
+    this.#promotions = opts.stage.prompt && !ns.shadow ? opts.promotions : undefined
     this.runId = opts.runId
     this.topology = opts.topology ?? ''
     this.#logger = opts.logger.child({ stage: opts.stage.name })
@@ -110,8 +121,8 @@ export class StageEngine {
     this.#retry = opts.retry ?? DEFAULT_RETRY
     this.#now = opts.now ?? Date.now
     this.#processor = opts.stage.processor()
-    this.inputTopic = topicName(opts.stage.input, opts.prefix)
-    this.#dlqTopic = topicName('deadLetters', opts.prefix)
+    this.inputTopic = this.#topic(opts.stage.input)
+    this.#dlqTopic = this.#topic('deadLetters')
     this.#llm = opts.stage.llm && opts.llm ? opts.llm.stage(opts.stage.name) : undefined
   }
 
@@ -133,7 +144,7 @@ export class StageEngine {
         return this.#tables(name) as TableView<V>
       },
       lineage: (inputs: InputRecord | InputRecord[], opts: LineageOptions = {}) =>
-        buildLineage(this.stage.name, this.runId, (r) => topicName(r.topic, this.#prefix), Array.isArray(inputs) ? inputs : [inputs], opts, this.#now()),
+        buildLineage(this.stage.name, this.runId, (r) => this.#topic(r.topic), Array.isArray(inputs) ? inputs : [inputs], opts, this.#now()),
     }
   }
 
@@ -144,11 +155,44 @@ export class StageEngine {
 
   async close (): Promise<void> {
     await this.#processor.close?.()
+    for (const p of this.#promoted.values()) await (await p.catch(() => undefined))?.close?.()
   }
 
-  /** The processor's own figures (see Processor.metrics). */
+  /** The processor's own figures (see Processor.metrics); a promoted version's counts are added in. */
   metrics (): Record<string, number> {
-    return this.#processor.metrics?.() ?? {}
+    const out = { ...this.#processor.metrics?.() }
+    for (const p of this.#settledPromoted) {
+      for (const [k, v] of Object.entries(p.metrics?.() ?? {})) out[k] = (out[k] ?? 0) + v
+    }
+    return out
+  }
+
+  readonly #settledPromoted: Processor[] = []
+
+  /**
+   * The processor for a record: the stage's own, or a promoted prompt version's when the
+   * promotions table says this stage sends another version from an offset at or before the
+   * record's (per partition). The choice is the runtime's: processors never look at offsets.
+   */
+  async #processorFor (record: RawRecord): Promise<Processor> {
+    const p = this.#promotions?.get(this.stage.name) as PromptPromotion | undefined
+    if (!p || p.version === this.stage.prompt!.version || p.input_topic !== this.inputTopic) return this.#processor
+    const from = p.offsets.find((o) => o.partition === record.partition)?.offset ?? 0
+    if (BigInt(record.offset) < BigInt(from)) return this.#processor
+    let made = this.#promoted.get(p.version)
+    if (!made) {
+      made = (async () => {
+        const processor = this.stage.processor({ promptVersion: p.version })
+        const { signal: _s, ...ctx } = this.#context(new AbortController().signal)
+        await processor.init?.(ctx)
+        this.#settledPromoted.push(processor)
+        this.#logger.info({ stage: this.stage.name, version: p.version, previous: this.stage.prompt!.version, from: p.offsets }, 'promoted prompt version in use from these offsets')
+        return processor
+      })()
+      made.catch(() => this.#promoted.delete(p.version))
+      this.#promoted.set(p.version, made)
+    }
+    return await made
   }
 
   /**
@@ -174,9 +218,10 @@ export class StageEngine {
     }
     let attempts: number
     let result: ProcessResult
+    const processor = this.#promotions ? await this.#processorFor(raw) : this.#processor
     try {
       // In turns: a CPU-bound processor's backlog must not hold back the next stage's requests (turns.ts).
-      ({ attempts, value: result } = await withRetry(async () => await inTurn(() => this.#processor.process(record, this.#context(signal))), this.#retry, signal))
+      ({ attempts, value: result } = await withRetry(async () => await inTurn(() => processor.process(record, this.#context(signal))), this.#retry, signal))
     } catch (err) {
       if (signal.aborted) throw err
       const cause = err instanceof NotRetried || err instanceof RetriesExhausted ? (err as Error).cause ?? err : err
@@ -191,7 +236,7 @@ export class StageEngine {
       if (!this.stage.outputs.includes(out.topic)) {
         return this.#deadLetter(raw, { errorClass: 'UndeclaredOutput', code: 'SYNTHQ_CONFIG', message: `processor ${this.#processor.name} wrote to ${out.topic}, which stage ${this.stage.name} does not declare as an output`, attempts })
       }
-      const topic = topicName(out.topic, this.#prefix)
+      const topic = this.#topic(out.topic)
       if (out.value === null) {
         // A tombstone deletes the key from a compacted topic (and from tables reading it).
         if (topicSpec(out.topic).cleanupPolicy !== 'compact') {
@@ -255,6 +300,8 @@ export function failureOf (err: unknown, attempts: number): Failure {
 export interface EngineSetup {
   serde: AvroSerde
   prefix: string
+  /** A shadow run's namespace (default: everything under `prefix`). */
+  namespace?: TopicNamespace
   runId: string
   logger: Logger
   retry?: RetryPolicy
@@ -276,7 +323,8 @@ export async function createEngines (topology: Topology, tables: ReadonlyMap<Top
   }
   const engines: StageEngine[] = []
   for (const spec of topology.stages.filter((s) => !o.stages || o.stages.includes(s.name))) {
-    const engine = new StageEngine({ stage: spec, serde: o.serde, prefix: o.prefix, runId: o.runId, logger: o.logger, tables: table, topology: topology.name, ...(o.retry ? { retry: o.retry } : {}), ...(o.llm ? { llm: o.llm } : {}) })
+    const promotions = tables.get('promptPromotions')?.table
+    const engine = new StageEngine({ stage: spec, serde: o.serde, prefix: o.prefix, runId: o.runId, logger: o.logger, tables: table, topology: topology.name, ...(o.namespace ? { namespace: o.namespace } : {}), ...(promotions ? { promotions } : {}), ...(o.retry ? { retry: o.retry } : {}), ...(o.llm ? { llm: o.llm } : {}) })
     await engine.init()
     engines.push(engine)
   }

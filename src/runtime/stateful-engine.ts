@@ -24,7 +24,7 @@ import type { InputRecord, OutputRecord, ProcessorContext, TableView } from '../
 import type { StatefulContext, StatefulProcessor } from '../processors/stateful.ts'
 import type { AvroSerde } from '../serde/avro-serde.ts'
 import type { StatefulStageSpec } from '../topologies/topology.ts'
-import { topicName, topicSpec, type TopicName } from '../topics.ts'
+import { namespacedTopic, topicSpec, type TopicName, type TopicNamespace } from '../topics.ts'
 import { pickCheckpoint, type CheckpointPart } from './checkpoint.ts'
 import { deadLetterOf, failureOf, type EncodedRecord, type RawRecord } from './stage-engine.ts'
 
@@ -35,6 +35,8 @@ export interface StatefulEngineOptions {
   stage: StatefulStageSpec
   serde: AvroSerde
   prefix: string
+  /** A shadow run's namespace (default: everything under `prefix`). */
+  namespace?: TopicNamespace
   runId: string
   logger: Logger
   llm?: LlmClient
@@ -102,6 +104,7 @@ export class StatefulEngine {
   #sinceCheckpoint = 0
   /** Input records dead-lettered (since start; rollbacks may redo some). */
   deadLettered = 0
+  readonly #topic: (name: TopicName) => string
   #inFlight: { state: Buffer, offsets: Map<number, number>, generation: number, parts: number } | undefined
 
   constructor (o: StatefulEngineOptions) {
@@ -109,9 +112,11 @@ export class StatefulEngine {
     this.stage = o.stage
     this.#processor = o.stage.processor()
     this.#logger = o.logger.child({ stage: o.stage.name })
-    this.inputTopic = topicName(o.stage.input, o.prefix)
-    this.stateTopic = topicName(o.stage.state, o.prefix)
-    this.#dlqTopic = topicName('deadLetters', o.prefix)
+    const ns = o.namespace ?? { prefix: o.prefix }
+    this.#topic = (name) => namespacedTopic(ns, name)
+    this.inputTopic = this.#topic(o.stage.input)
+    this.stateTopic = this.#topic(o.stage.state)
+    this.#dlqTopic = this.#topic('deadLetters')
     this.#now = o.now ?? Date.now
     this.#maxPart = o.maxPartBytes ?? 512 * 1024
     let llm: StageLlm | undefined
@@ -138,7 +143,7 @@ export class StatefulEngine {
         return this.#o.tables(name) as TableView<V>
       },
       lineage: (inputs: InputRecord | InputRecord[], opts: LineageOptions = {}) =>
-        buildLineage(this.stage.name, this.#o.runId, (r) => topicName(r.topic, this.#o.prefix), Array.isArray(inputs) ? inputs : [inputs], opts, this.#now()),
+        buildLineage(this.stage.name, this.#o.runId, (r) => this.#topic(r.topic), Array.isArray(inputs) ? inputs : [inputs], opts, this.#now()),
     }
   }
 
@@ -296,7 +301,7 @@ export class StatefulEngine {
   async #addOutputs (outputs: readonly OutputRecord[]): Promise<void> {
     for (const out of outputs) {
       if (!this.stage.outputs.includes(out.topic)) throw new ConfigError(`stage ${this.stage.name} wrote to ${out.topic}, which it does not declare as an output`)
-      const topic = topicName(out.topic, this.#o.prefix)
+      const topic = this.#topic(out.topic)
       const compacted = topicSpec(out.topic).cleanupPolicy === 'compact'
       if (out.value === null && !compacted) throw new ConfigError(`stage ${this.stage.name} wrote a tombstone to ${topic}, which is not a compacted topic`)
       // An output the schema refuses is the processor's bug, not the record's: it fails the batch.

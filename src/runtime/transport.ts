@@ -131,8 +131,24 @@ export interface ReplayResult {
   where?: string
 }
 
+/** Consumer-group positions and plain writes: what `synthq shadow` and `synthq shadow promote` need. */
+export interface GroupPositions {
+  /** A group's committed offsets on a topic, per partition (empty: it has none). */
+  committedOffsets (group: string, topic: string): Promise<Map<number, number>>
+  /** The offset each partition of a topic will write next (empty for a topic that does not exist). */
+  endOffsets (topic: string): Promise<Map<number, number>>
+  /**
+   * Sets a group's committed offsets on a topic (forward or back). On Kafka the group must have
+   * no member running (the broker refuses otherwise); on the embedded log no process may be
+   * running the stage, which the log cannot check.
+   */
+  seekGroup (group: string, topic: string, offsets: ReadonlyMap<number, number>): Promise<void>
+  /** Appends encoded records, acknowledged by every in-sync replica on Kafka. */
+  write (records: ReadonlyArray<{ topic: string, key: string, value: Buffer | null }>): Promise<void>
+}
+
 /** Everything the operator tools need of one pipeline's topics (tap, dlq, status). */
-export interface Transport extends LagReader {
+export interface Transport extends LagReader, GroupPositions {
   readonly kind: RunnerKind
   /** Where the topics live, for messages (never credentials). */
   readonly where: string

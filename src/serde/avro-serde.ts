@@ -9,7 +9,7 @@
  */
 import type avro from 'avsc'
 import { DecodeError, RecordInvalidError, SynthqError } from '../errors.ts'
-import { TOPICS, topicName, valueSubject } from '../topics.ts'
+import { TOPICS, topicName, topicSpec, valueSubject, type TopicName } from '../topics.ts'
 import type { SchemaRegistry } from './registry.ts'
 import type { SchemaCatalog } from './schema-catalog.ts'
 import { frame, unframe } from './wire-format.ts'
@@ -56,6 +56,18 @@ export class AvroSerde {
       const topic = topicName(spec.name, opts.prefix)
       this.#bindings.set(topic, { topic, subject: valueSubject(topic), type: entry.type, schema: entry.schema, compacted: spec.cleanupPolicy === 'compact' })
     }
+  }
+
+  /**
+   * Binds another physical topic to a logical topic's schema (a shadow run's copy of it, see
+   * TopicNamespace): its subject is `<topic>-value` like every other topic's.
+   */
+  bindTopic (topic: string, name: TopicName): void {
+    if (this.#bindings.has(topic)) return
+    const spec = topicSpec(name)
+    const like = this.#bindings.get([...this.#bindings.values()].find((b) => b.type.name === spec.recordName)?.topic ?? '')
+    if (!like) throw new SynthqError('SYNTHQ_UNKNOWN_TOPIC', `no schema bound for ${name}`)
+    this.#bindings.set(topic, { topic, subject: valueSubject(topic), type: like.type, schema: like.schema, compacted: spec.cleanupPolicy === 'compact' })
   }
 
   /** Kafka topic name for a logical topic under this serde's prefix. */

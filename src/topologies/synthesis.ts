@@ -25,9 +25,9 @@ import { responseB } from '../processors/response/response-b.ts'
 import { scoring } from '../processors/scoring/scoring.ts'
 import { topicBalancedSink } from '../processors/sink/topic-balanced-sink.ts'
 import { situationEnvisioning } from '../processors/situation/situation-envisioning.ts'
-import { promptFor } from '../processors/prompts.ts'
+import { promptFor, selectedVersion, type PromptStage } from '../processors/prompts.ts'
 import type { PipelineOptions } from './options.ts'
-import { TopologyBuilder, type Topology } from './topology.ts'
+import { TopologyBuilder, type ProcessorVariant, type StagePrompt, type Topology } from './topology.ts'
 
 export interface SynthesisSetup {
   options: PipelineOptions
@@ -36,6 +36,9 @@ export interface SynthesisSetup {
 
 export function synthesisTopology (s: SynthesisSetup): Topology {
   const o = s.options
+  // The prompt of a stage: the selected version, or another one for a shadow run or a promotion.
+  const prompt = <S extends PromptStage>(id: S, v?: ProcessorVariant): ReturnType<typeof promptFor<S>> => promptFor(id, v?.promptVersion !== undefined ? { ...o.prompts, [id]: v.promptVersion } : o.prompts)
+  const sends = (id: PromptStage): StagePrompt => ({ id, version: selectedVersion(id, o.prompts) })
   const b = new TopologyBuilder('synthesis')
     .table('documentFingerprints')
     .table('demonstrations')
@@ -44,14 +47,14 @@ export function synthesisTopology (s: SynthesisSetup): Topology {
       processor: () => documentHygiene({ documentTokens: o.budget.documentTokens, minChars: o.hygiene.minChars, maxChars: o.hygiene.maxChars, nearDuplicates: o.hygiene.nearDuplicates, nearDuplicateThreshold: o.hygiene.nearDuplicateThreshold }),
     })
     .stage({
-      name: 'situation-envisioning', input: 'cleanDocuments', outputs: ['situations'], tables: ['demonstrations'], llm: true,
-      processor: () => situationEnvisioning({ seed: o.seed, k: o.demonstrations.k, resampleEvery: o.demonstrations.resampleEvery, excerptTokens: o.demonstrations.excerptTokens, documentTokens: o.budget.documentTokens, promptTokens: o.budget.promptTokens, prompt: promptFor('situation-envisioning', o.prompts) }),
+      name: 'situation-envisioning', input: 'cleanDocuments', outputs: ['situations'], tables: ['demonstrations'], llm: true, prompt: sends('situation-envisioning'),
+      processor: (v) => situationEnvisioning({ seed: o.seed, k: o.demonstrations.k, resampleEvery: o.demonstrations.resampleEvery, excerptTokens: o.demonstrations.excerptTokens, documentTokens: o.budget.documentTokens, promptTokens: o.budget.promptTokens, prompt: prompt('situation-envisioning', v) }),
     })
     .stage({
-      name: 'instruction-generation', input: 'situations', outputs: ['synthesizedInstructions'], tables: ['demonstrations'], llm: true,
-      processor: () => instructionGeneration({ excerptTokens: o.demonstrations.excerptTokens, prompt: promptFor('instruction-generation', o.prompts) }),
+      name: 'instruction-generation', input: 'situations', outputs: ['synthesizedInstructions'], tables: ['demonstrations'], llm: true, prompt: sends('instruction-generation'),
+      processor: (v) => instructionGeneration({ excerptTokens: o.demonstrations.excerptTokens, prompt: prompt('instruction-generation', v) }),
     })
-    .stage({ name: 'scoring', input: 'synthesizedInstructions', outputs: ['scoredInstructions'], llm: true, processor: () => scoring({ prompt: promptFor('scoring', o.prompts), ...(s.decontaminator ? { decontaminator: s.decontaminator() } : {}) }) })
+    .stage({ name: 'scoring', input: 'synthesizedInstructions', outputs: ['scoredInstructions'], llm: true, prompt: sends('scoring'), processor: (v) => scoring({ prompt: prompt('scoring', v), ...(s.decontaminator ? { decontaminator: s.decontaminator() } : {}) }) })
     .statefulStage({
       name: 'sink', input: 'scoredInstructions', outputs: ['sample'], state: 'sinkState', llm: 'embeddings',
       checkpointIntervalMs: o.sink.checkpointIntervalMs, checkpointRecords: o.sink.checkpointRecords,
@@ -63,10 +66,10 @@ export function synthesisTopology (s: SynthesisSetup): Topology {
   const r = o.responses
   if (r.enabled === true || r.preferences === true) {
     b.table('sample')
-      .stage({ name: 'response', input: 'sample', outputs: ['responses'], tables: ['sample'], llm: true, processor: () => response({ showDocument: r.showDocument, settleMs: r.settleMs, prompt: promptFor('response', o.prompts) }) })
+      .stage({ name: 'response', input: 'sample', outputs: ['responses'], tables: ['sample'], llm: true, prompt: sends('response'), processor: (v) => response({ showDocument: r.showDocument, settleMs: r.settleMs, prompt: prompt('response', v) }) })
     if (r.preferences === true) {
-      b.stage({ name: 'response-b', input: 'responses', outputs: ['responsePairs'], tables: ['sample'], llm: true, processor: () => responseB({ settleMs: r.settleMs, prompt: promptFor('response', o.prompts) }) })
-        .stage({ name: 'judge', input: 'responsePairs', outputs: ['preferences'], tables: ['sample'], llm: true, processor: () => judge({ settleMs: r.settleMs, prompt: promptFor('judge', o.prompts) }) })
+      b.stage({ name: 'response-b', input: 'responses', outputs: ['responsePairs'], tables: ['sample'], llm: true, prompt: sends('response'), processor: (v) => responseB({ settleMs: r.settleMs, prompt: prompt('response', v) }) })
+        .stage({ name: 'judge', input: 'responsePairs', outputs: ['preferences'], tables: ['sample'], llm: true, prompt: sends('judge'), processor: (v) => judge({ settleMs: r.settleMs, prompt: prompt('judge', v) }) })
     }
   }
   return b.build()

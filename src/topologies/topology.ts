@@ -12,6 +12,7 @@
  */
 import { ConfigError } from '../errors.ts'
 import type { Processor } from '../processors/processor.ts'
+import type { PromptStage } from '../processors/prompts.ts'
 import type { StatefulProcessor } from '../processors/stateful.ts'
 import { TOPICS, topicSpec, type TopicName } from '../topics.ts'
 
@@ -20,14 +21,31 @@ export interface StageSpec {
   name: string
   input: TopicName
   outputs: TopicName[]
-  /** A fresh processor for each runner instance. */
-  processor: () => Processor
+  /**
+   * A fresh processor for each runner instance. A stage that sends a prompt (`prompt`) builds
+   * it for another version when asked: what a shadow run and a promotion need.
+   */
+  processor: (o?: ProcessorVariant) => Processor
+  /** The prompt this stage sends and the version it runs (what `synthq shadow` and promotions change). */
+  prompt?: StagePrompt
   /** Tables the processor may read through `ctx.table(name)`. */
   tables?: TopicName[]
   /** Records in flight at once (default from the runner's config). */
   concurrency?: number
   /** The processor calls an LLM through `ctx.llm()`; the stage gets LLM settings under its name. */
   llm?: boolean
+}
+
+/** Another variant of a stage's processor: the same settings with another prompt version. */
+export interface ProcessorVariant {
+  promptVersion?: string
+}
+
+export interface StagePrompt {
+  /** The prompt's id in the registry (src/processors/prompts.ts). */
+  id: PromptStage
+  /** The version the stage runs unless a shadow run or a promotion says otherwise. */
+  version: string
 }
 
 /**

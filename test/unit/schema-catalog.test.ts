@@ -22,8 +22,8 @@ test('every topic in the topic map has a self-contained value schema', () => {
 })
 
 test('every derived record carries lineage; ingested records carry an ingest time', () => {
-  // Not derived: ingested input, fingerprints, the sink's checkpoints (runtime state) and dead letters.
-  const derived = TOPICS.filter((t) => !['realInstructions', 'documents', 'documentFingerprints', 'sinkState', 'deadLetters'].includes(t.name))
+  // Not derived: ingested input, fingerprints, the sink's checkpoints (runtime state), dead letters and prompt promotions (an operator's command).
+  const derived = TOPICS.filter((t) => !['realInstructions', 'documents', 'documentFingerprints', 'sinkState', 'deadLetters', 'promptPromotions'].includes(t.name))
   assert.equal(derived.length, 11) // … and the response stages' responses, pairs and preferences
   for (const t of derived) {
     const fields = (JSON.parse(catalog.get(t.recordName).schema) as { fields: Array<{ name: string, type: unknown }> }).fields
@@ -50,7 +50,7 @@ test('names follow Confluent conventions: prefixed dotted topics, <topic>-value 
   assert.equal(topicName('scoredInstructions', 'prod.synthq'), 'prod.synthq.instructions.scored')
   assert.equal(valueSubject('synthq.documents'), 'synthq.documents-value')
   assert.equal(new Set(TOPICS.map((t) => t.suffix)).size, TOPICS.length)
-  assert.deepEqual(TOPICS.filter((t) => t.cleanupPolicy === 'compact').map((t) => t.name), ['documentFingerprints', 'demonstrations', 'sample', 'responses', 'responsePairs', 'preferences', 'sinkState'])
+  assert.deepEqual(TOPICS.filter((t) => t.cleanupPolicy === 'compact').map((t) => t.name), ['documentFingerprints', 'demonstrations', 'sample', 'responses', 'responsePairs', 'preferences', 'promptPromotions', 'sinkState'])
 })
 
 test('a broken schema file is reported with its path', () => {

@@ -169,6 +169,14 @@ export class EmbeddedLog {
     }).immediate()
   }
 
+  /** Sets a consumer's committed offset, forward or back, forgetting its marks (a rewound consumer redoes what follows). */
+  seek (consumer: string, topic: string, committed: number): void {
+    this.db.transaction(() => {
+      this.#stmts.setPosition.run(consumer, topic, committed)
+      this.#stmts.unmark.run(consumer, topic, Number.MAX_SAFE_INTEGER)
+    }).immediate()
+  }
+
   topics (): Array<{ topic: string, records: number }> {
     return this.db.prepare<[], { topic: string, next_offset: number }>('SELECT topic, next_offset FROM topics ORDER BY topic').all().map((r) => ({ topic: r.topic, records: r.next_offset }))
   }

@@ -12,7 +12,8 @@ import { SynthqError } from '../../errors.ts'
 import { AvroSerde } from '../../serde/avro-serde.ts'
 import { SchemaCatalog } from '../../serde/schema-catalog.ts'
 import type { Topology } from '../../topologies/topology.ts'
-import { DEFAULT_TOPIC_PREFIX, TOPICS, topicName, type TopicName } from '../../topics.ts'
+import { DEFAULT_TOPIC_PREFIX, TOPICS, namespacedTopic, stageGroup, topicName, topicSpec, type TopicName, type TopicNamespace } from '../../topics.ts'
+import { tablesOf } from '../promotions.ts'
 import type { RetryPolicy } from '../retry.ts'
 import { createEngines, type StageEngine } from '../stage-engine.ts'
 import { StatefulEngine, type StatefulStageStats } from '../stateful-engine.ts'
@@ -32,6 +33,8 @@ export interface EmbeddedRunnerOptions {
   path: string
   logger: Logger
   prefix?: string
+  /** A shadow run (`synthq shadow`): see KafkaRunnerOptions.shadow. */
+  shadow?: TopicNamespace['shadow']
   concurrency?: number
   maxQueued?: number
   pollMs?: number
@@ -51,6 +54,7 @@ export class EmbeddedRunner implements Runner {
   readonly log: EmbeddedLog
   readonly serde: AvroSerde
   readonly prefix: string
+  readonly #ns: TopicNamespace
   readonly #o: EmbeddedRunnerOptions
   readonly #tables = new Map<TopicName, EmbeddedTable>()
   readonly #stages: EmbeddedStage[] = []
@@ -63,10 +67,13 @@ export class EmbeddedRunner implements Runner {
     this.topology = topology
     this.#o = o
     this.prefix = o.prefix ?? DEFAULT_TOPIC_PREFIX
+    this.#ns = { prefix: this.prefix, ...(o.shadow ? { shadow: o.shadow } : {}) }
     this.runId = o.runId ?? randomUUID()
     const compacted = new Set(TOPICS.filter((t) => t.cleanupPolicy === 'compact').map((t) => topicName(t.name, this.prefix)))
+    for (const name of o.shadow?.topics ?? []) if (topicSpec(name).cleanupPolicy === 'compact') compacted.add(namespacedTopic(this.#ns, name))
     this.log = new EmbeddedLog(o.path, { durability: o.durability ?? 'normal', compacted: (t) => compacted.has(t) })
     this.serde = new AvroSerde(new EmbeddedRegistry(this.log.db, o.path), SchemaCatalog.load(), { prefix: this.prefix })
+    for (const name of o.shadow?.topics ?? []) this.serde.bindTopic(namespacedTopic(this.#ns, name), name)
   }
 
   async start (): Promise<void> {
@@ -92,25 +99,25 @@ export class EmbeddedRunner implements Runner {
     this.#throwIfStopping()
     // Stateful stages first: a state that cannot be restored stops the start before anything runs.
     for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
-      const engine = new StatefulEngine({ stage: spec, serde: this.serde, prefix: this.prefix, runId: this.runId, logger, runner: 'embedded', topology: this.topology.name, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
+      const engine = new StatefulEngine({ stage: spec, serde: this.serde, prefix: this.prefix, namespace: this.#ns, runId: this.runId, logger, runner: 'embedded', topology: this.topology.name, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
       await engine.init()
-      const stage = new EmbeddedStatefulStage({ log: this.log, engine, consumer: `${this.prefix}.${spec.name}`, pollMs: this.#o.pollMs ?? 100, logger })
+      const stage = new EmbeddedStatefulStage({ log: this.log, engine, consumer: stageGroup(this.#ns, spec.name), pollMs: this.#o.pollMs ?? 100, logger })
       this.#stateful.push({ engine, stage })
       await stage.start()
       this.#throwIfStopping()
     }
-    for (const name of this.topology.tables) {
-      const t = new EmbeddedTable(this.log, this.serde, topicName(name, this.prefix), logger)
+    for (const name of tablesOf(this.topology, this.#ns, this.#o.stages)) {
+      const t = new EmbeddedTable(this.log, this.serde, namespacedTopic(this.#ns, name), logger)
       this.#tables.set(name, t)
       await t.start(this.#o.pollMs ?? 100)
       this.#throwIfStopping()
     }
-    const engines = await createEngines(this.topology, this.#tables, { serde: this.serde, prefix: this.prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
+    const engines = await createEngines(this.topology, this.#tables, { serde: this.serde, prefix: this.prefix, namespace: this.#ns, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
     for (const engine of engines) {
       const spec = engine.stage
       this.#engines.push(engine)
       const stage = new EmbeddedStage({
-        log: this.log, engine, consumer: `${this.prefix}.${spec.name}`,
+        log: this.log, engine, consumer: stageGroup(this.#ns, spec.name),
         concurrency: stageConcurrency(spec, this.#o),
         maxQueued: this.#o.maxQueued ?? 2_000,
         pollMs: this.#o.pollMs ?? 100,

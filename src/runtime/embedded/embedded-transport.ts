@@ -167,6 +167,29 @@ export class EmbeddedTransport implements Transport {
     }
   }
 
+  async committedOffsets (group: string, topic: string): Promise<Map<number, number>> {
+    const known = this.log.db.prepare<[string, string], { committed: number }>('SELECT committed FROM positions WHERE consumer = ? AND topic = ?').get(group, topic)
+    return known ? new Map([[0, known.committed]]) : new Map()
+  }
+
+  async endOffsets (topic: string): Promise<Map<number, number>> {
+    return new Map([[0, this.log.head(topic)]])
+  }
+
+  async seekGroup (group: string, topic: string, offsets: ReadonlyMap<number, number>): Promise<void> {
+    this.#writable((log) => log.seek(group, topic, offsets.get(0) ?? 0))
+  }
+
+  async write (records: ReadonlyArray<{ topic: string, key: string, value: Buffer | null }>): Promise<void> {
+    this.#writable((log) => log.append(records.map((r) => ({ topic: r.topic, key: r.key, value: r.value as Buffer }))))
+  }
+
+  /** A read-only transport writes through a connection of its own. */
+  #writable (fn: (log: EmbeddedLog) => void): void {
+    const log = this.#o.readOnly ? new EmbeddedLog(this.#o.db, { compacted: compactedOf(this.#o.prefix) }) : this.log
+    try { fn(log) } finally { if (log !== this.log) log.close() }
+  }
+
   async close (): Promise<void> {
     this.log.close()
   }

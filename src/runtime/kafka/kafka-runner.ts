@@ -12,7 +12,8 @@ import type { TableView } from '../../processors/processor.ts'
 import type { AvroSerde } from '../../serde/avro-serde.ts'
 import type { Topology } from '../../topologies/topology.ts'
 import { SynthqError } from '../../errors.ts'
-import { DEFAULT_TOPIC_PREFIX, topicName, type TopicName } from '../../topics.ts'
+import { DEFAULT_TOPIC_PREFIX, namespacedTopic, stageGroup, type TopicName, type TopicNamespace } from '../../topics.ts'
+import { tablesOf } from '../promotions.ts'
 import type { RetryPolicy } from '../retry.ts'
 import { createEngines, type StageEngine } from '../stage-engine.ts'
 import { StatefulEngine, type StatefulStageStats } from '../stateful-engine.ts'
@@ -33,6 +34,11 @@ export interface KafkaRunnerOptions {
   serde: AvroSerde
   logger: Logger
   prefix?: string
+  /**
+   * A shadow run (`synthq shadow`): these topics are written and read under the shadow prefix,
+   * and the stages' consumer groups live there too; inputs and tables are the live ones.
+   */
+  shadow?: TopicNamespace['shadow']
   /** Default exactly-once: outputs and offsets in one transaction. */
   mode?: DeliveryMode
   /** Records in flight per stage (a stage may set its own). Default 64: LLM calls take seconds. */
@@ -79,6 +85,7 @@ export class KafkaRunner implements Runner {
   readonly runId: string
   readonly #o: KafkaRunnerOptions
   readonly #prefix: string
+  readonly #ns: TopicNamespace
   readonly #kafka: Kafka
   readonly #tables = new Map<TopicName, KafkaTable>()
   readonly #stages: KafkaStage[] = []
@@ -92,6 +99,8 @@ export class KafkaRunner implements Runner {
     this.topology = topology
     this.#o = o
     this.#prefix = o.prefix ?? DEFAULT_TOPIC_PREFIX
+    this.#ns = { prefix: this.#prefix, ...(o.shadow ? { shadow: o.shadow } : {}) }
+    for (const name of o.shadow?.topics ?? []) o.serde.bindTopic(namespacedTopic(this.#ns, name), name)
     this.runId = o.runId ?? randomUUID()
     this.#kafka = createKafka(o.connection, o.logger)
   }
@@ -136,6 +145,7 @@ export class KafkaRunner implements Runner {
     await admin.connect()
     try {
       await ensureTopics(admin, { prefix: this.#prefix, ...this.#o.topics })
+      if (this.#ns.shadow) await ensureTopics(admin, { ...this.#o.topics, prefix: this.#ns.shadow.prefix, only: this.#ns.shadow.topics })
     } finally {
       await admin.disconnect()
     }
@@ -144,27 +154,27 @@ export class KafkaRunner implements Runner {
     this.#throwIfStopping()
     // Stateful stages first: a state that cannot be restored stops the start before anything runs.
     for (const spec of this.topology.statefulStages.filter((s) => !this.#o.stages || this.#o.stages.includes(s.name))) {
-      const engine = new StatefulEngine({ stage: spec, serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, runner: 'kafka', topology: this.topology.name, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
+      const engine = new StatefulEngine({ stage: spec, serde: this.#o.serde, prefix: this.#prefix, namespace: this.#ns, runId: this.runId, logger, runner: 'kafka', topology: this.topology.name, ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
       await engine.init()
-      const stage = new KafkaStatefulStage({ kafka: this.#kafka, engine, groupId: `${this.#prefix}.${spec.name}`, sessionTimeoutMs: this.#o.sessionTimeoutMs ?? 30_000, logger, ...(this.#o.onFenced ? { onFenced: this.#o.onFenced } : {}), ...(this.#o.abortRate ? { abortRate: this.#o.abortRate } : {}) })
+      const stage = new KafkaStatefulStage({ kafka: this.#kafka, engine, groupId: stageGroup(this.#ns, spec.name), sessionTimeoutMs: this.#o.sessionTimeoutMs ?? 30_000, logger, ...(this.#o.onFenced ? { onFenced: this.#o.onFenced } : {}), ...(this.#o.abortRate ? { abortRate: this.#o.abortRate } : {}) })
       this.#stateful.push({ engine, stage })
       await stage.start()
       this.#throwIfStopping()
     }
-    for (const name of this.topology.tables) {
-      const t = new KafkaTable(this.#kafka, this.#o.serde, topicName(name, this.#prefix), logger)
+    for (const name of tablesOf(this.topology, this.#ns, this.#o.stages)) {
+      const t = new KafkaTable(this.#kafka, this.#o.serde, namespacedTopic(this.#ns, name), logger)
       this.#tables.set(name, t)
       await t.start()
       this.#throwIfStopping()
     }
-    const engines = await createEngines(this.topology, this.#tables, { serde: this.#o.serde, prefix: this.#prefix, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
+    const engines = await createEngines(this.topology, this.#tables, { serde: this.#o.serde, prefix: this.#prefix, namespace: this.#ns, runId: this.runId, logger, ...(this.#o.retry ? { retry: this.#o.retry } : {}), ...(this.#o.stages ? { stages: this.#o.stages } : {}), ...(this.#o.llm ? { llm: this.#o.llm } : {}) })
     for (const engine of engines) {
       const spec = engine.stage
       this.#engines.push(engine)
       const stage = new KafkaStage({
         kafka: this.#kafka,
         engine,
-        groupId: `${this.#prefix}.${spec.name}`,
+        groupId: stageGroup(this.#ns, spec.name),
         mode: this.#o.mode ?? 'exactly-once',
         concurrency: stageConcurrency(spec, this.#o),
         maxQueuedPerPartition: this.#o.maxQueuedPerPartition ?? 2_000,

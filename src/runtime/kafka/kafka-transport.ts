@@ -7,6 +7,7 @@ import type { Admin, Kafka } from 'kafkajs'
 import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../../config/connection.ts'
 import { localInfraAddresses } from '../../config/local-infra.ts'
 import type { Logger } from '../../log.ts'
+import { SynthqError } from '../../errors.ts'
 import { AvroSerde } from '../../serde/avro-serde.ts'
 import { RegistryClient } from '../../serde/registry-client.ts'
 import { SchemaCatalog } from '../../serde/schema-catalog.ts'
@@ -194,6 +195,39 @@ export class KafkaTransport implements Transport {
       await producer.disconnect()
     }
     return out
+  }
+
+  async committedOffsets (group: string, topic: string): Promise<Map<number, number>> {
+    const admin = await this.#adminClient()
+    const [found] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+    // -1: no offset committed for the partition.
+    return new Map((found?.partitions ?? []).filter((p) => Number(p.offset) >= 0).map((p) => [p.partition, Number(p.offset)]))
+  }
+
+  async endOffsets (topic: string): Promise<Map<number, number>> {
+    const admin = await this.#adminClient()
+    if (!(await admin.listTopics()).includes(topic)) return new Map()
+    return new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]))
+  }
+
+  async seekGroup (group: string, topic: string, offsets: ReadonlyMap<number, number>): Promise<void> {
+    const admin = await this.#adminClient()
+    const described = await admin.describeGroups([group])
+    const members = described.groups[0]?.members.length ?? 0
+    if (members > 0) throw new SynthqError('SYNTHQ_GROUP_ACTIVE', `consumer group ${group} has ${members} member(s) running: stop the processes running its stage, then try again (Kafka moves a group's offsets only while it is empty)`, { context: { group } })
+    await admin.setOffsets({ groupId: group, topic, partitions: [...offsets].map(([partition, offset]) => ({ partition, offset: String(offset) })) })
+  }
+
+  async write (records: ReadonlyArray<{ topic: string, key: string, value: Buffer | null }>): Promise<void> {
+    const producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+    await producer.connect()
+    try {
+      const byTopic = new Map<string, Array<{ key: string, value: Buffer | null }>>()
+      for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), { key: r.key, value: r.value }])
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
+    } finally {
+      await producer.disconnect()
+    }
   }
 
   async close (): Promise<void> {

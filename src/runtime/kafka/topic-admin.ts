@@ -3,7 +3,7 @@
  * `cleanup.policy=compact` for tables (demonstrations). Existing topics are left as they are.
  */
 import type { Admin, ITopicConfig } from 'kafkajs'
-import { TOPICS, topicName, type TopicSpec } from '../../topics.ts'
+import { TOPICS, topicName, type TopicName, type TopicSpec } from '../../topics.ts'
 
 export interface TopicLayout {
   prefix?: string
@@ -15,6 +15,8 @@ export interface TopicLayout {
    * else the broker's default.
    */
   minInSyncReplicas?: number
+  /** Only these topics of the map (a shadow run creates its own copies of the topics it writes). */
+  only?: readonly TopicName[]
 }
 
 export interface TopicPlan {
@@ -28,7 +30,7 @@ export interface TopicPlan {
 export function topicPlan (layout: TopicLayout = {}): TopicPlan[] {
   const replicationFactor = layout.replicationFactor ?? 1
   const minIsr = layout.minInSyncReplicas ?? (replicationFactor >= 3 ? 2 : undefined)
-  return TOPICS.map((spec) => ({
+  return TOPICS.filter((spec) => !layout.only || layout.only.includes(spec.name)).map((spec) => ({
     topic: topicName(spec.name, layout.prefix),
     spec,
     partitions: layout.partitions ?? 6,
