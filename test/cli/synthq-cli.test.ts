@@ -15,7 +15,7 @@ test('synthq topics prints the topic map without any server', () => {
   const r = synthq(['topics', '--prefix', 'acme.synthq'], { SYNTHQ_INFRA_DIR: '/nonexistent', SYNTHQ_KAFKA_BROKERS: '', SYNTHQ_REGISTRY_URL: '' })
   assert.equal(r.code, 0, r.err)
   for (const t of TOPICS) assert.ok(r.out.includes(topicName(t.name, 'acme.synthq')), t.name)
-  assert.match(r.out, /16 topics; value subjects are <topic>-value; all 16 Avro contracts/)
+  assert.match(r.out, /17 topics; value subjects are <topic>-value; all 17 Avro contracts/)
 })
 
 test('synthq topics create, schemas register and schemas check against the real broker and registry', () => {
