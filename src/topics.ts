@@ -93,6 +93,18 @@ export function shadowPrefix (prefix: string, stage: string, version: string): s
   return `${prefix ? `${prefix}.` : ''}shadow.${stage}.v${version}`
 }
 
+/**
+ * A shadow run's topic (`<prefix>.shadow.<stage>.v<version>.<suffix>`) as its stage, version and
+ * logical topic; undefined for any other name.
+ */
+export function parseShadowTopic (topic: string, prefix = DEFAULT_TOPIC_PREFIX): { stage: string, version: string, name: TopicName } | undefined {
+  const head = `${prefix ? `${prefix}.` : ''}shadow.`
+  if (!topic.startsWith(head)) return undefined
+  const m = /^([a-z][a-z0-9-]*)\.v([^.]+)\.(.+)$/.exec(topic.slice(head.length))
+  const spec = m ? TOPICS.find((t) => t.suffix === m[3]) : undefined
+  return m && spec ? { stage: m[1]!, version: m[2]!, name: spec.name } : undefined
+}
+
 /** Confluent TopicNameStrategy: the value subject of a topic. */
 export function valueSubject (topic: string): string {
   return `${topic}-value`

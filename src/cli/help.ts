@@ -234,6 +234,8 @@ usage:
       stages take it up without a restart; outputs made before stay as they are. An offset
       before the live stage's position moves its group back (stop the stage first): those
       records are redone with V, answered from the LLM cache where the shadow asked already.
+  synthq shadow list [--json]
+      the shadow runs under the prefix (their topics and record counts) and the promotions in effect
 
 options: --runner embedded|kafka, --db, --prefix, --llm sim, --config (as synthq run)
 
@@ -241,6 +243,8 @@ examples:
   synthq shadow instruction-generation --prompt-version 2 --through scoring --llm sim
   synthq compare instruction-generation --prompt-version 2
   synthq shadow promote instruction-generation --prompt-version 2 --from shadow
+  synthq shadow list
+  synthq tap synthq.shadow.instruction-generation.v2.instructions.synthesized --table
 `
 
 export const COMMAND_HELP: Record<string, string> = { start: START_HELP, run: RUN_HELP, topics: TOPICS_HELP, schemas: SCHEMAS_HELP, llm: LLM_HELP, prompts: PROMPTS_HELP, shadow: SHADOW_HELP, compare: SHADOW_HELP }

@@ -155,6 +155,7 @@ async function shadow (c: CommandContext): Promise<number> {
   const db = values.db ?? defaultDbPath()
   // The shadow's version is its own: --prompt-version does not go into the pipeline's selection.
   const pipeline = await pipelineFrom({ ...c, values: { ...values, 'prompt-version': undefined } })
+  if (c.positionals[1] === 'list') return await shadowCli.runShadowList({ runner, db, prefix: c.prefix, json: Boolean(values.json) }, c.logger)
   if (c.positionals[1] === 'promote') {
     const stage = c.positionals[2]
     shadowCli.topologyWithStage(stage, pipeline, 'synthq shadow promote')

@@ -10,7 +10,7 @@ import type { Logger } from '../log.ts'
 import { readLlmConfigFile } from '../llm/config.ts'
 import { compareSides, formatCompareReport } from '../ops/compare/compare-report.ts'
 import { readSides } from '../ops/compare/read-sides.ts'
-import { describeOffsets, parsePromoteFrom, promote, promptStage, type ShadowStart } from '../ops/shadow.ts'
+import { describeOffsets, listShadows, parsePromoteFrom, promote, promptStage, type ShadowStart } from '../ops/shadow.ts'
 import { openTransport } from '../runtime/open-transport.ts'
 import type { RunnerKind } from '../runtime/transport.ts'
 import type { PipelineOptions } from '../topologies/options.ts'
@@ -69,6 +69,26 @@ export async function runPromote (c: PromoteCommand, logger: Logger): Promise<nu
       'running stages pick the promotion up without a restart; the shadow\'s topics are left as they are.',
       '',
     ].join('\n'))
+    return 0
+  } finally {
+    await transport.close()
+  }
+}
+
+/** `synthq shadow list`: the shadow runs under the prefix and the promotions in effect. */
+export async function runShadowList (c: { runner: RunnerKind, db: string, prefix: string, json: boolean }, logger: Logger): Promise<number> {
+  const transport = openTransport({ runner: c.runner, db: c.db, prefix: c.prefix, ...(c.runner === 'embedded' ? { readOnly: true } : {}) }, logger)
+  try {
+    const l = await listShadows(transport, c.prefix)
+    if (c.json) {
+      process.stdout.write(`${JSON.stringify(l, null, 2)}\n`)
+      return 0
+    }
+    const lines = [l.shadows.length ? 'shadow runs:' : `no shadow runs under ${c.prefix}`]
+    for (const s of l.shadows) lines.push(`  ${s.stage} v${s.version} (${s.prefix}.*): ${s.topics.map((t) => `${t.topic.slice(s.prefix.length + 1)} ${t.records}`).join(', ')}`)
+    lines.push(l.promotions.length ? 'promotions in effect:' : 'no promotions: every stage sends the version it was started with')
+    for (const p of l.promotions) lines.push(`  ${p.stage}: version ${p.version} (was ${p.previous_version}) from ${p.input_topic} offsets ${describeOffsets(new Map(p.offsets.map((o) => [o.partition, o.offset])))}, promoted ${new Date(p.promoted_at).toISOString()}`)
+    process.stdout.write(`${lines.join('\n')}\n`)
     return 0
   } finally {
     await transport.close()

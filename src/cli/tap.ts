@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util'
 import { ConfigError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { DEFAULT_TOPIC_PREFIX, TOPICS, topicName, type TopicName } from '../topics.ts'
+import { DEFAULT_TOPIC_PREFIX, parseShadowTopic, TOPICS, topicName, type TopicName } from '../topics.ts'
 import { fitWidths, getPath, jsonReplacer, matches, parseOffsets, parseSince, parseWhere, project, renderTable, scalarText, tableLines, terminalWidth, type Filter, type RecordMeta, type StartPosition } from '../ops/tap/select.ts'
 import { openSource, resolveTopic, runnerKind } from '../ops/tap/source.ts'
 import type { TapRecord } from '../runtime/transport.ts'
@@ -197,7 +197,7 @@ export async function runTap (argv: string[], defaults: { db: string }, logger: 
   }
   const follow = Boolean(values.follow || values.latest)
   const source = openSource({ runner: values.runner ?? 'embedded', db: values.db ?? defaults.db, prefix }, logger)
-  const logical = TOPICS.find((t) => topicName(t.name, prefix) === topic)!.name
+  const logical = TOPICS.find((t) => topicName(t.name, prefix) === topic)?.name ?? parseShadowTopic(topic, prefix)!.name
   const tableColumns = !values.table ? [] : fields ?? [...(source.kind === 'kafka' ? ['@partition'] : []), '@offset', ...TABLE_COLUMNS[logical]]
   const width = terminalWidth()
   // A followed table cannot wait for every row to size its columns: they share the width.

@@ -16,7 +16,7 @@ import type { PromptPromotion } from '../runtime/promotions.ts'
 import type { GroupPositions, Transport } from '../runtime/transport.ts'
 import type { ShadowRun } from '../topologies/shadow.ts'
 import type { StageSpec, StagePrompt, Topology } from '../topologies/topology.ts'
-import { namespacedTopic, shadowPrefix, stageGroup, topicName } from '../topics.ts'
+import { namespacedTopic, parseShadowTopic, shadowPrefix, stageGroup, topicName } from '../topics.ts'
 
 /** Where a new shadow starts: every record of the input, or where the live stage is now. */
 export type ShadowStart = 'earliest' | 'live'
@@ -39,6 +39,32 @@ export async function positionShadow (t: GroupPositions, run: ShadowRun, prefix:
 
 export function describeOffsets (offsets: ReadonlyMap<number, number>): string {
   return [...offsets].sort(([a], [b]) => a - b).map(([p, o]) => `${p}:${o}`).join(',') || 'none'
+}
+
+export interface ShadowListing {
+  /** Each shadow run found: its stage, version and topics with their record counts. */
+  shadows: Array<{ stage: string, version: string, prefix: string, topics: Array<{ topic: string, records: number }> }>
+  /** The promotions in effect, by stage. */
+  promotions: PromptPromotion[]
+}
+
+/** The shadow runs whose topics exist under the prefix, and the promotions in effect. */
+export async function listShadows (t: Transport, prefix: string): Promise<ShadowListing> {
+  const byRun = new Map<string, ShadowListing['shadows'][number]>()
+  for (const s of await t.topicSizes(prefix)) {
+    const parsed = parseShadowTopic(s.topic, prefix)
+    if (!parsed) continue
+    const key = `${parsed.stage}\u0000${parsed.version}`
+    if (!byRun.has(key)) byRun.set(key, { stage: parsed.stage, version: parsed.version, prefix: shadowPrefix(prefix, parsed.stage, parsed.version), topics: [] })
+    byRun.get(key)!.topics.push(s)
+  }
+  const topic = topicName('promptPromotions', prefix)
+  const latest = new Map<string, PromptPromotion | null>()
+  for (const r of await t.readToEnd(topic)) {
+    if (r.key === null) continue
+    latest.set(r.key, r.value ? await t.serde.decode<PromptPromotion>(topic, r.value) : null)
+  }
+  return { shadows: [...byRun.values()], promotions: [...latest.values()].filter((p): p is PromptPromotion => p !== null) }
 }
 
 /** `--from` of promote: the input's end now, where the shadow started, or offsets given per partition. */

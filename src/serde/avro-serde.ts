@@ -9,7 +9,7 @@
  */
 import type avro from 'avsc'
 import { DecodeError, RecordInvalidError, SynthqError } from '../errors.ts'
-import { TOPICS, topicName, topicSpec, valueSubject, type TopicName } from '../topics.ts'
+import { parseShadowTopic, TOPICS, topicName, topicSpec, valueSubject, type TopicName } from '../topics.ts'
 import type { SchemaRegistry } from './registry.ts'
 import type { SchemaCatalog } from './schema-catalog.ts'
 import { frame, unframe } from './wire-format.ts'
@@ -49,8 +49,11 @@ export class AvroSerde {
   /** Resolvers from a writer schema id to a topic's reader type. */
   readonly #resolvers = new Map<string, Promise<avro.Type | avro.Resolver>>()
 
+  readonly #prefix: string | undefined
+
   constructor (registry: SchemaRegistry, catalog: SchemaCatalog, opts: { prefix?: string } = {}) {
     this.#registry = registry
+    this.#prefix = opts.prefix
     for (const spec of TOPICS) {
       const entry = catalog.get(spec.recordName)
       const topic = topicName(spec.name, opts.prefix)
@@ -76,6 +79,9 @@ export class AvroSerde {
   }
 
   #binding (topic: string): TopicBinding {
+    // A shadow run's copy of a topic (synthq shadow) has the schema of the topic it copies.
+    const shadow = this.#bindings.has(topic) ? undefined : parseShadowTopic(topic, this.#prefix)
+    if (shadow) this.bindTopic(topic, shadow.name)
     const b = this.#bindings.get(topic)
     if (!b) throw new SynthqError('SYNTHQ_UNKNOWN_TOPIC', `Topic "${topic}" is not in synthq's topic map (known: ${this.topics().join(', ')})`)
     return b

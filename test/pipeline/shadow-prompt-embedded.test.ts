@@ -84,6 +84,15 @@ test('shadow v2 of instruction-generation beside v1 on the embedded runner: comp
   ok(promoted)
   assert.match(promoted.stdout, new RegExp(`moved back from 0:${n} to 0:0: ${n} record\\(s\\) are redone with version 2`))
 
+  const listed = synthq('shadow', 'list', '--json')
+  ok(listed)
+  const l = JSON.parse(listed.stdout) as { shadows: Array<{ stage: string, version: string, topics: Array<{ topic: string, records: number }> }>, promotions: Array<{ stage: string, version: string, offsets: Array<{ partition: number, offset: number }> }> }
+  assert.deepEqual(l.shadows.map((x) => [x.stage, x.version, x.topics.map((t) => t.records)]), [['instruction-generation', '2', [n, n]]])
+  assert.deepEqual(l.promotions.map((p) => [p.stage, p.version, p.offsets]), [['instruction-generation', '2', [{ partition: 0, offset: 0 }]]])
+  const tapped = synthq('tap', shadowTopic, '--limit', '1', '--fields', 'lineage.prompt.version')
+  ok(tapped)
+  assert.match(tapped.stdout, /"2"/, 'tap reads a shadow topic like any other')
+
   const rerun = synthq('run', 'synthesis', '--llm', 'sim', '--until-idle')
   ok(rerun)
   assert.match(rerun.stderr, new RegExp(`instruction-generation: 0 requests, 0\\+0 tokens, ${n} cache hits`), 'the redo is answered from the cache')

@@ -7,7 +7,7 @@ import type { Logger } from '../../log.ts'
 import { openTransport } from '../../runtime/open-transport.ts'
 import type { RunnerKind, Transport } from '../../runtime/transport.ts'
 import { ConfigError } from '../../errors.ts'
-import { TOPICS, topicName, type TopicName } from '../../topics.ts'
+import { parseShadowTopic, TOPICS, topicName, type TopicName } from '../../topics.ts'
 
 export type { RunnerKind }
 
@@ -33,6 +33,7 @@ export function resolveTopic (name: string, prefix: string): string {
   if (logical) return topicName(logical.name as TopicName, prefix)
   const physical = TOPICS.find((t) => topicName(t.name, prefix) === name)
   if (physical) return name
+  if (parseShadowTopic(name, prefix)) return name // a shadow run's copy (synthq shadow)
   throw new ConfigError(`unknown topic "${name}"; topics: ${TOPICS.map((t) => topicName(t.name, prefix)).join(', ')}`)
 }
 

@@ -11,7 +11,7 @@ import { SynthqError } from '../../errors.ts'
 import { AvroSerde } from '../../serde/avro-serde.ts'
 import { RegistryClient } from '../../serde/registry-client.ts'
 import { SchemaCatalog } from '../../serde/schema-catalog.ts'
-import { TOPICS, topicName } from '../../topics.ts'
+import { parseShadowTopic, TOPICS, topicName } from '../../topics.ts'
 import { REPLAY_HEADER, type LagFigures, type LagOptions, type OnRecord, type ReadOptions, type ReplayItem, type ReplayResult, type StageInput, type Tail, type TailRecord, type TopicRecord, type Transport } from '../transport.ts'
 import { createKafka } from './client.ts'
 import { inputEnds, kafkaLag, RecordCensus, type PartitionEnds } from './kafka-lag.ts'
@@ -108,8 +108,9 @@ export class KafkaTransport implements Transport {
     const admin = await this.#adminClient()
     const existing = new Set(await admin.listTopics())
     const out: Array<{ topic: string, records: number }> = []
-    for (const t of TOPICS) {
-      const topic = topicName(t.name, prefix)
+    // The pipeline's topics, then the copies shadow runs made of them (synthq shadow).
+    const topics = [...TOPICS.map((t) => topicName(t.name, prefix)), ...[...existing].filter((t) => parseShadowTopic(t, prefix)).sort()]
+    for (const topic of topics) {
       if (!existing.has(topic)) continue
       const offsets = await admin.fetchTopicOffsets(topic)
       // Transaction markers the census has seen are not records.
