@@ -84,7 +84,8 @@ export async function runShadowList (c: { runner: RunnerKind, db: string, prefix
       process.stdout.write(`${JSON.stringify(l, null, 2)}\n`)
       return 0
     }
-    const lines = [l.shadows.length ? 'shadow runs:' : `no shadow runs under ${c.prefix}`]
+    // Kafka numbers transaction markers with offsets too: its sizes are offsets, not records.
+    const lines = [l.shadows.length ? `shadow runs${c.runner === 'kafka' ? ' (topic sizes in offsets, transaction markers included)' : ''}:` : `no shadow runs under ${c.prefix}`]
     for (const s of l.shadows) lines.push(`  ${s.stage} v${s.version} (${s.prefix}.*): ${s.topics.map((t) => `${t.topic.slice(s.prefix.length + 1)} ${t.records}`).join(', ')}`)
     lines.push(l.promotions.length ? 'promotions in effect:' : 'no promotions: every stage sends the version it was started with')
     for (const p of l.promotions) lines.push(`  ${p.stage}: version ${p.version} (was ${p.previous_version}) from ${p.input_topic} offsets ${describeOffsets(new Map(p.offsets.map((o) => [o.partition, o.offset])))}, promoted ${new Date(p.promoted_at).toISOString()}`)

@@ -133,6 +133,18 @@ export async function shadowStart (t: Transport, spec: StageSpec, prefix: string
 }
 
 /**
+ * Records of `topic` from `from` up to `to` (exclusive), per partition: counted by reading, since
+ * on Kafka offsets also number transaction markers.
+ */
+async function recordsBetween (t: Transport, topic: string, from: ReadonlyMap<number, number>, to: ReadonlyMap<number, number>): Promise<number> {
+  let n = 0
+  await t.read({ topic, start: { kind: 'offset', partitions: new Map(from) }, follow: false }, (r) => {
+    if (r.offset < (to.get(r.partition) ?? 0)) n++
+  })
+  return n
+}
+
+/**
  * Makes `version` of the stage's prompt live from `from`. Moves the live group back first when
  * `from` is before its position (the group must be stopped on Kafka), then writes the promotion.
  */
@@ -156,11 +168,10 @@ export async function promote (t: Transport, o: { topology: Topology, stage: str
     if (off > end) throw new ConfigError(`--from ${p}:${off}: partition ${p} of ${input} ends at ${end}; a promotion starts at a written offset or at the end`)
   }
   const rewound = new Map<number, number>()
-  let redo = 0
   for (const [p, off] of from) {
-    const at = committed.get(p) ?? 0
-    if (off < at) { rewound.set(p, off); redo += at - off }
+    if (off < (committed.get(p) ?? 0)) rewound.set(p, off)
   }
+  const redo = rewound.size > 0 ? await recordsBetween(t, input, rewound, committed) : 0
   if (rewound.size > 0) await t.seekGroup(group, input, new Map([...committed, ...rewound]))
   const topic = topicName('promptPromotions', o.prefix)
   const promotion: PromptPromotion = {

@@ -7,15 +7,16 @@
  *
  * Then every object is validated against its API schema (kubernetes-models, KEDA's and
  * Prometheus Operator's CRDs; a kind with no schema fails), and the deployment is held to what
- * synthq needs: every stage of the method's topologies in exactly one Deployment; no more
- * replicas than partitions; the sink alone; a termination grace longer than the drain deadline;
+ * synthq needs: every stage of the method's topologies in exactly one Deployment (the response
+ * stages too, which only a pipeline config file turns on: a Deployment running them must mount
+ * one that does, and pass it with --config); no more replicas than partitions; the sink alone; a termination grace longer than the drain deadline;
  * secrets only as mounted files; probes and scraping on the metrics endpoint; the Compose file
  * split the same way. Each check is a function returning its findings, and each is also run on
  * a deliberately broken copy, which it must flag, so none can pass by checking nothing.
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { test } from 'node:test'
 import { isDeepStrictEqual } from 'node:util'
@@ -26,15 +27,17 @@ import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-model
 import { ScaledObject, TriggerAuthentication, type IScaledObject, type ITriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1'
 import { ServiceMonitor, type IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
 import { REPO_ROOT } from '../../deploy/local/lib/paths.ts'
-import { DEFAULT_PARTITIONS, STAGE_GROUPS, topologyOf, workloadName, type TopologyName } from '../../deploy/stage-groups.ts'
-import { COMPOSE_FILE, kedaSasl, renderDeployFiles } from '../../scripts/gen-deploy.ts'
+import { DEFAULT_PARTITIONS, PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_PATH, STAGE_GROUPS, pipelineConfigProblems, topologyOf, workloadName, type StageGroup, type TopologyName } from '../../deploy/stage-groups.ts'
+import { COMPOSE_FILE, kedaSasl, PIPELINE_CONFIG_MAP, renderDeployFiles } from '../../scripts/gen-deploy.ts'
 import { exitGraceMs } from '../../src/cli/exit.ts'
 import { RUN_HELP } from '../../src/cli/help.ts'
 import { prefixOf, runnerOf } from '../../src/config/defaults.ts'
 import { metricsSettings } from '../../src/metrics/process-endpoint.ts'
+import { DEFAULT_PIPELINE_OPTIONS, pipelineOptions, type PipelineOptions } from '../../src/topologies/options.ts'
 import { topologyNames } from '../../src/topologies/registry.ts'
 import { stageNames } from '../../src/topologies/topology.ts'
 import { topicName } from '../../src/topics.ts'
+import { testTmpDir } from '../helpers/env.ts'
 
 const BASE = join(REPO_ROOT, 'deploy/k8s/base')
 const OVERLAY = join(REPO_ROOT, 'deploy/k8s/overlays/example')
@@ -233,10 +236,34 @@ function expand (s: string, env: Record<string, string>): string {
 /** The options of `synthq run` that take a value, from its help. */
 const RUN_FLAGS = new Map([...RUN_HELP.matchAll(/^ {2}--([a-z-]+)( [A-Z]+)?\s/gm)].map((m) => [m[1]!, Boolean(m[2])]))
 
-interface Workload { name: string, topology: string, stages: string[], flags: Map<string, string[]>, env: Record<string, string> }
+interface Workload {
+  name: string
+  topology: string
+  stages: string[]
+  flags: Map<string, string[]>
+  env: Record<string, string>
+  /** The pipeline settings it runs with: its config file's (--config or SYNTHQ_CONFIG), else the defaults. */
+  options: PipelineOptions
+}
 
-/** What a `synthq run` command line runs; throws on what the CLI would refuse. */
-function parseRun (name: string, argv: string[], env: Record<string, string>): Workload {
+/** The settings with every optional stage on: the method's topologies as a deployment must cover them. */
+const ALL_STAGES_ON: PipelineOptions = { ...DEFAULT_PIPELINE_OPTIONS, responses: { ...DEFAULT_PIPELINE_OPTIONS.responses, enabled: true, preferences: true } }
+
+let configFiles = 0
+let configDir: string | undefined
+/** The pipeline settings of a config file's text, read as `synthq run --config` reads the file. */
+function optionsOfText (text: string): PipelineOptions {
+  configDir ??= testTmpDir('deploy-pipeline-config')
+  const file = join(configDir, `synthq-${++configFiles}.yaml`)
+  writeFileSync(file, text)
+  return pipelineOptions(file)
+}
+
+/**
+ * What a `synthq run` command line runs; throws on what the CLI would refuse. `configText` reads
+ * the file a path in the container names (from its mounts), or throws when nothing is mounted there.
+ */
+function parseRun (name: string, argv: string[], env: Record<string, string>, configText: (path: string) => string = (path) => { throw new Error(`${name}: --config ${path}: no file is mounted there`) }): Workload {
   if (argv[0] !== 'run' || !argv[1]) throw new Error(`${name}: not a \`synthq run <topology>\` command: ${argv.join(' ')}`)
   const flags = new Map<string, string[]>()
   for (let i = 2; i < argv.length; i++) {
@@ -247,9 +274,35 @@ function parseRun (name: string, argv: string[], env: Record<string, string>): W
     flags.set(flag, [...(flags.get(flag) ?? []), value])
   }
   const topology = argv[1]
-  const all = topologyNames().includes(topology) ? stageNames(topologyOf(topology as TopologyName)) : []
-  return { name, topology, stages: flags.get('stage') ?? all, flags, env }
+  const config = flags.get('config')?.at(-1) ?? env.SYNTHQ_CONFIG
+  let options = DEFAULT_PIPELINE_OPTIONS
+  if (config) {
+    try {
+      options = optionsOfText(configText(config))
+    } catch (err) {
+      throw new Error(`${name}: --config ${config}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  const all = topologyNames().includes(topology) ? stageNames(topologyOf(topology as TopologyName, options)) : []
+  return { name, topology, stages: flags.get('stage') ?? all, flags, env, options }
 }
+
+/** The text of the file at `path` in a pod: from the ConfigMap volume mounted over it. */
+function podFile (objects: K8sObject[], d: IDeployment, c: IContainer, path: string): string {
+  const mount = (c.volumeMounts ?? []).find((m) => path.startsWith(`${m.mountPath.replace(/\/$/, '')}/`))
+  const volume = d.spec!.template.spec!.volumes?.find((v) => v.name === mount?.name)
+  if (!mount || !volume?.configMap) throw new Error(`no ConfigMap volume is mounted over ${path}`)
+  const inside = path.slice(mount.mountPath.replace(/\/$/, '').length + 1)
+  const key = volume.configMap.items ? volume.configMap.items.find((i) => i.path === inside)?.key : inside
+  const cm = of<IConfigMap>(objects, 'ConfigMap').find((m) => m.metadata?.name === volume.configMap!.name && m.metadata?.namespace === d.metadata?.namespace)
+  if (!cm) throw new Error(`ConfigMap ${volume.configMap.name} (mounted over ${path}) is not in the manifests`)
+  const text = key === undefined ? undefined : cm.data?.[key]
+  if (text === undefined) throw new Error(`ConfigMap ${volume.configMap.name} projects nothing at ${inside}`)
+  return text
+}
+
+/** The topology a workload's process builds. */
+const topologyOfWorkload = (w: Pick<Workload, 'topology' | 'options'>): ReturnType<typeof topologyOf> => topologyOf(w.topology as TopologyName, w.options)
 
 interface PodWorkload extends Workload { deployment: IDeployment, container: IContainer }
 
@@ -258,24 +311,38 @@ function workloads (objects: K8sObject[]): PodWorkload[] {
     const container = d.spec!.template.spec!.containers[0]!
     const env = containerEnv(objects, container, d.metadata?.namespace)
     if (container.command) throw new Error(`${d.metadata!.name}: the image's entrypoint is synthq's; use args, not command`)
-    return { ...parseRun(d.metadata!.name!, (container.args ?? []).map((a) => expand(a, env)), env), deployment: d, container }
+    return { ...parseRun(d.metadata!.name!, (container.args ?? []).map((a) => expand(a, env)), env, (path) => podFile(objects, d, container, path)), deployment: d, container }
   })
 }
 
-/** The method's topologies (demo is a template): every stage in exactly one workload. */
-function stageProblems (ws: Array<Pick<Workload, 'name' | 'topology' | 'stages'>>): string[] {
+/**
+ * The method's topologies (demo is a template), with every optional stage on: every stage in
+ * exactly one workload, and each workload's stages in the topology its own settings build.
+ */
+function stageProblems (ws: Array<Pick<Workload, 'name' | 'topology' | 'stages' | 'options'>>): string[] {
   const out: string[] = []
   for (const t of topologyNames().filter((n) => n !== 'demo')) {
-    for (const stage of stageNames(topologyOf(t as TopologyName))) {
+    for (const stage of stageNames(topologyOf(t as TopologyName, ALL_STAGES_ON))) {
       const runners = ws.filter((w) => w.topology === t && w.stages.includes(stage)).map((w) => w.name)
       if (runners.length !== 1) out.push(`${t} stage ${stage} runs in ${runners.length} workloads${runners.length ? ` (${runners.join(', ')})` : ''}, not exactly one`)
     }
   }
   for (const w of ws) {
     if (!topologyNames().includes(w.topology) || w.topology === 'demo') { out.push(`${w.name}: topology ${w.topology} is not one of the method's`); continue }
-    for (const s of w.stages) if (!stageNames(topologyOf(w.topology as TopologyName)).includes(s)) out.push(`${w.name}: topology ${w.topology} has no stage ${s}`)
+    const own = stageNames(topologyOfWorkload(w))
+    for (const s of w.stages) {
+      if (own.includes(s)) continue
+      out.push(stageNames(topologyOf(w.topology as TopologyName, ALL_STAGES_ON)).includes(s)
+        ? `${w.name}: topology ${w.topology} has no stage ${s} with the pipeline settings it runs with (${w.options === DEFAULT_PIPELINE_OPTIONS ? 'the defaults: no --config' : 'its --config file'}): synthq run would refuse --stage ${s}`
+        : `${w.name}: topology ${w.topology} has no stage ${s}`)
+    }
   }
   return out
+}
+
+/** A stage group as the workload its processes are: with deploy/pipeline.yaml's settings when it runs with the config file. */
+function groupWorkload (g: StageGroup): Pick<Workload, 'name' | 'topology' | 'stages' | 'options'> {
+  return { name: g.name, topology: g.topology, stages: [...g.stages], options: g.pipelineConfig ? pipelineOptions(PIPELINE_CONFIG_FILE) : DEFAULT_PIPELINE_OPTIONS }
 }
 
 const statefulStages = (topology: string): string[] => topologyOf(topology as TopologyName).statefulStages.map((s) => s.name)
@@ -305,7 +372,7 @@ function replicaProblems (objects: K8sObject[]): string[] {
     if (s.maxReplicaCount === undefined || s.maxReplicaCount > p) out.push(`${w.name}: maxReplicaCount ${s.maxReplicaCount ?? 'unset (KEDA: 100)'} exceeds the ${p} partitions of its input topics`)
     if ((s.minReplicaCount ?? 0) < 1 || (s.minReplicaCount ?? 0) > (s.maxReplicaCount ?? 0)) out.push(`${w.name}: minReplicaCount ${s.minReplicaCount ?? 0} (it must be at least 1, at most the maximum)`)
     const prefix = prefixOf(w.flags.get('prefix')?.[0], w.env)
-    const t = topologyOf(w.topology as TopologyName)
+    const t = topologyOfWorkload(w)
     for (const stage of w.stages) {
       const input = t.stages.find((x) => x.name === stage)!.input
       const triggers = s.triggers.filter((tr) => tr.type === 'kafka' && tr.metadata.consumerGroup === `${prefix}.${stage}`)
@@ -427,7 +494,16 @@ function probeProblems (objects: K8sObject[]): string[] {
   return out
 }
 
-interface ComposeService { command?: string[], environment?: Record<string, string | number>, stop_grace_period?: string, profiles?: string[], deploy?: { replicas?: number }, scale?: number }
+interface ComposeService { command?: string[], environment?: Record<string, string | number>, volumes?: string[], stop_grace_period?: string, profiles?: string[], deploy?: { replicas?: number }, scale?: number }
+
+/** The text of the file at `path` in a Compose service's container: from the file bind-mounted there (host paths relative to the Compose file). */
+function composeFile (s: ComposeService, path: string): string {
+  for (const v of s.volumes ?? []) {
+    const [host, inContainer] = v.split(':')
+    if (inContainer === path && host && /^\.{0,2}\//.test(host)) return readFileSync(join(REPO_ROOT, COMPOSE_FILE, '..', host), 'utf8')
+  }
+  throw new Error(`no file is bind-mounted at ${path}`)
+}
 
 function composeSeconds (d: string | undefined): number {
   if (d === undefined) return 10 // Compose's default
@@ -442,7 +518,7 @@ function composeProblems (services: Record<string, ComposeService>): string[] {
   const pipeline = Object.entries(services).filter(([, s]) => s.profiles?.includes('pipeline'))
   const ws = pipeline.map(([name, s]) => {
     const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]))
-    return { ...parseRun(name, s.command ?? [], env), service: s }
+    return { ...parseRun(name, s.command ?? [], env, (path) => composeFile(s, path)), service: s }
   })
   out.push(...stageProblems(ws))
   for (const g of STAGE_GROUPS) {
@@ -477,7 +553,8 @@ test('the committed manifests and Compose services are what npm run deploy:gen w
 })
 
 test('the stage groups cover the method, and the deployments use the CLI\'s real options and defaults', () => {
-  assert.deepEqual(stageProblems(STAGE_GROUPS.map((g) => ({ name: g.name, topology: g.topology, stages: [...g.stages] }))), [])
+  assert.deepEqual(stageProblems(STAGE_GROUPS.map(groupWorkload)), [])
+  assert.deepEqual(STAGE_GROUPS.flatMap((g) => pipelineConfigProblems(g)), [])
   assert.equal(Number(/--partitions N\s+kafka: partitions of topics it creates \(default (\d+)\)/.exec(RUN_HELP)?.[1]), DEFAULT_PARTITIONS)
   for (const flag of ['stage', 'drain-timeout', 'partitions', 'replication']) assert.equal(RUN_FLAGS.get(flag), true, `synthq run --${flag} takes a value`)
   assert.ok(STAGE_GROUPS.some((g) => !g.scalable && g.stages.includes('sink')), 'the sink has a group of its own that does not scale')
@@ -487,14 +564,32 @@ for (const [name, objects] of [['base', base], ['example overlay', overlay]] as 
   test(`${name}: every object validates against its API schema`, () => {
     assert.deepEqual(schemaProblems(objects), [])
     assert.deepEqual(objects.map((o) => o.kind).sort(), [
-      'ConfigMap', 'Deployment', 'Deployment', 'Deployment', 'PodDisruptionBudget', 'PodDisruptionBudget', 'PodDisruptionBudget',
-      'ScaledObject', 'ScaledObject', 'Service', ...(name === 'base' ? [] : ['ServiceMonitor']), 'TriggerAuthentication',
+      'ConfigMap', 'ConfigMap', 'Deployment', 'Deployment', 'Deployment', 'Deployment',
+      'PodDisruptionBudget', 'PodDisruptionBudget', 'PodDisruptionBudget', 'PodDisruptionBudget',
+      'ScaledObject', 'ScaledObject', 'ScaledObject', 'Service', ...(name === 'base' ? [] : ['ServiceMonitor']), 'TriggerAuthentication',
     ])
   })
 
   test(`${name}: every stage of attribution and synthesis runs in exactly one Deployment`, () => {
     assert.deepEqual(stageProblems(workloads(objects)), [])
     assert.deepEqual(workloads(objects).map((w) => [w.name, w.topology, w.stages]), STAGE_GROUPS.map((g) => [workloadName(g), g.topology, [...g.stages]]))
+  })
+
+  test(`${name}: the response stages run with the pipeline config mounted read-only from ConfigMap ${PIPELINE_CONFIG_MAP} and passed with --config`, () => {
+    const ws = workloads(objects)
+    const responses = ws.filter((w) => w.stages.some((s) => ['response', 'response-b', 'judge'].includes(s)))
+    assert.deepEqual(responses.map((w) => w.name), STAGE_GROUPS.filter((g) => g.pipelineConfig).map(workloadName))
+    for (const w of responses) {
+      assert.deepEqual(w.flags.get('config'), [PIPELINE_CONFIG_PATH])
+      assert.equal(w.options.responses.enabled, true)
+      assert.equal(w.options.responses.preferences, true)
+      const mount = w.container.volumeMounts!.find((m) => PIPELINE_CONFIG_PATH.startsWith(`${m.mountPath}/`))
+      assert.equal(mount?.readOnly, true, `${w.name}: the config is mounted read-only`)
+      assert.equal(w.deployment.spec!.template.spec!.volumes!.find((v) => v.name === mount.name)?.configMap?.name, PIPELINE_CONFIG_MAP)
+    }
+    // The other Deployments run with the defaults (the file's llm.stages names stages they do not run).
+    for (const w of ws.filter((x) => !responses.includes(x))) assert.equal(w.flags.has('config'), false, w.name)
+    if (name === 'base') assert.equal(find<IConfigMap>(objects, 'ConfigMap', PIPELINE_CONFIG_MAP).data!['synthq.yaml'], readFileSync(PIPELINE_CONFIG_FILE, 'utf8'), 'the ConfigMap holds deploy/pipeline.yaml as it is')
   })
 
   test(`${name}: replica maxima within the input topics' partitions; KEDA triggers on each stage's consumer group; the sink alone`, () => {
@@ -525,6 +620,7 @@ test('the example overlay customises what it says it does', () => {
   }
   assert.equal(find<IScaledObject>(overlay, 'ScaledObject', 'synthq-synthesis').spec.maxReplicaCount, 12)
   assert.equal(find<IScaledObject>(overlay, 'ScaledObject', 'synthq-attribution').spec.maxReplicaCount, 4)
+  assert.equal(find<IScaledObject>(overlay, 'ScaledObject', 'synthq-responses').spec.maxReplicaCount, DEFAULT_PARTITIONS)
   assert.equal(find<ITriggerAuthentication>(overlay, 'TriggerAuthentication', 'synthq-kafka').spec.secretTargetRef![0]!.name, 'synthq-prod-kafka')
   // The base is unchanged by building the overlay.
   assert.equal(find<IScaledObject>(base, 'ScaledObject', 'synthq-synthesis').spec.maxReplicaCount, DEFAULT_PARTITIONS)
@@ -555,12 +651,39 @@ test('each check flags a deliberately broken manifest (none passes by checking n
   assert.deepEqual(schemaProblems([{ apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'g' } }]), ['Gadget/g: no schema for example.com/v1 Gadget'])
 
   // Stages: one dropped, one run twice.
-  const synth = STAGE_GROUPS.map((g) => ({ name: g.name, topology: g.topology, stages: [...g.stages] }))
+  const synth = STAGE_GROUPS.map(groupWorkload)
   synth[1]!.stages = synth[1]!.stages.filter((s) => s !== 'scoring')
   synth[2]!.stages.push('situation-envisioning')
   const stages = stageProblems(synth).join('\n')
   assert.match(stages, /synthesis stage scoring runs in 0 workloads/)
   assert.match(stages, /synthesis stage situation-envisioning runs in 2 workloads/)
+
+  // The response stages: run without --config, with a mounted config that turns preference pairs
+  // off, with nothing mounted where --config points; and the generator's own check of the file.
+  const noConfig = copy(base)
+  const rc = find<IDeployment>(noConfig, 'Deployment', 'synthq-responses').spec!.template.spec!.containers[0]!
+  rc.args = rc.args!.filter((a, i, all) => a !== '--config' && all[i - 1] !== '--config')
+  assert.match(stageProblems(workloads(noConfig)).join('\n'), /synthq-responses: topology synthesis has no stage response with the pipeline settings it runs with \(the defaults: no --config\)/)
+  const noPairs = copy(base)
+  const cm = find<IConfigMap>(noPairs, 'ConfigMap', PIPELINE_CONFIG_MAP)
+  cm.data!['synthq.yaml'] = cm.data!['synthq.yaml']!.replace('preferences: true', 'preferences: false')
+  const pairs = stageProblems(workloads(noPairs)).join('\n')
+  assert.match(pairs, /synthq-responses: topology synthesis has no stage response-b with the pipeline settings it runs with \(its --config file\)/)
+  assert.match(pairs, /synthq-responses: topology synthesis has no stage judge /)
+  const unmounted = copy(base)
+  find<IDeployment>(unmounted, 'Deployment', 'synthq-responses').spec!.template.spec!.containers[0]!.volumeMounts!.pop()
+  assert.throws(() => workloads(unmounted), /synthq-responses: --config \/etc\/synthq\/synthq\.yaml: no ConfigMap volume is mounted over/)
+  const composeNoFile = structuredClone(compose.services)
+  delete composeNoFile['synthq-responses']!.volumes
+  assert.throws(() => composeProblems(composeNoFile), /synthq-responses: --config \/etc\/synthq\/synthq\.yaml: no file is bind-mounted/)
+  const configs = testTmpDir('deploy-pipeline-config-broken')
+  const responsesGroup = STAGE_GROUPS.find((g) => g.pipelineConfig)!
+  const off = join(configs, 'off.yaml')
+  writeFileSync(off, readFileSync(PIPELINE_CONFIG_FILE, 'utf8').replace('preferences: true', 'preferences: false'))
+  assert.match(pipelineConfigProblems(responsesGroup, off).join('\n'), /leaves stage response-b out of topology synthesis/)
+  const foreign = join(configs, 'foreign.yaml')
+  writeFileSync(foreign, `${readFileSync(PIPELINE_CONFIG_FILE, 'utf8').trimEnd()}\n    scoring: { temperature: 0 }\n`)
+  assert.match(pipelineConfigProblems(responsesGroup, foreign).join('\n'), /sets llm\.stages\.scoring, a stage the group does not run/)
 
   // Replicas: a maximum above the partitions, a second sink, a trigger on another topic.
   const tooMany = copy(base)
@@ -582,7 +705,7 @@ test('each check flags a deliberately broken manifest (none passes by checking n
   assert.match(graceProblems(short).join('\n'), /synthq-synthesis: terminationGracePeriodSeconds 45 is not longer than the drain timeout 30 s \+ exit grace 15 s/)
   const longDrain = copy(base)
   find<IConfigMap>(longDrain, 'ConfigMap', 'synthq').data!.SYNTHQ_DRAIN_TIMEOUT_SECONDS = '120'
-  assert.equal(graceProblems(longDrain).length, 3)
+  assert.equal(graceProblems(longDrain).length, STAGE_GROUPS.length)
 
   // Secrets: from a secretKeyRef, as a literal in the ConfigMap, a *_FILE outside any Secret volume.
   const leaky = copy(base)

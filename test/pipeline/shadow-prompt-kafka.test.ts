@@ -16,7 +16,7 @@ import { resolveLlmSettings } from '../../src/llm/config.ts'
 import { startLlmSim, type LlmSim } from '../../src/llm/sim/server.ts'
 import { compareSides } from '../../src/ops/compare/compare-report.ts'
 import { readSides } from '../../src/ops/compare/read-sides.ts'
-import { positionShadow, promote, promptStage } from '../../src/ops/shadow.ts'
+import { listShadows, positionShadow, promote, promptStage } from '../../src/ops/shadow.ts'
 import { createKafka } from '../../src/runtime/kafka/client.ts'
 import { KafkaRunner } from '../../src/runtime/kafka/kafka-runner.ts'
 import { KafkaTransport } from '../../src/runtime/kafka/kafka-transport.ts'
@@ -53,17 +53,22 @@ function situation (i: number): { key: string, value: Record<string, unknown> } 
   return { key: id, value: { ...base, id, document: { ...base.document, id: `doc-${i}` }, scene: `${base.scene as string} Case ${i}.`, document_text: `${base.document_text as string} Measurement series ${i}.` } }
 }
 
+/** Situations written as situation-envisioning writes them: in transactions, so the topic's offsets also number markers. */
 async function produceSituations (from: number, to: number): Promise<void> {
   const s = serde()
-  const producer = kafka.producer({ idempotent: true })
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, transactionalId: `${prefix}-situations-${from}` })
   await producer.connect()
   try {
-    const messages = []
-    for (let i = from; i < to; i++) {
-      const r = situation(i)
-      messages.push({ key: r.key, value: await s.encode(situationsTopic, r.value) })
+    for (let i = from; i < to; i += 4) {
+      const tx = await producer.transaction()
+      const messages = []
+      for (let j = i; j < Math.min(i + 4, to); j++) {
+        const r = situation(j)
+        messages.push({ key: r.key, value: await s.encode(situationsTopic, r.value) })
+      }
+      await tx.send({ topic: situationsTopic, messages })
+      await tx.commit()
     }
-    await producer.send({ topic: situationsTopic, acks: -1, messages })
   } finally {
     await producer.disconnect()
   }
@@ -119,6 +124,9 @@ test('shadow v2 of instruction-generation beside v1 on Kafka: compared, promoted
     assert.equal(await count(liveOut), N, 'the shadow wrote nothing into the live topic')
     assert.equal(await count(topicName('scoredInstructions', prefix)), N, 'nor into the live scores')
     await shadow.stop()
+    const listed = await listShadows(transport, prefix)
+    assert.deepEqual(listed.shadows.map((x) => [x.stage, x.version, x.prefix]), [['instruction-generation', '2', run.shadow.prefix]])
+    assert.deepEqual(listed.promotions, [])
 
     // 3. Compare: both sides answered the same N inputs, each with its own version.
     const { live: a, shadow: b } = await readSides({ transport, stage: promptStage(topology, 'instruction-generation'), version: '2', prefix })
@@ -147,7 +155,8 @@ test('shadow v2 of instruction-generation beside v1 on Kafka: compared, promoted
     await live.stop()
     const hitsBefore = llm.stats().stages['instruction-generation']?.cacheHits ?? 0
     const second = await promote(transport, { topology, stage: 'instruction-generation', version: '2', prefix, from: { kind: 'shadow' }, logger })
-    assert.equal(second.redo, N + M, 'every record from the shadow\'s start is redone')
+    assert.equal(second.redo, N + M, 'every record from the shadow\'s start is redone (counted in records: the offsets also number transaction markers)')
+    assert.deepEqual((await listShadows(transport, prefix)).promotions.map((p) => [p.version, p.shadow_prefix]), [['2', run.shadow.prefix]])
     assert.deepEqual(second.promotion.offsets.map((o) => o.offset), [0, 0, 0])
     live = liveRunner()
     await live.start()

@@ -3,7 +3,7 @@
  * through KafkaJS, schemas through the registry. Every consumer it starts is in a throwaway group
  * of its own that commits nothing; the pipeline's groups are only read.
  */
-import type { Admin, Kafka } from 'kafkajs'
+import { Partitioners, type Admin, type Kafka } from 'kafkajs'
 import { kafkaConnectionFromEnv, registryConnectionFromEnv } from '../../config/connection.ts'
 import { localInfraAddresses } from '../../config/local-infra.ts'
 import type { Logger } from '../../log.ts'
@@ -220,7 +220,8 @@ export class KafkaTransport implements Transport {
   }
 
   async write (records: ReadonlyArray<{ topic: string, key: string, value: Buffer | null }>): Promise<void> {
-    const producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+    // Keys go where Java clients put them (murmur2): a promotion's key is its stage.
+    const producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
     try {
       const byTopic = new Map<string, Array<{ key: string, value: Buffer | null }>>()
