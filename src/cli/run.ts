@@ -30,7 +30,7 @@ import { SchemaCatalog } from '../serde/schema-catalog.ts'
 import { DEFAULT_PIPELINE_OPTIONS, type PipelineOptions } from '../topologies/options.ts'
 import { TOPOLOGIES } from '../topologies/registry.ts'
 import { embeddingStages, llmStages, stageNames } from '../topologies/topology.ts'
-import { DEFAULT_TOPIC_PREFIX, topicName } from '../topics.ts'
+import { DEFAULT_TOPIC_PREFIX, namespacedTopic, stageGroup, topicName } from '../topics.ts'
 import { shadowTopology, type ShadowPlan, type ShadowRun } from '../topologies/shadow.ts'
 import type { ShadowStart } from '../ops/shadow.ts'
 
@@ -92,7 +92,7 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     const unknown = opts.stages.filter((st) => !stageNames(topology).includes(st))
     if (unknown.length) throw new ConfigError(`--stage ${unknown.join(', ')}: no such stage in topology ${topology.name} (stages: ${stageNames(topology).join(', ')})`)
   }
-  const endpoint = processEndpoint(opts.metrics ?? { enabled: true, host: '127.0.0.1', port: 0 }, { runner: opts.runner }, logger, { topology: topology.name, prefix: opts.prefix, version: SYNTHQ_VERSION })
+  const endpoint = processEndpoint(opts.metrics ?? { enabled: true, host: '127.0.0.1', port: 0 }, { runner: opts.runner }, logger, { topology: topology.name, prefix: shadow?.shadow.prefix ?? opts.prefix, version: SYNTHQ_VERSION })
   const llm = await startLlm(llmStages(topology, opts.stages), opts, logger, embeddingStages(topology), endpoint.metrics)
   let runner: Runner
   let embedded: EmbeddedRunner | undefined
@@ -153,7 +153,11 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     await runner.start()
     endpoint.metrics.addRunner(topology.name, runner)
     if (llm) endpoint.metrics.addLlm(llm.client)
-    await endpoint.start({ topologies: [topology.name], prefix: opts.prefix, runner })
+    // A shadow reports its own stages' lag (its groups, the live inputs) under its own prefix, so
+    // status and dashboards never count it as a worker of the live pipeline.
+    await endpoint.start(shadow
+      ? { topologies: [topology.name], prefix: shadow.shadow.prefix, runner, stages: [...topology.stages, ...topology.statefulStages].map((st) => ({ stage: st.name, topology: topology.name, input: namespacedTopic({ prefix: opts.prefix, shadow: shadow!.shadow }, st.input), group: stageGroup({ prefix: opts.prefix, shadow: shadow!.shadow }, st.name) })) }
+      : { topologies: [topology.name], prefix: opts.prefix, runner })
     if (endpoint.url) out(`synthq: metrics at ${endpoint.url} (synthq status, synthq dashboard)`)
   } catch (err) {
     if (!signals.stopping) {

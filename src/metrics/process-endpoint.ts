@@ -9,7 +9,7 @@
 import { logDiagnostics } from '../diagnostics/log-subscriber.ts'
 import type { Logger } from '../log.ts'
 import { announce } from '../ops/discovery.ts'
-import { pipelineStages } from '../ops/lag.ts'
+import { pipelineStages, type PipelineStage } from '../ops/lag.ts'
 import type { Runner } from '../runtime/runner.ts'
 import { ConfigError } from '../errors.ts'
 import { Health } from './health.ts'
@@ -47,7 +47,8 @@ export interface ProcessEndpoint {
    */
   listen (): Promise<void>
   /** Lag comes from where `runner` keeps its positions; the announcement names where its topics are. */
-  start (o: { topologies: string[], prefix: string, runner: Runner }): Promise<void>
+  /** `stages`: whose lag to report (default: every stage of the topologies under the prefix; a shadow run gives its own). */
+  start (o: { topologies: string[], prefix: string, runner: Runner, stages?: PipelineStage[] }): Promise<void>
   close (): Promise<void>
 }
 
@@ -74,7 +75,7 @@ export function processEndpoint (settings: MetricsSettings, labels: Record<strin
       return listening
     },
     async start (o) {
-      const stages = pipelineStages(o.prefix, o.topologies.filter((t) => t !== 'demo'))
+      const stages = o.stages ?? pipelineStages(o.prefix, o.topologies.filter((t) => t !== 'demo'))
       const lag = o.runner.lagReader()
       metrics.setLagSource(async () => (await lag.lag(stages)).map((l) => ({ stage: l.stage, topic: l.input, lag: l.lag })))
       closeLag = async () => { await lag.close().catch(() => {}) }
