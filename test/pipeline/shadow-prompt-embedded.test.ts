@@ -69,7 +69,8 @@ test('shadow v2 of instruction-generation beside v1 on the embedded runner: comp
 
   const json = synthq('compare', 'instruction-generation', '--prompt-version', '2', '--json')
   ok(json)
-  const report = JSON.parse(json.stdout) as { simulated: boolean, inputsBoth: number, a: { version: string, outputs: number, scores: { n: number } }, b: { version: string, outputs: number, scores: { n: number } }, scoreTest: { p: number | null } }
+  type Report = { simulated: boolean, inputsBoth: number, a: { version: string, outputs: number, scores: { n: number, mean: number } }, b: { version: string, outputs: number, scores: { n: number, mean: number } }, scoreTest: { p: number | null } }
+  const report = JSON.parse(json.stdout) as Report
   assert.equal(report.inputsBoth, n)
   assert.deepEqual([report.a.version, report.b.version], ['1', '2'])
   assert.deepEqual([report.a.scores.n, report.b.scores.n], [n, n], 'both sides scored: live by scoring, the shadow by its copy')
@@ -102,4 +103,11 @@ test('shadow v2 of instruction-generation beside v1 on the embedded runner: comp
   const byBytes = new Set(after.map((r) => `${r.key}\u0000${r.value.toString('base64')}`))
   assert.ok(v1.every((r) => byBytes.has(`${r.key}\u0000${r.value.toString('base64')}`)), 'every v1 output is still there as it was')
   assert.equal(after.filter((r) => r.version === '2').length, n)
+
+  // After the promotion the live topics hold both versions' outputs (and scores) for the same
+  // inputs, under the same ids: compare still reads v1's side as v1 alone.
+  const again = synthq('compare', 'instruction-generation', '--prompt-version', '2', '--json')
+  ok(again)
+  const later = JSON.parse(again.stdout) as Report
+  assert.deepEqual([later.a.outputs, later.a.scores.n, later.a.scores.mean], [report.a.outputs, report.a.scores.n, report.a.scores.mean])
 })

@@ -23,6 +23,7 @@ interface AnyOutput {
     prompt: { id: string, version: string } | null
     model: { endpoint: string, name: string } | null
     upstream: Array<{ topic: string, id: string }>
+    steps?: Array<{ stage: string, prompt: { id: string, version: string } | null }>
     simulated: boolean
     usage?: { prompt_tokens: number, completion_tokens: number, cached: boolean } | null
   }
@@ -67,6 +68,10 @@ export async function readSides (o: ReadSidesOptions): Promise<{ live: CompareSi
       for (const r of await decodeAll(o.transport, namespacedTopic(ns, 'scoredInstructions'), 'scoredInstructions')) {
         const s = r.value as AnyOutput
         const of = s.lineage?.upstream[0]?.id
+        // Both versions' outputs of one input may share an id (instruction-generation's is the
+        // document's): a score belongs to this side only if its history went through this version.
+        const step = s.lineage?.steps?.find((st) => st.stage === o.stage.name)
+        if (step?.prompt?.version !== v) continue
         if (of !== undefined && typeof s.total === 'number') scores.set(of, s.total)
       }
     }
