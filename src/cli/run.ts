@@ -137,7 +137,9 @@ export async function runTopology (opts: RunOptions, logger: Logger): Promise<nu
     out(`synthq: ${why}: finishing records in flight (up to ${opts.drainTimeoutMs / 1000} s), then committing…`)
     await runner.stop()
   }, { drainTimeoutMs: opts.drainTimeoutMs, out })
-  out(`synthq: running ${shadow ? `a SHADOW of stage ${shadow.stage.name} at prompt version ${shadow.version} (live: ${shadow.stage.prompt.version}; stages ${stageNames(topology).join(', ')}) into ${shadow.shadow.prefix}.*, beside the live` : ''} topology "${topology.name}" on ${where}`)
+  out(shadow
+    ? `synthq: running a SHADOW of stage ${shadow.stage.name} at prompt version ${shadow.version} (live: ${shadow.stage.prompt.version}; stages ${stageNames(topology).join(', ')}) into ${shadow.shadow.prefix}.*, beside the live topology "${topology.name}" on ${where}`
+    : `synthq: running topology "${topology.name}" on ${where}`)
   try {
     await endpoint.listen() // /healthz and /readyz answer while the runner starts (docs/metrics.md)
     if (shadow && opts.shadow) {
