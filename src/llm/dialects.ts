@@ -75,12 +75,32 @@ export function dialectRequest (d: Dialect, schema: object, name: string, strict
     // The whole schema: vLLM, SGLang and llama.cpp enforce length and count bounds too.
     case 'json_schema': return { body: { response_format: { type: 'json_schema', json_schema: { name, schema: s, strict } } }, schemaInPrompt: false }
     case 'json_schema_strict': return { body: { response_format: { type: 'json_schema', json_schema: { name, schema: strict ? strictSubset(s) : s, strict } } }, schemaInPrompt: false }
-    case 'json_object_schema': return { body: { response_format: { type: 'json_object', schema: s } }, schemaInPrompt: false }
+    case 'json_object_schema': return { body: { response_format: { type: 'json_object', schema: grammarSafe(s) } }, schemaInPrompt: false }
     case 'guided_json': return { body: { guided_json: s }, schemaInPrompt: false }
     case 'tgi': return { body: { response_format: { type: 'json_object', value: s } }, schemaInPrompt: false }
     case 'json_object': return { body: { response_format: { type: 'json_object' } }, schemaInPrompt: true }
     case 'prompt': return { body: {}, schemaInPrompt: true }
   }
+}
+
+/**
+ * The longest string bound sent to a server that compiles the schema into a GBNF grammar itself
+ * (`json_object_schema`: llama-cpp-python, llama-server). llama-cpp-python 0.3.36 writes one rule
+ * per allowed character: above about 1,000 it refuses the grammar ("number of rules … exceeds")
+ * and then crashes the server process. The answer is still checked against the full schema.
+ */
+export const GRAMMAR_MAX_LENGTH = 1_000
+
+/** `schema` with every `maxLength` above GRAMMAR_MAX_LENGTH lowered to it (property names left alone). */
+export function grammarSafe (schema: unknown, key?: string): unknown {
+  if (Array.isArray(schema)) return schema.map((x) => grammarSafe(x))
+  if (!schema || typeof schema !== 'object') return schema
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === 'maxLength' && key !== 'properties' && typeof v === 'number' && v > GRAMMAR_MAX_LENGTH) out[k] = GRAMMAR_MAX_LENGTH
+    else out[k] = grammarSafe(v, k)
+  }
+  return out
 }
 
 /**

@@ -23,3 +23,15 @@ test('after json_schema: json_schema_strict only when the refusal names a keywor
   assert.equal(fallbackAfter('json_object'), 'prompt')
   assert.equal(fallbackAfter('prompt'), undefined)
 })
+
+test('json_object_schema lowers string bounds above what llama-cpp-python can compile into a grammar; a property named maxLength is left alone', () => {
+  const schema = { type: 'object', properties: { judge_reason: { type: 'string', minLength: 1, maxLength: 1200 }, short: { type: 'string', maxLength: 240 }, maxLength: { type: 'integer' } }, required: ['judge_reason'] }
+  const sent = (dialectRequest('json_object_schema', schema, 'judge', false).body.response_format as { schema: typeof schema }).schema
+  assert.equal(sent.properties.judge_reason.maxLength, 1000)
+  assert.equal(sent.properties.judge_reason.minLength, 1)
+  assert.equal(sent.properties.short.maxLength, 240)
+  assert.deepEqual(sent.properties.maxLength, { type: 'integer' })
+  assert.equal(schema.properties.judge_reason.maxLength, 1200, 'the stage\'s own schema (what the answer is checked against) is unchanged')
+  const other = (dialectRequest('json_schema', schema, 'judge', false).body.response_format as { json_schema: { schema: typeof schema } }).json_schema.schema
+  assert.equal(other.properties.judge_reason.maxLength, 1200, 'servers that enforce bounds themselves get the whole schema')
+})
