@@ -76,7 +76,7 @@ export const FULL_ONLY: Readonly<Record<string, readonly Need[]>> = {
   'test/pipeline/shadow-prompt-embedded.test.ts': ['cli'], // synthq start, shadow, compare, promote, run as processes
   'test/pipeline/trainable-datasets.test.ts': ['python'], // synthesis with responses and pairs, exports loaded by PyArrow
   'test/real-model/end-to-end.test.ts': ['model'],
-  'test/real-model/responses.test.ts': ['model'], // the response stage (and pairs) on the real local model
+  'test/real-model/responses.test.ts': ['model', 'python'], // the response stages (and pairs) on the real local model, exports loaded by PyArrow: ~6 min
   'test/runtime/conformance.test.ts': ['kafka+registry'],
   'test/runtime/crash.test.ts': ['kafka+registry'],
   'test/runtime/kafka-stage-faults.test.ts': ['kafka+registry'],

