@@ -123,13 +123,17 @@ async function start (c: CommandContext): Promise<number> {
 
 async function run (c: CommandContext): Promise<number> {
   const { values } = c
-  const runnerKind = runnerOf(values.runner)
   const topology = c.positionals[1]
   const { runTopology, TOPOLOGIES } = await import('./run.ts')
   if (!topology) throw new UsageError(`synthq run needs a topology name, e.g. synthq run demo (known: ${Object.keys(TOPOLOGIES).join(', ')})`)
-  return await runTopology({
-    topology,
-    runner: runnerKind,
+  return await runTopology({ ...await runOptions(c), topology, ...(values.stage ? { stages: values.stage } : {}), pipeline: await pipelineFrom(c) }, c.logger)
+}
+
+/** What `synthq run` and `synthq shadow` take from the command line alike. */
+async function runOptions (c: CommandContext): Promise<Omit<import('./run.ts').RunOptions, 'topology'>> {
+  const { values } = c
+  return {
+    runner: runnerOf(values.runner),
     db: values.db ?? defaultDbPath(),
     prefix: c.prefix,
     ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
@@ -141,10 +145,8 @@ async function run (c: CommandContext): Promise<number> {
     replication: c.replication,
     ...(c.config ? { config: c.config } : {}),
     ...(values.llm === 'sim' ? { llm: 'sim' as const } : {}),
-    ...(values.stage ? { stages: values.stage } : {}),
-    pipeline: await pipelineFrom(c),
     metrics: await metricsFrom(values),
-  }, c.logger)
+  }
 }
 
 /** `synthq shadow <stage>` (a run of the shadow) and `synthq shadow promote <stage>`. */
@@ -166,21 +168,9 @@ async function shadow (c: CommandContext): Promise<number> {
   if (values.stage) throw new UsageError('synthq shadow runs the shadowed stage and, with --through, the stages after it: --stage does not apply')
   const { runTopology } = await import('./run.ts')
   return await runTopology({
+    ...await runOptions(c),
     topology: topology.name,
-    runner,
-    db,
-    prefix: c.prefix,
-    ...(values.concurrency ? { concurrency: positiveInt('concurrency', values.concurrency, 64) } : {}),
-    mode: values['at-least-once'] ? 'at-least-once' : 'exactly-once',
-    untilIdle: Boolean(values['until-idle']),
-    demoData: false,
-    drainTimeoutMs: positiveInt('drain-timeout', values['drain-timeout'], 30) * 1000,
-    partitions: c.partitions,
-    replication: c.replication,
-    ...(c.config ? { config: c.config } : {}),
-    ...(values.llm === 'sim' ? { llm: 'sim' as const } : {}),
     pipeline,
-    metrics: await metricsFrom(values),
     shadow: {
       plan: { stage: stage!, version: shadowCli.versionArg(stage!, values['prompt-version'], 'synthq shadow'), ...(values.through ? { through: values.through } : {}) },
       from: shadowCli.shadowStartArg(values.from),
