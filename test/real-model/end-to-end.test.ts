@@ -13,8 +13,8 @@ import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
-import { modelDown, modelUp, type ModelState } from '../../deploy/local/lib/model-server.ts'
+import { test } from 'node:test'
+import type { ModelState } from '../../deploy/local/lib/model-server.ts'
 import { REPO_ROOT } from '../../deploy/local/lib/paths.ts'
 import { openLlmDatabase } from '../../src/llm/store.ts'
 import { UsageLedger } from '../../src/llm/usage.ts'
@@ -24,7 +24,7 @@ import { AvroSerde } from '../../src/serde/avro-serde.ts'
 import { SchemaCatalog } from '../../src/serde/schema-catalog.ts'
 import { topicName, type TopicName } from '../../src/topics.ts'
 import { testTmpDir } from '../helpers/env.ts'
-import { freePort } from '../helpers/ports.ts'
+import { ownModelServer } from '../helpers/model.ts'
 
 const CLI = join(REPO_ROOT, 'bin/synthq.js')
 const SEEDS = 5
@@ -32,15 +32,7 @@ const DOCUMENTS = 10
 let model: ModelState
 const log = (m: string): void => { process.stderr.write(`real-model: ${m}\n`) }
 
-before(async () => {
-  // Its own state directory and port: a developer's `npm run model:up` is left alone.
-  process.env.SYNTHQ_MODEL_DIR = testTmpDir('model-server')
-  process.env.SYNTHQ_MODEL_PORT = String(await freePort())
-  process.env.SYNTHQ_MODEL_EMBED_PORT = String(await freePort())
-  model = (await modelUp({ log })).state
-}, { timeout: 1_800_000 })
-
-after(async () => { await modelDown({ log }) })
+ownModelServer('model-server', log, (s) => { model = s })
 
 function firstLines (file: string, n: number, out: string): string {
   writeFileSync(out, readFileSync(join(REPO_ROOT, file), 'utf8').split('\n').filter((l) => l.trim()).slice(0, n).join('\n') + '\n')

@@ -33,9 +33,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { Agent, request } from 'undici'
-import { modelDown, modelUp, type ModelState } from '../../deploy/local/lib/model-server.ts'
+import type { ModelState } from '../../deploy/local/lib/model-server.ts'
 import { REPO_ROOT } from '../../deploy/local/lib/paths.ts'
 import { openLlmDatabase } from '../../src/llm/store.ts'
 import { UsageLedger } from '../../src/llm/usage.ts'
@@ -45,7 +45,7 @@ import { AvroSerde } from '../../src/serde/avro-serde.ts'
 import { SchemaCatalog } from '../../src/serde/schema-catalog.ts'
 import { topicName, type TopicName } from '../../src/topics.ts'
 import { interopPython, testTmpDir } from '../helpers/env.ts'
-import { freePort } from '../helpers/ports.ts'
+import { ownModelServer } from '../helpers/model.ts'
 
 const CLI = join(REPO_ROOT, 'bin/synthq.js')
 /** How many real seeds and C4 pages (SYNTHQ_REAL_MODEL_SEEDS / _DOCUMENTS for a larger run): 16 pages leave about 10 instructions in the sample. */
@@ -78,15 +78,7 @@ function count (name: string, fallback: number): number {
 let model: ModelState
 const log = (m: string): void => { process.stderr.write(`real-model responses: ${m}\n`) }
 
-before(async () => {
-  // Its own state directory and ports: a developer's `npm run model:up` is left alone.
-  process.env.SYNTHQ_MODEL_DIR = testTmpDir('model-server-responses')
-  process.env.SYNTHQ_MODEL_PORT = String(await freePort())
-  process.env.SYNTHQ_MODEL_EMBED_PORT = String(await freePort())
-  model = (await modelUp({ log })).state
-}, { timeout: 1_800_000 })
-
-after(async () => { await modelDown({ log }) })
+ownModelServer('model-server-responses', log, (s) => { model = s })
 
 // ---------------------------------------------------------------------------------------------
 // The recording proxy
